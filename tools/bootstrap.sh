@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up everything audisp-eql needs on a fresh Debian machine, idempotently:
+# the system packages (audit bindings, auditd/rsyslog for the real-daemon tests,
+# mandoc for the man page lint, laurel for the benchmark) and .venv.
+#
+#   tools/bootstrap.sh            runtime + test dependencies
+#   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps"
+if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "bootstrap: missing system packages:$missing (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "bootstrap: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # policy-rc.d or not: installing auditd must never start a system auditd here;
+    # the tests start their own, in the foreground, with a private config.
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The venv sees the system site-packages so that Debian's auparse/audit bindings import.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import auparse, audit' 2>/dev/null; then
+    rm -rf .venv
+    /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+stamp=.venv/.installed
+if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$stamp"
+fi
