@@ -1,0 +1,202 @@
+"""trust.py: config and rule files writable by others are refused, with the reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from audisp_eql.trust import UntrustedPathError, check_trusted, check_trusted_tree
+
+NOBODY = 65534
+OTHER_UID = 4242  # no such user needed: ownership by a bare uid is what matters
+
+
+def _file(directory: Path, name: str = "rule.toml", mode: int = 0o644) -> Path:
+    path = directory / name
+    path.write_text("[rule]\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture()
+def safe_dir(tmp_path: Path) -> Path:
+    """A root-owned 0755 directory under the (0700, root-owned) pytest tmp dir."""
+    directory = tmp_path / "etc"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    return directory
+
+
+def test_owner_only_file_is_trusted(safe_dir: Path) -> None:
+    for mode in (0o600, 0o640, 0o644, 0o400):
+        path = _file(safe_dir, f"m{mode:o}.toml", mode)
+        check_trusted(path)  # must not raise
+
+
+def test_trusted_directory(safe_dir: Path) -> None:
+    check_trusted(safe_dir)
+
+
+@pytest.mark.parametrize("mode,word", [(0o666, "world-writable"), (0o646, "world-writable"),
+                                       (0o664, "group-writable"), (0o620, "group-writable")])
+def test_writable_by_others_file_refused(safe_dir: Path, mode: int, word: str) -> None:
+    path = _file(safe_dir, mode=mode)
+    with pytest.raises(UntrustedPathError) as err:
+        check_trusted(path)
+    assert err.value.path == path
+    assert word in err.value.reason
+    assert f"{mode:04o}" in err.value.reason
+    assert str(path) in str(err.value)
+
+
+def test_world_writable_rule_directory_refused(safe_dir: Path) -> None:
+    safe_dir.chmod(0o777)
+    with pytest.raises(UntrustedPathError, match="world-writable"):
+        check_trusted(safe_dir)
+
+
+def test_file_in_world_writable_parent_refused(safe_dir: Path) -> None:
+    path = _file(safe_dir)
+    safe_dir.chmod(0o777)
+    with pytest.raises(UntrustedPathError) as err:
+        check_trusted(path)
+    assert f"parent directory {safe_dir}" in err.value.reason
+    assert "without the sticky bit" in err.value.reason
+
+
+def test_file_in_group_writable_grandparent_refused(safe_dir: Path) -> None:
+    sub = safe_dir / "rules.d"
+    sub.mkdir(mode=0o755)
+    path = _file(sub)
+    safe_dir.chmod(0o775)
+    with pytest.raises(UntrustedPathError, match="group-writable without the sticky bit"):
+        check_trusted(path)
+
+
+def test_sticky_world_writable_parent_is_accepted(safe_dir: Path) -> None:
+    # Like /tmp: others may create files there but cannot replace ours.
+    path = _file(safe_dir)
+    safe_dir.chmod(0o1777)
+    check_trusted(path)
+
+
+def test_file_owned_by_other_user_refused(safe_dir: Path) -> None:
+    path = _file(safe_dir)
+    os.chown(path, OTHER_UID, -1)
+    with pytest.raises(UntrustedPathError, match=f"owned by uid {OTHER_UID}"):
+        check_trusted(path)
+
+
+def test_parent_owned_by_other_user_refused(safe_dir: Path) -> None:
+    path = _file(safe_dir)
+    os.chown(safe_dir, OTHER_UID, -1)
+    with pytest.raises(UntrustedPathError, match=f"parent directory {safe_dir} is owned by uid"):
+        check_trusted(path)
+
+
+def test_group_owned_by_other_group_but_not_writable_is_fine(safe_dir: Path) -> None:
+    path = _file(safe_dir, mode=0o640)
+    os.chown(path, -1, NOBODY)
+    check_trusted(path)
+
+
+def test_symlink_into_unsafe_directory_refused(safe_dir: Path, tmp_path: Path) -> None:
+    unsafe = tmp_path / "unsafe"
+    unsafe.mkdir()
+    target = _file(unsafe)
+    unsafe.chmod(0o777)
+    link = safe_dir / "link.toml"
+    link.symlink_to(target)
+    with pytest.raises(UntrustedPathError, match="parent directory .*unsafe"):
+        check_trusted(link)
+
+
+def test_symlink_in_unsafe_directory_refused(safe_dir: Path, tmp_path: Path) -> None:
+    target = _file(safe_dir)
+    unsafe = tmp_path / "unsafe"
+    unsafe.mkdir()
+    (unsafe / "link.toml").symlink_to(target)
+    unsafe.chmod(0o777)
+    with pytest.raises(UntrustedPathError, match="parent directory .*unsafe"):
+        check_trusted(unsafe / "link.toml")
+
+
+def test_fifo_refused(safe_dir: Path) -> None:
+    # Reading a FIFO would block the loader forever.
+    fifo = safe_dir / "rules.toml"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(UntrustedPathError, match="not a regular file or directory"):
+        check_trusted(fifo)
+
+
+def test_missing_path_raises_file_not_found(safe_dir: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        check_trusted(safe_dir / "absent.toml")
+
+
+def test_tree_checks_every_rule_file(safe_dir: Path) -> None:
+    sub = safe_dir / "linux"
+    sub.mkdir(mode=0o755)
+    good = [_file(safe_dir, "a.toml"), _file(sub, "b.toml")]
+    _file(safe_dir, "notes.txt", 0o666)  # not a rule file: not loaded, not checked
+    assert check_trusted_tree([safe_dir]) == sorted(good)
+    bad = _file(sub, "c.toml", 0o666)
+    with pytest.raises(UntrustedPathError) as err:
+        check_trusted_tree([safe_dir])
+    assert err.value.path == bad
+
+
+def test_tree_refuses_writable_subdirectory(safe_dir: Path) -> None:
+    sub = safe_dir / "linux"
+    sub.mkdir()
+    _file(sub, "b.toml")
+    sub.chmod(0o777)
+    with pytest.raises(UntrustedPathError, match="parent directory .*linux"):
+        check_trusted_tree([safe_dir])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a check as another user")
+def test_running_user_may_own_files() -> None:
+    """Run the check in a real process with euid nobody: its own files are fine, root's too,
+    a third user's are not."""
+    # pytest's tmp root is 0700; nobody needs a traversable directory.
+    base = Path(tempfile.mkdtemp(prefix="audisp-eql-trust-"))
+    try:
+        base.chmod(0o755)
+        _run_as_nobody(base)
+    finally:
+        shutil.rmtree(base)
+
+
+def _run_as_nobody(base: Path) -> None:
+    home = base / "nobody"
+    home.mkdir(mode=0o755)
+    os.chown(home, NOBODY, NOBODY)
+    own = _file(home, "own.toml")
+    os.chown(own, NOBODY, NOBODY)
+    roots = _file(home, "root.toml")
+    third = _file(home, "third.toml")
+    os.chown(third, OTHER_UID, -1)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from audisp_eql.trust import check_trusted, UntrustedPathError\n"
+        "for p in sys.argv[1:]:\n"
+        "    try:\n"
+        "        check_trusted(Path(p)); print('ok')\n"
+        "    except UntrustedPathError as e:\n"
+        "        print('refused', e.reason)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(own), str(roots), str(third)],
+                         user=NOBODY, group=NOBODY, capture_output=True, text=True, check=True,
+                         cwd="/")
+    lines = out.stdout.splitlines()
+    assert lines[0] == "ok"
+    assert lines[1] == "ok"
+    assert lines[2].startswith(f"refused owned by uid {OTHER_UID}")
+    assert f"running user (uid {NOBODY})" in lines[2]
