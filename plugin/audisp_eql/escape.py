@@ -12,8 +12,9 @@ import re
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators and
-# bidi overrides that can reorder or split what a reader sees.
-_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# bidi overrides that can reorder or split what a reader sees, and lone
+# surrogates (from surrogateescape decoding), which no UTF-8 sink can encode.
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escape_char(m: "re.Match[str]") -> str:
