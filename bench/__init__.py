@@ -1,0 +1,1 @@
+"""Benchmark harness for audisp-eql (`make bench`); prints figures, asserts nothing."""
