@@ -49,12 +49,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 def _add_plugin(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugin", help="run as an auditd plugin, reading records on stdin")
-    p.add_argument("config", nargs="?", default="/etc/audisp-eql/audisp-eql.toml")
+    # auditd 3.0 passes at most two words of `args`: "plugin" and this path.
+    p.add_argument("config", nargs="?", default="/etc/audisp-eql/audisp-eql.toml",
+                   help="plugin configuration (default: %(default)s)")
     p.set_defaults(handler=_cmd_plugin)
 
 
 def _cmd_plugin(args: argparse.Namespace) -> int:
-    raise NotImplementedError("plugin")
+    from .daemon import run_plugin
+    return run_plugin(args.config)
 
 
 SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (

@@ -1,0 +1,327 @@
+"""The auditd plugin loop: stdin records -> events -> ECS -> rules -> alerts.
+
+auditd (3.x) starts a plugin with an empty environment, stdin a unix stream
+socket, every signal ignored, and (after a restart) some signals blocked. The
+loop therefore installs its handlers and unblocks them first, then reads stdin
+without blocking so the dispatcher is never held up, ages incomplete events on
+the wall clock, and never lets an output block it for long.
+
+Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
+HUP reloads config and rules (a broken new set keeps the old one running);
+USR1 logs a status line now; USR2 reopens the outputs.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import signal
+import sys
+import syslog
+import time
+from typing import Any, Iterable, List, Optional
+
+from .config import Config, ConfigError, load_config
+from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
+                      RemoteSyslogOutput, StdoutOutput)
+from .privileges import PrivilegeError, drop_privileges
+
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+# auditd blocks these in a restarted plugin; all must be deliverable again.
+UNBLOCK_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
+                   signal.SIGCHLD, signal.SIGCONT, signal.SIGINT}
+READ_CHUNK = 1 << 16
+READ_BUDGET = 1 << 20   # bytes per wake-up before outputs and ageing get a turn
+TICK_SECONDS = 0.25
+
+
+class Diagnostics:
+    """The plugin's own messages: to syslog (facility from config) and stderr."""
+
+    def __init__(self, socket_path: str, facility: str, tag: str) -> None:
+        self.syslog = LocalSyslogOutput(socket_path, facility=facility, tag=tag, queue_size=100)
+        self.facility = facility
+
+    def log(self, priority: int, text: str) -> None:
+        from .escape import safe_text
+        text = safe_text(text)
+        self.syslog.log(priority, text, self.facility)
+        try:
+            print(f"audisp-eql: {text}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # auditd may have given us no usable stderr
+
+    def close(self) -> None:
+        self.syslog.close()
+
+
+class _LoggingBridge(logging.Handler):
+    """Other modules log with `logging`; in the plugin that goes to Diagnostics."""
+
+    LEVELS = {logging.ERROR: syslog.LOG_ERR, logging.WARNING: syslog.LOG_WARNING,
+              logging.INFO: syslog.LOG_INFO}
+
+    def __init__(self, diag: Diagnostics) -> None:
+        super().__init__(logging.INFO)
+        self.diag = diag
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = max((lv for lv in self.LEVELS if lv <= record.levelno), default=logging.INFO)
+        self.diag.log(self.LEVELS[level], record.getMessage())
+
+
+def build_outputs(cfg: Config) -> List[Output]:
+    """Open every configured output; OSError/ValueError propagate to the caller."""
+    outputs: List[Output] = []
+    if cfg.syslog.enabled:
+        outputs.append(LocalSyslogOutput(cfg.syslog.socket, cfg.syslog.facility,
+                                         cfg.syslog.format, cfg.syslog.tag, cfg.queue_size))
+    for remote in cfg.remotes:
+        outputs.append(RemoteSyslogOutput(remote.host, remote.port, remote.protocol,
+                                          remote.facility, remote.format, cfg.queue_size))
+    if cfg.file.enabled:
+        outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
+    if cfg.stdout.enabled:
+        outputs.append(StdoutOutput(cfg.stdout.format))
+    return outputs
+
+
+class Detector:
+    """Rules and the per-event path (ECS document -> alerts); swapped on reload."""
+
+    def __init__(self, cfg: Config) -> None:
+        from .engine import Engine
+        from .rules import load_rules
+        self.ruleset = load_rules(cfg.rule_paths)
+        self.engine = Engine(self.ruleset.rules)
+
+    @property
+    def problems(self) -> List[str]:
+        return [r.reason for r in self.ruleset.invalid]
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.engine.rules)
+
+
+def make_builder(cfg: Config) -> Any:
+    from .ecs import EcsBuilder
+    from .proctable import ProcessTable
+    return EcsBuilder(action=cfg.event_action, table=ProcessTable(proc=cfg.parent_from_proc))
+
+
+def make_source() -> Any:
+    from .assemble import make_event_source
+    return make_event_source()
+
+
+class Plugin:
+    def __init__(self, cfg: Config, diag: Diagnostics) -> None:
+        self.cfg = cfg
+        self.diag = diag
+        self.detector = Detector(cfg)
+        self.builder = make_builder(cfg)
+        self.source = make_source()
+        self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
+        self.events = 0
+        self.documents = 0
+        self.stop = False
+        self.reload_requested = False
+        self.status_requested = False
+        self.reopen_requested = False
+        self.next_status = time.monotonic() + cfg.status_interval if cfg.status_interval else None
+
+    # -- the per-event path -------------------------------------------------
+    def handle(self, events: Iterable[Any]) -> None:
+        from .alerts import make_alert
+        now = time.monotonic()
+        for event in events:
+            self.events += 1
+            try:
+                doc = self.builder.build(event)
+            except Exception as exc:  # noqa: BLE001 - one odd event must not stop the plugin
+                self.diag.log(syslog.LOG_ERR, f"event {getattr(event, 'event_id', '?')}: "
+                                              f"cannot build ECS document: {exc!r}")
+                continue
+            if doc is None:
+                continue
+            self.documents += 1
+            for rule in self.detector.engine.match(doc):
+                self.sink.emit(make_alert(doc, rule), now)
+
+    # -- signals -------------------------------------------------------------
+    def on_signal(self, signum: int, _frame: Any) -> None:
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self.stop = True
+        elif signum == signal.SIGHUP:
+            self.reload_requested = True
+        elif signum == signal.SIGUSR1:
+            self.status_requested = True
+        elif signum == signal.SIGUSR2:
+            self.reopen_requested = True
+
+    def reload(self) -> None:
+        try:
+            cfg = load_config(self.cfg.path)
+            detector = Detector(cfg)
+        except ConfigError as exc:
+            self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old configuration: {exc}")
+            return
+        if detector.problems:
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
+                          + "; ".join(detector.problems[:5])
+                          + (f" (and {len(detector.problems) - 5} more)"
+                             if len(detector.problems) > 5 else ""))
+            return
+        if _outputs_config(cfg) != _outputs_config(self.cfg):
+            try:
+                outputs = build_outputs(cfg)
+            except (OSError, ValueError) as exc:
+                # After a privilege drop a root-only file cannot be opened again.
+                self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old outputs: {exc}")
+                return
+            self.sink.close()
+            self.sink = AlertSink(outputs, RateLimiter(cfg.burst, cfg.burst_interval))
+        else:
+            self.sink.reopen()
+            self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
+        if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
+            self.builder = make_builder(cfg)
+        self.cfg, self.detector = cfg, detector
+        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
+
+    def status_line(self) -> str:
+        stats = getattr(self.source, "stats", None)
+        source = _stats_text(stats)
+        outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
+        return (f"status: events={self.events} documents={self.documents} "
+                f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
+                f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
+                f"rule_errors={self.detector.engine.error_count}"
+                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
+
+    # -- the loop ------------------------------------------------------------
+    def run(self, stdin_fd: int = 0) -> int:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_wakeup = signal.set_wakeup_fd(wake_w)
+        os.set_blocking(stdin_fd, False)
+        try:
+            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
+                          f"from {', '.join(self.cfg.rule_paths)}")
+            for problem in self.detector.problems:
+                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
+            eof = False
+            while not (eof or self.stop):
+                readable, _, _ = select.select([stdin_fd, wake_r], [], [], TICK_SECONDS)
+                if wake_r in readable:
+                    _drain(wake_r)
+                if stdin_fd in readable:
+                    eof = self.read_input(stdin_fd)
+                self.housekeeping()
+            # EOF or SIGTERM: what is still pending is evaluated, then flushed.
+            self.handle(self.source.flush())
+            self.diag.log(syslog.LOG_INFO, ("end of input; " if eof else "stopping; ")
+                          + self.status_line())
+            return 0
+        finally:
+            self.sink.close()
+            signal.set_wakeup_fd(old_wakeup)
+            os.close(wake_r)
+            os.close(wake_w)
+
+    def read_input(self, fd: int) -> bool:
+        """Read what is there (up to a budget); True at end of input."""
+        budget = READ_BUDGET
+        while budget > 0:
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                return False
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                self.diag.log(syslog.LOG_ERR, f"reading stdin failed: {exc.strerror}")
+                return True
+            if not chunk:
+                return True
+            budget -= len(chunk)
+            self.handle(self.source.feed(chunk))
+        return False
+
+    def housekeeping(self) -> None:
+        self.handle(self.source.age(time.time()))
+        self.sink.tick(time.monotonic())
+        self.diag.syslog.flush()
+        if self.reload_requested:
+            self.reload_requested = False
+            self.reload()
+        if self.reopen_requested:
+            self.reopen_requested = False
+            self.sink.reopen()
+        now = time.monotonic()
+        if self.status_requested or (self.next_status is not None and now >= self.next_status):
+            self.status_requested = False
+            self.diag.log(syslog.LOG_INFO, self.status_line())
+            for error in self.sink.errors():
+                self.diag.log(syslog.LOG_WARNING, f"output error: {error}")
+            if self.cfg.status_interval:
+                self.next_status = now + self.cfg.status_interval
+
+
+def _outputs_config(cfg: Config) -> tuple:
+    return (cfg.syslog, cfg.remotes, cfg.file, cfg.stdout, cfg.queue_size)
+
+
+def _stats_text(stats: Any) -> str:
+    if stats is None:
+        return ""
+    if not isinstance(stats, dict):
+        stats = getattr(stats, "__dict__", {}) or {}
+    return " ".join(f"{k}={v}" for k, v in stats.items() if isinstance(v, (int, float)))
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def prepare_signals(handler: Any) -> None:
+    for signum in HANDLED_SIGNALS:
+        signal.signal(signum, handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, UNBLOCK_SIGNALS)
+
+
+def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
+    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 1 on a start-up error."""
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as exc:
+        Diagnostics("/dev/log", "daemon", "audisp-eql").log(syslog.LOG_ERR, f"cannot start: {exc}")
+        return 1
+    diag = Diagnostics(cfg.syslog.socket, cfg.log_facility, cfg.syslog.tag)
+    bridge = _LoggingBridge(diag)
+    logging.getLogger("audisp_eql").addHandler(bridge)
+    try:
+        try:
+            plugin = Plugin(cfg, diag)
+        except (OSError, ValueError) as exc:
+            diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
+            return 1
+        prepare_signals(plugin.on_signal)
+        if cfg.user:
+            try:
+                uid, gid = drop_privileges(cfg.user)
+            except PrivilegeError as exc:
+                diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
+                plugin.sink.close()
+                return 1
+            diag.log(syslog.LOG_INFO, f"running as uid {uid} gid {gid}")
+        return plugin.run(stdin_fd)
+    finally:
+        logging.getLogger("audisp_eql").removeHandler(bridge)
+        diag.close()

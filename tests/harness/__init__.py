@@ -1,0 +1,1 @@
+"""Reusable helpers that start real daemons privately for tests and benchmarks."""

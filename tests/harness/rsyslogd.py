@@ -1,0 +1,121 @@
+"""A private rsyslogd for tests: its own config, unix socket, loopback UDP and
+TCP ports and output files, started in the foreground and stopped by PID.
+
+    with running_rsyslogd(tmp_path) as rs:
+        send to rs.socket_path / ("127.0.0.1", rs.udp_port) / rs.tcp_port
+        rs.wait_for_lines("local", lambda lines: ...)
+
+Each input writes its own file (local.log, udp.log, tcp.log), one line per
+message: `PRI|APP-NAME|PROCID|MSGID|MSG`. Control characters are NOT escaped
+by rsyslog here, so a newline smuggled into a message shows up as a broken line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+
+from .procs import stop_process, tail, wait_for
+
+RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+
+_CONF = """\
+global(workDirectory="{work}" parser.escapeControlCharactersOnReceive="off")
+module(load="imuxsock" SysSock.Use="off")
+module(load="imudp")
+module(load="imtcp")
+template(name="fields" type="string"
+         string="%pri%|%app-name%|%procid%|%msgid%|%msg%\\n")
+ruleset(name="local") {{ action(type="omfile" file="{work}/local.log" template="fields") }}
+ruleset(name="udp") {{ action(type="omfile" file="{work}/udp.log" template="fields") }}
+ruleset(name="tcp") {{ action(type="omfile" file="{work}/tcp.log" template="fields") }}
+input(type="imuxsock" Socket="{socket}" ruleset="local" CreatePath="on")
+input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="udp")
+input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="tcp")
+"""
+
+
+def free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Rsyslogd:
+    work: Path
+    socket_path: Path
+    udp_port: int
+    tcp_port: int
+    proc: subprocess.Popen
+
+    def log_path(self, which: str) -> Path:
+        return self.work / f"{which}.log"
+
+    def lines(self, which: str) -> List[str]:
+        try:
+            return self.log_path(which).read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def wait_for_lines(self, which: str, condition: Callable[[List[str]], bool],
+                       timeout: float = 10.0) -> List[str]:
+        """The lines of `which` once `condition` holds; fail with what arrived."""
+        if not wait_for(lambda: condition(self.lines(which)), timeout):
+            pytest.fail(f"rsyslogd {which}.log never met the condition; it holds:\n"
+                        + "\n".join(self.lines(which)[-20:])
+                        + f"\nrsyslogd stderr:\n{tail(self.work / 'stderr')}")
+        return self.lines(which)
+
+
+def _probe(rs: Rsyslogd) -> bool:
+    """rsyslogd is up when one probe message per input has reached its file."""
+    probes = {"local": False, "udp": False, "tcp": False}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<14>harness: probe", str(rs.socket_path))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<14>1 - - harness - probe - probe", ("127.0.0.1", rs.udp_port))
+        with socket.create_connection(("127.0.0.1", rs.tcp_port), timeout=1) as s:
+            s.sendall(b"<14>1 - - harness - probe - probe\n")
+    except OSError:
+        return False
+    for which in probes:
+        probes[which] = any("probe" in line for line in rs.lines(which))
+    return all(probes.values())
+
+
+@contextlib.contextmanager
+def running_rsyslogd(directory: Path, timeout: float = 15.0) -> Iterator[Rsyslogd]:
+    if not Path(RSYSLOGD).exists():
+        pytest.skip("rsyslogd is not installed (tools/bootstrap.sh installs it)")
+    work = directory / "rsyslog"
+    work.mkdir(parents=True, exist_ok=True)
+    sock = work / "log.sock"
+    udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
+    conf = work / "rsyslog.conf"
+    conf.write_text(_CONF.format(work=work, socket=sock, udp=udp, tcp=tcp))
+    stderr = open(work / "stderr", "wb")
+    proc = subprocess.Popen([RSYSLOGD, "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")],
+                            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
+    rs = Rsyslogd(work, sock, udp, tcp, proc)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _probe(rs):
+            if proc.poll() is not None:
+                pytest.fail(f"rsyslogd exited with {proc.returncode}:\n{tail(work / 'stderr')}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"rsyslogd did not come up:\n{tail(work / 'stderr')}")
+            time.sleep(0.2)
+        yield rs
+    finally:
+        stop_process(proc)
+        stderr.close()
