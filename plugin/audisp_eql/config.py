@@ -73,6 +73,7 @@ class Config:
     user: str = ""
     status_interval: float = 300.0
     event_timeout: float = 2.0
+    parser: str = "auto"
     log_facility: str = "daemon"
     burst: int = 10
     burst_interval: float = 60.0
@@ -116,7 +117,9 @@ class _KeyLines:
                         in_multiline = quote
 
     def find(self, table: str, index: int, key: str = "") -> int:
-        return self.lines.get((table, index, key)) or self.lines.get((table, index, "")) or 0
+        subtable = f"{table}.{key}" if table else key
+        return (self.lines.get((table, index, key)) or self.lines.get((subtable, 0, ""))
+                or self.lines.get((table, index, "")) or 0)
 
 
 class _Reader:
@@ -212,6 +215,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.user = plugin.get("user", str, cfg.user)
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
     cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)
+    cfg.parser = plugin.get("parser", str, cfg.parser, _one_of(("auto", "auparse", "python")))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, _one_of(FACILITIES))
     cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, _positive)
     plugin.finish()

@@ -112,9 +112,9 @@ def make_builder(cfg: Config) -> Any:
     return EcsBuilder(action=cfg.event_action, table=ProcessTable(proc=cfg.parent_from_proc))
 
 
-def make_source() -> Any:
+def make_source(cfg: Config, on_error: Any) -> Any:
     from .assemble import make_event_source
-    return make_event_source()
+    return make_event_source(parser=cfg.parser, timeout=cfg.event_timeout, on_error=on_error)
 
 
 class Plugin:
@@ -123,7 +123,8 @@ class Plugin:
         self.diag = diag
         self.detector = Detector(cfg)
         self.builder = make_builder(cfg)
-        self.source = make_source()
+        self.parse_errors = 0
+        self.source = make_source(cfg, self.on_parse_error)
         self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
         self.events = 0
         self.documents = 0
@@ -150,6 +151,12 @@ class Plugin:
             self.documents += 1
             for rule in self.detector.engine.match(doc):
                 self.sink.emit(make_alert(doc, rule), now)
+
+    def on_parse_error(self, error: Any) -> None:
+        self.parse_errors += 1
+        # The 1st, 10th, 100th... only: bad input is reported, never a log flood.
+        if str(self.parse_errors).rstrip("0") == "1":
+            self.diag.log(syslog.LOG_WARNING, f"bad input (#{self.parse_errors}): {error}")
 
     # -- signals -------------------------------------------------------------
     def on_signal(self, signum: int, _frame: Any) -> None:
@@ -197,7 +204,7 @@ class Plugin:
         source = _stats_text(stats)
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
         return (f"status: events={self.events} documents={self.documents} "
-                f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
+                f"parse_errors={self.parse_errors} alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 f"rule_errors={self.detector.engine.error_count}"
                 + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
@@ -251,7 +258,7 @@ class Plugin:
         return False
 
     def housekeeping(self) -> None:
-        self.handle(self.source.age(time.time()))
+        self.handle(self.source.age())
         self.sink.tick(time.monotonic())
         self.diag.syslog.flush()
         if self.reload_requested:

@@ -94,13 +94,16 @@ def _probe(rs: Rsyslogd) -> bool:
 
 
 @contextlib.contextmanager
-def running_rsyslogd(directory: Path, timeout: float = 15.0) -> Iterator[Rsyslogd]:
+def running_rsyslogd(directory: Path, timeout: float = 15.0, udp_port: int = 0,
+                     tcp_port: int = 0) -> Iterator[Rsyslogd]:
+    """rsyslogd on `udp_port`/`tcp_port` (0: a free one), up and probed."""
     if not Path(RSYSLOGD).exists():
         pytest.skip("rsyslogd is not installed (tools/bootstrap.sh installs it)")
     work = directory / "rsyslog"
     work.mkdir(parents=True, exist_ok=True)
     sock = work / "log.sock"
-    udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
+    udp = udp_port or free_port(socket.SOCK_DGRAM)
+    tcp = tcp_port or free_port(socket.SOCK_STREAM)
     conf = work / "rsyslog.conf"
     conf.write_text(_CONF.format(work=work, socket=sock, udp=udp, tcp=tcp))
     stderr = open(work / "stderr", "wb")

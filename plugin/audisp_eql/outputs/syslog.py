@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import time
 from collections import deque
@@ -212,7 +213,6 @@ class RemoteSyslogOutput(_QueuedOutput):
         assert self.sock is not None
         if not self.connecting:
             return True
-        import select
         _, writable, _ = select.select([], [self.sock], [], 0)
         if not writable:
             return False
@@ -222,6 +222,17 @@ class RemoteSyslogOutput(_QueuedOutput):
         self.connecting = False
         return True
 
+    def _peer_closed(self) -> bool:
+        """A syslog collector never sends; readable means EOF or reset."""
+        assert self.sock is not None
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+
     def flush(self) -> None:
         if not (self.queue or self.partial) or time.monotonic() < self.retry_at:
             return
@@ -230,6 +241,9 @@ class RemoteSyslogOutput(_QueuedOutput):
                 self._open()
             if not self._ready():
                 return
+            if self.protocol == "tcp" and self._peer_closed():
+                # Sending now would "succeed" into a dead connection and be lost.
+                raise OSError(errno.ECONNRESET, "collector closed the connection")
             while self.partial or self.queue:
                 data = self.partial or self.queue[0]
                 sent = self.sock.send(data)  # type: ignore[union-attr]
