@@ -1,0 +1,77 @@
+"""Evaluation alone: our compiled rules vs the `eql` package, on the same ECS documents.
+
+Documents come from our own data path (records -> events -> ECS) run once, untimed;
+then each side evaluates the 204 corpus process rules + the seed rule on them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import eql_peer
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    ours_events: int
+    ours_seconds: float
+    ours_matches: int
+    ours_rules: int
+    peer: eql_peer.EqlPeerResult
+
+    @property
+    def ours_rate(self) -> float:
+        return self.ours_events / self.ours_seconds
+
+    @property
+    def peer_rate(self) -> float:
+        return self.peer.events / self.peer.seconds
+
+
+def build_documents(log: Path, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` process-start documents of a log, as the plugin would build them."""
+    from audisp_eql.assemble import make_event_source
+    from audisp_eql.ecs import EcsBuilder
+    from audisp_eql.proctable import ProcessTable
+
+    source = make_event_source()
+    # "exec" and no /proc lookups: the same settings as the end-to-end run.
+    builder = EcsBuilder(action="exec", table=ProcessTable(proc=False))
+    docs: list[dict[str, Any]] = []
+    with open(log, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            for event in source.feed(chunk):
+                doc = builder.build(event)
+                if doc is not None:
+                    docs.append(doc)
+            if len(docs) >= limit:
+                return docs[:limit]
+    for event in source.flush():
+        doc = builder.build(event)
+        if doc is not None:
+            docs.append(doc)
+    return docs[:limit]
+
+
+def evaluate_ours(rule_paths: Sequence[Path], docs: Sequence[dict[str, Any]]) -> tuple[float, int, int]:
+    from audisp_eql.engine import Engine
+    from audisp_eql.rules import load_rules
+
+    engine = Engine(load_rules(rule_paths).rules)
+    match = engine.match
+    matches = 0
+    start = time.perf_counter()
+    for doc in docs:
+        matches += len(match(doc))
+    return time.perf_counter() - start, matches, len(engine.rules)
+
+
+def compare(log: Path, rule_paths: Sequence[Path], ours_events: int, peer_events: int) -> EvalResult:
+    docs = build_documents(log, max(ours_events, peer_events))
+    if not docs:
+        raise RuntimeError(f"{log}: no process-start documents built")
+    seconds, matches, rules = evaluate_ours(rule_paths, docs[:ours_events])
+    peer = eql_peer.evaluate(rule_paths, docs[:peer_events])
+    return EvalResult(min(ours_events, len(docs)), seconds, matches, rules, peer)
