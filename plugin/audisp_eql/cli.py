@@ -16,14 +16,76 @@ from . import __version__
 
 
 def _add_events(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("events", help="print the ECS process-start documents of audit logs")
+    p = sub.add_parser(
+        "events", help="print the ECS process-start documents of audit logs",
+        description="Print one JSON document per process start. Malformed lines are "
+                    "reported on stderr (file:line) and skipped; the exit status is 0 "
+                    "even then, 1 only when an input cannot be read.")
     p.add_argument("files", nargs="*", default=["-"], metavar="FILE",
-                   help="audit log files (plain or gzip); '-' for stdin (default)")
+                   help="audit log files (plain or gzip); '-' for stdin (default); "
+                        "a rotated set (audit.log audit.log.1 ...) is read oldest first")
+    p.add_argument("--parser", choices=("auto", "auparse", "python"), default="auto",
+                   help="record grouping: auparse (default when installed) or pure Python")
+    p.add_argument("--include-failed", action="store_true",
+                   help="also print failed execs (event.outcome=failure)")
+    p.add_argument("--action", default="exec", help="event.action value (default: exec)")
+    p.add_argument("--hostname", default=None,
+                   help="host.name for records without node= (default: absent)")
+    p.add_argument("--local-users", action="store_true",
+                   help="resolve uid/gid names from this host's user database "
+                        "(only right for this host's logs)")
+    p.add_argument("--process-table-size", type=int, default=32768, metavar="N",
+                   help="processes remembered for process.parent.* (default: 32768)")
     p.set_defaults(handler=_cmd_events)
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
-    raise NotImplementedError("events")
+    import json
+
+    from .assemble import make_event_source
+    from .ecs import EcsBuilder
+    from .escape import safe_text
+    from .logfiles import display_name, iter_file, rotation_order
+    from .proctable import ProcessTable
+    from .users import UserDb
+
+    def report(message: object) -> None:
+        print(f"audisp-eql: {message}", file=sys.stderr)
+
+    source = make_event_source(args.parser, on_error=report)
+    builder = EcsBuilder(action=args.action, include_failed=args.include_failed,
+                         table=ProcessTable(max(1, args.process_table_size)),
+                         users=UserDb() if args.local_users else None,
+                         hostname=args.hostname)
+    out = sys.stdout
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    unreadable = 0
+
+    def emit(events: list) -> None:
+        for event in events:
+            doc = builder.build(event)
+            if doc is not None:
+                source.stats.process_starts += 1
+                out.write(dumps(doc))
+                out.write("\n")
+
+    for path in rotation_order(list(args.files)):
+        emit(source.start_source(display_name(path)))
+        try:
+            for chunk in iter_file(path):
+                emit(source.feed(chunk))
+        except (OSError, EOFError) as e:
+            unreadable += 1
+            report(f"{safe_text(display_name(path))}: cannot read: {safe_text(str(e))}")
+    emit(source.flush())
+    out.flush()
+    st = source.stats
+    if st.malformed or st.oversized_lines or st.evicted_pending or unreadable:
+        report(f"summary: {st.lines} lines, {st.records} records, {st.events} events, "
+               f"{st.process_starts} process starts; {st.malformed} malformed lines, "
+               f"{st.oversized_lines} oversized lines, {st.evicted_pending} events completed "
+               f"early (too many pending), {unreadable} unreadable files")
+    return 1 if unreadable else 0
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:

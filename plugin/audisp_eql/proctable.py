@@ -1,0 +1,109 @@
+"""What we know about running processes, keyed by (node, pid).
+
+Filled from the exec events of the same stream (and fork/clone events, whose
+child starts as a copy of its parent), so a process start can name its
+parent's image and arguments. LRU-bounded. Optionally, in live mode only,
+falls back to /proc for a parent whose exec was not seen.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Optional
+
+MAX_PROCESSES = 32768
+
+
+@dataclass(slots=True)
+class ProcessInfo:
+    executable: Optional[str]
+    name: Optional[str]
+    args: list[str]
+    command_line: str
+    user_id: Optional[str] = None        # effective uid, as in process.user.id
+    group_id: Optional[str] = None
+    working_directory: Optional[str] = None
+    interactive: Optional[bool] = None
+
+
+class ProcessTable:
+    def __init__(self, max_entries: int = MAX_PROCESSES, proc_fallback: bool = False,
+                 proc_root: str = "/proc") -> None:
+        self._entries: OrderedDict[tuple[Optional[str], int], ProcessInfo] = OrderedDict()
+        self._max = max_entries
+        self._proc_fallback = proc_fallback
+        self._proc_root = proc_root
+        self.evicted = 0
+        self._boot_time: Optional[float] = None
+        self._ticks = os.sysconf("SC_CLK_TCK") if proc_fallback else 100
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, node: Optional[str], pid: int, event_time: float = 0.0) -> Optional[ProcessInfo]:
+        info = self._entries.get((node, pid))
+        if info is not None:
+            self._entries.move_to_end((node, pid))
+            return info
+        if self._proc_fallback and node is None:
+            return self._from_proc(pid, event_time)
+        return None
+
+    def put(self, node: Optional[str], pid: int, info: ProcessInfo) -> None:
+        key = (node, pid)
+        self._entries[key] = info
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+            self.evicted += 1
+
+    def fork(self, node: Optional[str], parent: int, child: int) -> None:
+        """A fork/clone child runs its parent's image until it execs."""
+        info = self._entries.get((node, parent))
+        if info is not None:
+            self.put(node, child, info)
+
+    # -- live mode -------------------------------------------------------------
+    def _boot(self) -> float:
+        if self._boot_time is None:
+            self._boot_time = 0.0
+            try:
+                with open(os.path.join(self._proc_root, "stat"), "rb") as f:
+                    for line in f:
+                        if line.startswith(b"btime "):
+                            self._boot_time = float(line.split()[1])
+            except OSError:
+                pass
+        return self._boot_time
+
+    def _from_proc(self, pid: int, event_time: float) -> Optional[ProcessInfo]:
+        """Read /proc/PID, unless that process started after the event (pid reused).
+
+        Start time = boot time (whole seconds in /proc/stat) + starttime ticks,
+        so the comparison allows one second of slack.
+        """
+        base = os.path.join(self._proc_root, str(pid))
+        try:
+            with open(os.path.join(base, "stat"), "rb") as f:
+                stat = f.read()
+            # comm may hold spaces and parentheses: fields follow the last ')'.
+            fields = stat[stat.rindex(b")") + 2:].split()
+            started = self._boot() + int(fields[19]) / self._ticks
+            if started > event_time + 1.0:
+                return None
+            with open(os.path.join(base, "cmdline"), "rb") as f:
+                raw_args = f.read()
+            with open(os.path.join(base, "comm"), "rb") as f:
+                comm = f.read().rstrip(b"\n")
+            try:
+                exe: Optional[str] = os.readlink(os.path.join(base, "exe"))
+            except OSError:
+                exe = None
+        except (OSError, ValueError, IndexError):
+            return None
+        args = [a.decode("utf-8", "backslashreplace") for a in raw_args.rstrip(b"\0").split(b"\0")] \
+            if raw_args else []
+        return ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),
+                           args=args, command_line=" ".join(args))

@@ -1,0 +1,222 @@
+"""One audit record: the header of an auditd string-format line and its fields.
+
+A line looks like::
+
+    [node=NAME ]type=TYPE msg=audit(SEC.MSEC:SERIAL): k=v k=v ...[\\x1dK=V ...]
+
+`log_format=ENRICHED` appends the interpreted fields (`UID="root"` ...)
+after a 0x1D byte; they land in `Record.enriched`, the raw ones in
+`Record.fields`. Values are kept exactly as written (quotes included), so a
+quoted string and a hex-encoded one can still be told apart; `value_bytes`
+and `value_text` decode them.
+
+Fields are split lazily: the assembler only needs the header to group
+records, and the ECS builder skips most events after looking at their
+SYSCALL record, so most PATH records are never split at all.
+
+Text representation of bytes from the audited system: values are decoded
+as UTF-8 with ``errors="backslashreplace"``, so a byte that is not valid
+UTF-8 (e.g. 0xff) becomes the four characters ``\\xff``. The result is
+always valid JSON text and still matchable by rules; an argument that
+really contains a backslash followed by ``xff`` reads the same (documented
+ambiguity, chosen over losing bytes or emitting invalid UTF-8).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+# The header auditd writes (`node=%s type=%s msg=audit(%lu.%03u:%lu): `); old
+# auditd DAEMON_* records lack the colon.
+HEADER = re.compile(
+    r"(?:node=([^ ]*) )?type=([^ ]+) msg=audit\((\d+)\.(\d+):(\d+)\):?[ ]?")
+# A field: NAME=VALUE where VALUE is "double quoted", 'single quoted' (userspace
+# records such as USER_CMD msg='...') or runs to the next space.
+FIELD = re.compile(r"([^\s=]+)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+ENRICHED_SEPARATOR = "\x1d"
+
+
+class RecordError(ValueError):
+    """A line that is not an audit record; `reason` says why.
+
+    `unstamped` marks a well-formed record without an event id (`msg=?`,
+    which auditd writes for some records it cannot stamp): nothing to group
+    it with, so it is counted and skipped rather than reported.
+    """
+
+    def __init__(self, reason: str, unstamped: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unstamped = unstamped
+
+
+_UNSTAMPED = re.compile(r"(?:node=[^ ]* )?type=[^ ]+ msg=\?(?: |$)")
+
+
+def split_fields(text: str) -> dict[str, str]:
+    """`k=v k="v w" ...` -> {k: raw value}; a repeated name keeps its first value."""
+    fields: dict[str, str] = {}
+    for name, value in FIELD.findall(text):
+        fields.setdefault(name, value)
+    return fields
+
+
+class Record:
+    """One audit record. `fields`/`enriched` are split on first use and cached."""
+
+    __slots__ = ("type", "node", "sec", "msec", "serial", "body", "line_no",
+                 "_fields", "_enriched")
+
+    def __init__(self, type: str, node: Optional[str], sec: int, msec: int, serial: int,
+                 body: str, line_no: int = 0) -> None:
+        self.type = type
+        self.node = node
+        self.sec = sec
+        self.msec = msec
+        self.serial = serial
+        self.body = body          # everything after "): ", enriched part included
+        self.line_no = line_no    # 1-based line in its source; 0 when unknown
+        self._fields: Optional[dict[str, str]] = None
+        self._enriched: Optional[dict[str, str]] = None
+
+    def _split(self) -> None:
+        raw, sep, enriched = self.body.partition(ENRICHED_SEPARATOR)
+        self._fields = split_fields(raw)
+        self._enriched = split_fields(enriched) if sep else {}
+
+    @property
+    def fields(self) -> dict[str, str]:
+        if self._fields is None:
+            self._split()
+        return self._fields  # type: ignore[return-value]
+
+    @property
+    def enriched(self) -> dict[str, str]:
+        if self._enriched is None:
+            self._split()
+        return self._enriched  # type: ignore[return-value]
+
+    @property
+    def key(self) -> tuple[Optional[str], int, int, int]:
+        """Identity of the event this record belongs to."""
+        return (self.node, self.sec, self.msec, self.serial)
+
+    def __repr__(self) -> str:
+        node = f"node={self.node} " if self.node is not None else ""
+        return f"Record({node}type={self.type} {self.sec}.{self.msec:03d}:{self.serial} line {self.line_no})"
+
+
+def decode_line(line: bytes) -> str:
+    return line.decode("utf-8", "backslashreplace")
+
+
+def parse_line(line: bytes | str, line_no: int = 0) -> Record:
+    """Parse one line (without its newline) into a Record, or raise RecordError."""
+    text = decode_line(line) if isinstance(line, (bytes, bytearray)) else line
+    m = HEADER.match(text)
+    if m is None:
+        if _UNSTAMPED.match(text):
+            raise RecordError("record without event id (msg=?)", unstamped=True)
+        if "type=" not in text:
+            raise RecordError("no type= field: not an audit record")
+        raise RecordError("bad record header (expected type=T msg=audit(SEC.MSEC:SERIAL):)")
+    node, rtype, sec, msec, serial = m.groups()
+    return Record(rtype, node, int(sec), int(msec), int(serial), text[m.end():], line_no)
+
+
+def value_bytes(raw: Optional[str]) -> Optional[bytes]:
+    """Bytes of an "untrusted string" value: quoted -> as is; hex -> decoded.
+
+    `(null)` and absent values give None. A value that is neither quoted nor
+    hex (e.g. `(none)`) is returned as written.
+    """
+    if raw is None or raw == "(null)":
+        return None
+    if raw[:1] == '"':
+        return raw[1:-1].encode("utf-8", "surrogateescape") if raw.endswith('"') and len(raw) > 1 \
+            else raw[1:].encode("utf-8", "surrogateescape")
+    if _HEX.fullmatch(raw):
+        return bytes.fromhex(raw)
+    return raw.encode("utf-8", "surrogateescape")
+
+
+def text_of(data: bytes) -> str:
+    """Bytes from the audited system -> str (see the module docstring)."""
+    return data.decode("utf-8", "backslashreplace")
+
+
+def value_text(raw: Optional[str]) -> Optional[str]:
+    """`value_bytes` as text; fast path for the common quoted value."""
+    if raw is None or raw == "(null)":
+        return None
+    if raw[:1] == '"' and raw[-1:] == '"' and len(raw) > 1:
+        return raw[1:-1]
+    data = value_bytes(raw)
+    return None if data is None else text_of(data)
+
+
+def enriched_text(raw: Optional[str]) -> Optional[str]:
+    """An ENRICHED value (`"root"` or `root`) as text; `unknown(N)` gives None."""
+    if raw is None:
+        return None
+    if raw[:1] == '"' and raw[-1:] == '"' and len(raw) > 1:
+        raw = raw[1:-1]
+    if raw.startswith("unknown(") or raw in ("", "?"):
+        return None
+    return raw
+
+
+def execve_args(records: Iterable[Record]) -> tuple[list[str], int]:
+    """Rebuild argv from the EXECVE records of one event.
+
+    Returns (args, argc as written). Arguments are `aN="..."` or hex `aN=...`;
+    a long one is `aN_len=L` followed by chunks `aN[0]=... aN[1]=...` that may
+    continue in the next EXECVE record. Chunks are joined as bytes before
+    decoding so a UTF-8 sequence split between chunks survives.
+
+    argc is taken as a hint: the result holds every consecutive aN present
+    (a malformed `argc=0 a0="whoami"` gives ["whoami"]); when argc is bigger
+    than what is present, the arguments present are returned.
+    """
+    merged: dict[str, str] = {}
+    argc = -1
+    for rec in records:
+        fields = rec.fields
+        if argc < 0 and "argc" in fields:
+            try:
+                argc = int(fields["argc"])
+            except ValueError:
+                argc = -1
+        for name, value in fields.items():
+            merged.setdefault(name, value)
+    args: list[str] = []
+    i = 0
+    while True:
+        name = f"a{i}"
+        raw = merged.get(name)
+        if raw is not None:
+            args.append(value_text(raw) or "")
+        elif f"{name}_len" in merged:
+            chunks: list[bytes] = []
+            j = 0
+            while True:
+                part = merged.get(f"{name}[{j}]")
+                if part is None:
+                    break
+                chunks.append(value_bytes(part) or b"")
+                j += 1
+            args.append(text_of(b"".join(chunks)))
+        else:
+            break
+        i += 1
+    return args, argc
+
+
+def proctitle_text(raw: Optional[str]) -> Optional[str]:
+    """PROCTITLE value -> text with the NUL argument separators as spaces."""
+    data = value_bytes(raw)
+    if data is None:
+        return None
+    return text_of(data.rstrip(b"\0").replace(b"\0", b" "))
