@@ -1,0 +1,118 @@
+"""A matched document plus its rule -> one ECS alert document.
+
+Independent of how alerts are written (syslog, JSON lines, terminal): this
+only builds the nested dict. The input document is never mutated.
+
+Where the rule lands in the alert (ECS where ECS has a field, otherwise the
+names Elastic Security uses for its own alerts):
+
+    event.kind = "alert", event.severity = risk_score, event.risk_score
+    rule.uuid / rule.id = rule_id, rule.name, rule.description,
+    rule.reference (list), rule.author (list), rule.license
+    threat.framework, threat.tactic.*, threat.technique.*,
+    threat.technique.subtechnique.* (ECS arrays, one entry per mapping)
+    kibana.alert.severity ("low".."critical"), kibana.alert.risk_score
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from .rules import Rule
+
+
+def _copy(value: Any) -> Any:
+    """Deep copy of JSON-like data (dicts and lists); cheaper than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _append_unique(target: dict[str, list[str]], key: str, value: Any) -> None:
+    if isinstance(value, str) and value and value not in target.setdefault(key, []):
+        target[key].append(value)
+
+
+def _subtable(owner: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """A TOML sub-table that may be written as one table or as an array of tables."""
+    value = owner.get(key)
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+def threat_fields(rule: Rule) -> dict[str, Any]:
+    """The rule's [[rule.threat]] mapping as ECS `threat.*` arrays (empty if none)."""
+    tactic: dict[str, list[str]] = {}
+    technique: dict[str, list[str]] = {}
+    sub: dict[str, list[str]] = {}
+    framework = ""
+    for entry in rule.threat:
+        framework = framework or str(entry.get("framework", ""))
+        for tac in _subtable(entry, "tactic"):
+            for key in ("id", "name", "reference"):
+                _append_unique(tactic, key, tac.get(key))
+        for tech in _subtable(entry, "technique"):
+            for key in ("id", "name", "reference"):
+                _append_unique(technique, key, tech.get(key))
+            for subtech in _subtable(tech, "subtechnique"):
+                for key in ("id", "name", "reference"):
+                    _append_unique(sub, key, subtech.get(key))
+    if not (tactic or technique):
+        return {}
+    threat: dict[str, Any] = {"framework": framework or "MITRE ATT&CK"}
+    if tactic:
+        threat["tactic"] = tactic
+    if technique or sub:
+        threat["technique"] = dict(technique)
+        if sub:
+            threat["technique"]["subtechnique"] = sub
+    return threat
+
+
+def rule_fields(rule: Rule) -> dict[str, Any]:
+    fields: dict[str, Any] = {"uuid": rule.rule_id, "id": rule.rule_id, "name": rule.name}
+    if rule.description:
+        fields["description"] = rule.description
+    if rule.references:
+        fields["reference"] = list(rule.references)
+    if rule.author:
+        fields["author"] = list(rule.author)
+    if rule.license:
+        fields["license"] = rule.license
+    return fields
+
+
+def make_alert(doc: dict[str, Any], rule: Rule, *, now: datetime | None = None) -> dict[str, Any]:
+    """The ECS alert for `doc` matching `rule`; `now` stamps event.created."""
+    alert = _copy(doc)
+    moment = now if now is not None else datetime.now(timezone.utc)
+    event = alert.get("event")
+    if not isinstance(event, dict):
+        event = {}
+        alert["event"] = event
+    event["kind"] = "alert"
+    event["severity"] = rule.risk_score
+    event["risk_score"] = float(rule.risk_score)
+    event["created"] = _iso(moment)
+    # An alert from a document without a time still needs one to be indexed.
+    alert.setdefault("@timestamp", event["created"])
+    alert["rule"] = rule_fields(rule)
+    threat = threat_fields(rule)
+    if threat:
+        alert["threat"] = threat
+    else:
+        alert.pop("threat", None)
+    kibana = alert.get("kibana") if isinstance(alert.get("kibana"), dict) else {}
+    kibana["alert"] = {"severity": rule.severity, "risk_score": rule.risk_score}
+    alert["kibana"] = kibana
+    return alert

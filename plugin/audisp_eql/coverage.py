@@ -1,0 +1,144 @@
+"""Can a rule ever fire on the documents audisp-eql produces?
+
+A report, not a filter: the rule stays loaded because ECS documents read with
+`scan --input ecs` may come from elsewhere. Two sound checks, both erring on
+the side of "may fire":
+
+- required fields: a field the condition cannot be true without (a term of an
+  `and`, a field needed by every branch of an `or`), never one used only
+  under `not`, in `!=`/`not in`, compared with `null`, inside a function, or
+  written `?field`; when such a field is one our builder never sets, the
+  rule cannot fire.
+- constant gates: terms that test only fields whose value is the same on all
+  our documents (`event.action`, `event.type`, ...) are evaluated with the
+  real compiled semantics; the condition is then evaluated in three-valued
+  logic, and if it is false whatever the other fields hold, it cannot fire.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from .eql import ast
+
+# The values every document of our builder carries for these fields
+# (tests check this against EcsBuilder output, so it cannot drift silently).
+CONSTANT_FIELDS: dict[str, Any] = {
+    "event.action": "exec",
+    "event.category": ["process"],
+    "event.type": ["start"],
+    "event.kind": "event",
+    "host.os.type": "linux",
+}
+PRODUCED_CATEGORIES = ("process",)
+
+_UNKNOWN = None  # third truth value
+
+
+def _field_operand(node: ast.Expr) -> Optional[str]:
+    if isinstance(node, ast.Field) and not node.optional:
+        return node.name
+    return None
+
+
+def required_fields(node: ast.Expr) -> frozenset:
+    """Fields that must be present for `node` to be true (a sound under-estimate)."""
+    if isinstance(node, ast.And):
+        out: frozenset = frozenset()
+        for term in node.terms:
+            out |= required_fields(term)
+        return out
+    if isinstance(node, ast.Or):
+        sets = [required_fields(term) for term in node.terms]
+        return frozenset.intersection(*sets) if sets else frozenset()
+    if isinstance(node, ast.Compare):
+        left, right = node.left, node.right
+        if isinstance(left, ast.Literal) and left.value is None or \
+                isinstance(right, ast.Literal) and right.value is None:
+            # `f == null` is true on a missing f; `f != null` needs it.
+            name = _field_operand(right if isinstance(left, ast.Literal) else left)
+            return frozenset([name]) if node.op == "!=" and name else frozenset()
+        if node.op == "!=":
+            return frozenset()
+        return frozenset(n for n in (_field_operand(left), _field_operand(right)) if n)
+    if isinstance(node, ast.InSet):
+        if node.negated or any(v.value is None for v in node.values):
+            return frozenset()
+        name = _field_operand(node.expr)
+        return frozenset([name]) if name else frozenset()
+    if isinstance(node, ast.Match):
+        name = _field_operand(node.expr)
+        return frozenset([name]) if name else frozenset()
+    return frozenset()  # Not, Call, bare Field/Literal: nothing is certain
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return doc
+
+
+class _ConstantEvaluator:
+    """Three-valued evaluation of a condition on the fields known to be constant."""
+
+    def __init__(self, compile_query: Any, constants: dict[str, Any]) -> None:
+        self._compile = compile_query
+        self._constants = constants
+        self._doc = _nest(constants)
+        self.false_terms: list[ast.Expr] = []
+
+    def _leaf(self, node: ast.Expr) -> Optional[bool]:
+        names = ast.fields_of(node)
+        if not names or not names <= self._constants.keys():
+            return _UNKNOWN
+        try:
+            compiled = self._compile(ast.EventQuery(category=None, condition=node))
+            value = bool(compiled.predicate(self._doc))
+        except Exception:  # noqa: BLE001 - an unevaluable term is simply unknown
+            return _UNKNOWN
+        if not value:
+            self.false_terms.append(node)
+        return value
+
+    def evaluate(self, node: ast.Expr) -> Optional[bool]:
+        if isinstance(node, ast.And):
+            values = [self.evaluate(t) for t in node.terms]
+            if False in values:
+                return False
+            return True if all(v is True for v in values) else _UNKNOWN
+        if isinstance(node, ast.Or):
+            values = [self.evaluate(t) for t in node.terms]
+            if True in values:
+                return True
+            return False if all(v is False for v in values) else _UNKNOWN
+        if isinstance(node, ast.Not):
+            inner = self.evaluate(node.term)
+            return _UNKNOWN if inner is None else not inner
+        return self._leaf(node)
+
+
+def never_fires(query: Any, compiled: Any, produced: Iterable[str] | None,
+                compile_query: Any) -> list[str]:
+    """Reasons why `query` can never match one of our documents (empty: it may)."""
+    if not isinstance(query, ast.EventQuery):
+        return []
+    reasons: list[str] = []
+    if query.category is not None and query.category not in PRODUCED_CATEGORIES:
+        reasons.append(f"category {query.category}: audisp-eql produces "
+                       f"{'/'.join(PRODUCED_CATEGORIES)} events only")
+    if produced is not None:
+        known = set(produced) | CONSTANT_FIELDS.keys()
+        missing = sorted(required_fields(query.condition) - known)
+        if missing:
+            reasons.append("needs " + ", ".join(missing))
+    evaluator = _ConstantEvaluator(compile_query, CONSTANT_FIELDS)
+    if evaluator.evaluate(query.condition) is False:
+        gated = sorted(ast.fields_of(*evaluator.false_terms))
+        values = ", ".join(f"{name} = {CONSTANT_FIELDS[name]!r}" for name in gated)
+        reasons.append(f"never true with {values}")
+    return reasons

@@ -1,0 +1,288 @@
+"""Detection rules as users have them: elastic/detection-rules TOML files.
+
+`load_rules(paths)` reads files and directories (recursively), compiles every
+EQL rule it can, and gives back a `RuleSet`: the rules to run plus one
+`RuleReport` per rule file entry, so that `check` can say what was loaded,
+what was skipped and why. One bad file never stops the others from loading.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10 only
+    import tomli as tomllib
+
+OK = "ok"
+UNSUPPORTED = "unsupported"
+INVALID = "invalid"
+CANNOT_FIRE = "cannot_fire"
+STATUSES = (OK, UNSUPPORTED, INVALID, CANNOT_FIRE)
+
+# Rule types that carry a single EQL query we can evaluate per event.
+_EQL_TYPES = {"eql"}
+
+
+@dataclass(eq=False)
+class Rule:
+    """One loaded detection rule. Identity (not value) equality: rules are dict keys."""
+
+    rule_id: str
+    name: str
+    path: Path
+    query: str
+    description: str = ""
+    severity: str = "low"
+    risk_score: int = 0
+    tags: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    false_positives: tuple[str, ...] = ()
+    index: tuple[str, ...] = ()
+    threat: tuple[dict[str, Any], ...] = ()
+    maturity: str = "production"
+    integration: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    license: str = ""
+    # Where the query text starts in the TOML file (1-based), to turn a
+    # position inside the query into a position in the file.
+    query_line: int = 1
+    query_col: int = 1
+    compiled: Any = None  # audisp_eql.eql.CompiledQuery once compiled
+
+    def has_tag(self, wanted: str) -> bool:
+        """True when any tag contains `wanted`, case-insensitively ("compliance")."""
+        needle = wanted.casefold()
+        return any(needle in tag.casefold() for tag in self.tags)
+
+
+@dataclass
+class RuleReport:
+    """What happened to one rule (or one unreadable file) during loading."""
+
+    path: Path
+    rule_id: str | None
+    name: str | None
+    status: str
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "rule_id": self.rule_id, "name": self.name,
+                "status": self.status, "reason": self.reason}
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    reports: list[RuleReport] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in STATUSES}
+        for report in self.reports:
+            counts[report.status] = counts.get(report.status, 0) + 1
+        return counts
+
+    @property
+    def invalid(self) -> list[RuleReport]:
+        return [r for r in self.reports if r.status == INVALID]
+
+    def select_tags(self, wanted: Sequence[str]) -> "RuleSet":
+        """The rules that carry any of the `wanted` tags (substring, case-insensitive)."""
+        chosen = [r for r in self.rules if any(r.has_tag(t) for t in wanted)]
+        return RuleSet(rules=chosen, reports=self.reports)
+
+
+class RuleFileError(Exception):
+    """A rule file that cannot be read as a rule; `line` is 1-based or None."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def iter_rule_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Every `*.toml` under `paths` (files as given, directories recursively, sorted)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.toml") if p.is_file())
+        else:
+            yield path
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def _locate_query(text: str, query: str) -> tuple[int, int]:
+    """Line and column in `text` where the query's first character is.
+
+    The query is usually a literal '''...''' string, so its text appears
+    verbatim; otherwise fall back to the line after `query =`.
+    """
+    offset = text.find(query) if query else -1
+    if offset < 0:
+        match = re.search(r"^\s*query\s*=", text, re.MULTILINE)
+        if match is None:
+            return 1, 1
+        offset = match.end()
+        line = text.count("\n", 0, offset) + 1
+        return line + 1, 1
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    match = re.search(pattern, text, re.MULTILINE)
+    return None if match is None else text.count("\n", 0, match.start()) + 1
+
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise RuleFileError(f"cannot read: {err.strerror or err}") from None
+    text = data.decode("utf-8", errors="replace")
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        found = _TOML_POSITION.search(str(err))
+        line = int(found.group(1)) if found else None
+        message = _TOML_POSITION.sub("", str(err)).strip()
+        raise RuleFileError(f"TOML syntax error: {message}", line) from None
+
+
+def _threat(entries: Any) -> tuple[dict[str, Any], ...]:
+    """Keep the [[rule.threat]] tables as plain dicts, dropping malformed entries."""
+    if not isinstance(entries, list):
+        return ()
+    return tuple(e for e in entries if isinstance(e, dict))
+
+
+def parse_rule(path: Path, text: str, doc: dict[str, Any]) -> Rule:
+    """Turn one decoded TOML document into a `Rule` (not compiled yet)."""
+    rule = doc.get("rule")
+    if not isinstance(rule, dict):
+        raise RuleFileError("no [rule] table", None)
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    rule_line = _line_of(text, r"^\s*\[rule\]")
+    for key in ("rule_id", "name"):
+        if not isinstance(rule.get(key), str) or not rule[key].strip():
+            raise RuleFileError(f"[rule] has no {key}", rule_line)
+    query = rule.get("query")
+    query_text = query if isinstance(query, str) else ""
+    line, col = _locate_query(text, query_text)
+    try:
+        risk_score = int(rule.get("risk_score", 0))
+    except (TypeError, ValueError):
+        raise RuleFileError(f"risk_score is not a number: {rule.get('risk_score')!r}",
+                            _line_of(text, r"^\s*risk_score\s*=")) from None
+    return Rule(
+        rule_id=rule["rule_id"].strip(), name=rule["name"].strip(), path=path,
+        query=query_text, description=str(rule.get("description", "")).strip(),
+        severity=str(rule.get("severity", "low")), risk_score=risk_score,
+        tags=_as_tuple(rule.get("tags")), references=_as_tuple(rule.get("references")),
+        false_positives=_as_tuple(rule.get("false_positives")),
+        index=_as_tuple(rule.get("index")), threat=_threat(rule.get("threat")),
+        maturity=str(meta.get("maturity", "production")),
+        integration=_as_tuple(meta.get("integration")), author=_as_tuple(rule.get("author")),
+        license=str(rule.get("license", "")), query_line=line, query_col=col,
+    )
+
+
+def _unsupported_reason(doc: dict[str, Any], rule: Rule, include_non_production: bool) -> str | None:
+    """Why a well-formed rule is not run, or None when it is an EQL rule to compile."""
+    body = doc["rule"]
+    rule_type = str(body.get("type", "eql"))
+    language = str(body.get("language", "eql"))
+    if rule_type not in _EQL_TYPES or language != "eql":
+        kind = rule_type if rule_type not in _EQL_TYPES else language
+        return f"rule type {kind} is not EQL"
+    if not rule.query.strip():
+        return None  # reported as invalid by the compiler step
+    if not include_non_production and rule.maturity != "production":
+        return f"maturity {rule.maturity} (load with --include-non-production)"
+    if not include_non_production and "_deprecated" in rule.path.parts:
+        return "deprecated (load with --include-non-production)"
+    return None
+
+
+def _produced_fields() -> frozenset | None:
+    """What our ECS builder can set; None while the builder is not available."""
+    try:
+        from .ecs import PRODUCED_FIELDS
+    except ImportError:
+        return None
+    return frozenset(PRODUCED_FIELDS)
+
+
+def compile_rule(rule: Rule) -> tuple[str, str]:
+    """Parse, compile and assess `rule.query`; sets `rule.compiled` when it can run."""
+    from . import coverage
+    from .eql import (EqlError, EqlSyntaxError, EqlUnsupported, compile_query,
+                      parse_query)
+
+    if not rule.query.strip():
+        return INVALID, f"{rule.path}:{rule.query_line}: [rule] has no query"
+    try:
+        query = parse_query(rule.query)
+    except EqlSyntaxError as err:
+        line = rule.query_line + err.line - 1
+        col = err.col + (rule.query_col - 1 if err.line == 1 else 0)
+        return INVALID, f"{rule.path}:{line}:{col}: {err.message}"
+    except Exception as err:  # noqa: BLE001 - a parser bug must not stop loading
+        return INVALID, f"{rule.path}:{rule.query_line}: cannot parse: {type(err).__name__}: {err}"
+    try:
+        rule.compiled = compile_query(query)
+    except EqlUnsupported as err:
+        return UNSUPPORTED, str(err)
+    except EqlError as err:
+        return INVALID, f"{rule.path}:{rule.query_line}: {err}"
+    except Exception as err:  # noqa: BLE001
+        return INVALID, f"{rule.path}:{rule.query_line}: cannot compile: {type(err).__name__}: {err}"
+    reasons = coverage.never_fires(query, rule.compiled, _produced_fields(), compile_query)
+    if reasons:
+        return CANNOT_FIRE, "; ".join(reasons)
+    return OK, ""
+
+
+def load_rules(paths: Iterable[str | Path], *, include_non_production: bool = False) -> RuleSet:
+    """Load every rule under `paths`; errors become reports, never exceptions."""
+    ruleset = RuleSet()
+    seen: dict[str, Path] = {}
+    for path in iter_rule_files(paths):
+        try:
+            text, doc = _read_toml(path)
+            rule = parse_rule(path, text, doc)
+        except RuleFileError as err:
+            where = f"{path}:{err.line}" if err.line else str(path)
+            ruleset.reports.append(RuleReport(path, None, None, INVALID, f"{where}: {err}"))
+            continue
+        if rule.rule_id in seen:
+            ruleset.reports.append(RuleReport(
+                path, rule.rule_id, rule.name, INVALID,
+                f"duplicate rule_id {rule.rule_id}: also in {seen[rule.rule_id]}"))
+            continue
+        seen[rule.rule_id] = path
+        skipped = _unsupported_reason(doc, rule, include_non_production)
+        if skipped is not None:
+            ruleset.reports.append(RuleReport(path, rule.rule_id, rule.name, UNSUPPORTED, skipped))
+            continue
+        status, reason = compile_rule(rule)
+        ruleset.reports.append(RuleReport(path, rule.rule_id, rule.name, status, reason))
+        if status in (OK, CANNOT_FIRE):
+            ruleset.rules.append(rule)
+    return ruleset
