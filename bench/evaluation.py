@@ -32,13 +32,13 @@ class EvalResult:
 
 def build_documents(log: Path, limit: int) -> list[dict[str, Any]]:
     """The first `limit` process-start documents of a log, as the plugin would build them."""
-    from audisp_eql.assemble import make_event_source
-    from audisp_eql.ecs import EcsBuilder
-    from audisp_eql.proctable import ProcessTable
+    from audisp_eql.config import Config
+    from audisp_eql.daemon import make_builder, make_source
 
-    source = make_event_source()
-    # "exec" and no /proc lookups: the same settings as the end-to-end run.
-    builder = EcsBuilder(action="exec", table=ProcessTable(proc=False))
+    # The plugin's own wiring, with the end-to-end run's settings: "exec", no /proc.
+    cfg = Config(event_action="exec", parent_from_proc=False)
+    source = make_source(cfg, on_error=lambda *problem: None)
+    builder = make_builder(cfg)
     docs: list[dict[str, Any]] = []
     with open(log, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 16), b""):

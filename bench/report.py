@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
 # A figure name is a token a script can split on; units too.
-_TOKEN = re.compile(r"^[a-z0-9_./%-]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_./%-]+$")
 BENCH_LINE = re.compile(
     r"^BENCH name=(?P<name>[a-z0-9_./%-]+) value=(?P<value>-?[0-9]+(?:\.[0-9]+)?|nan) "
     r"unit=(?P<unit>[a-z0-9_./%-]+)(?: note=(?P<note>.*))?$", re.IGNORECASE)
@@ -45,6 +45,7 @@ class Report:
     """Collects figures, printing each `BENCH` line as soon as it is measured."""
     out: TextIO = sys.stdout
     figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, name: str, value: float, unit: str, note: str = "") -> Figure:
         figure = Figure(name, float(value), unit, note)
@@ -52,12 +53,22 @@ class Report:
         print(figure.bench_line(), file=self.out, flush=True)
         return figure
 
+    def skip(self, section: str, reason: str) -> None:
+        line = f"BENCH-SKIP section={section} reason={' '.join(reason.split())}"
+        self.notes.append(line)
+        print(line, file=self.out, flush=True)
+
+    def error(self, section: str, reason: str) -> None:
+        line = f"BENCH-ERROR section={section} reason={' '.join(reason.split())}"
+        self.notes.append(line)
+        print(line, file=self.out, flush=True)
+
     def log(self, text: str) -> None:
         # Progress goes to stderr so stdout stays figures + table.
         print(f"bench: {text}", file=sys.stderr, flush=True)
 
     def table(self) -> str:
-        return format_table(self.figures)
+        return "\n".join([format_table(self.figures), *self.notes])
 
 
 def format_table(figures: Iterable[Figure]) -> str:

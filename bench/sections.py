@@ -1,0 +1,180 @@
+"""The benchmark's sections: each measures, then adds its figures to the report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+from . import workloads
+from .report import Report
+
+# The issue's targets, printed beside the figures they apply to.
+TARGET_E2E_RATIO = 2.0
+TARGET_EVAL_RATIO = 50.0
+TARGET_PEAK_RSS_MIB = 64.0
+TARGET_LIVE_RATE = 2000.0
+
+
+class Skip(Exception):
+    """This section cannot run here (what is missing is the message)."""
+
+
+def _target(met: bool, text: str) -> str:
+    return f"target {text}: {'met' if met else 'NOT met'}"
+
+
+def _corpus(args: argparse.Namespace):
+    from .ours import Corpus
+    return Corpus(args.shared)
+
+
+def _engine_rules(args: argparse.Namespace) -> list[Path]:
+    corpus = _corpus(args)
+    return [*corpus.process_rules(), corpus.seed]
+
+
+def _require_pipeline() -> None:
+    """Our end-to-end path needs every stage; say which is missing instead of a traceback."""
+    try:
+        import audisp_eql.assemble  # noqa: F401
+        import audisp_eql.daemon  # noqa: F401
+        import audisp_eql.ecs  # noqa: F401
+        import audisp_eql.engine  # noqa: F401
+        import audisp_eql.eql  # noqa: F401
+    except ImportError as exc:
+        raise Skip(f"audisp-eql pipeline not importable yet: {exc}") from None
+
+
+def end_to_end(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    from .laurel_peer import laurel_path, run_laurel
+    from .ours import count_events, run_plugin_on_file
+
+    _require_pipeline()
+    rules = _engine_rules(args)
+    logs = {
+        "e2e": workloads.write_shared_workload(args.shared, workdir / "shared.log", args.events, args.seed),
+    }
+    mixed = workdir / "mixed.log"
+    with open(mixed, "wb") as f:
+        workloads.write_stream(args.shared, "mixed", args.mixed_events, args.seed, f)
+    logs["mixed"] = mixed
+    have_laurel = laurel_path() is not None
+    if not have_laurel:
+        report.skip("e2e-laurel", "laurel not installed (tools/bootstrap.sh --bench)")
+    for name, log in logs.items():
+        events = count_events(log)
+        report.log(f"{name}: {log.name}, {events} audit events, {os.path.getsize(log)} bytes")
+        ours = run_plugin_on_file(log, workdir / "ours", rules)
+        ours_rate = events / ours.measured.wall_s
+        report.add(f"{name}_ours_events_per_s", ours_rate, "events/s",
+                   f"{events} events in {ours.measured.wall_s:.2f} s wall incl. start-up; "
+                   f"cpu {ours.measured.user_s + ours.measured.sys_s:.2f} s; "
+                   f"{ours.alerts_out} alerts; {len(rules)} rules; plugin status {ours.status}")
+        report.add(f"{name}_ours_peak_rss", ours.measured.maxrss_kib / 1024, "MiB")
+        if not have_laurel:
+            continue
+        peer = run_laurel(log, workdir / "laurel")
+        peer_rate = events / peer.measured.wall_s
+        report.add(f"{name}_laurel_events_per_s", peer_rate, "events/s",
+                   f"laurel {peer.version}, {peer.events_out} JSON lines in "
+                   f"{peer.measured.wall_s:.2f} s wall")
+        report.add(f"{name}_laurel_peak_rss", peer.measured.maxrss_kib / 1024, "MiB")
+        ratio = ours_rate / peer_rate
+        report.add(f"{name}_ratio_ours_to_laurel", ratio, "x",
+                   _target(ratio >= TARGET_E2E_RATIO, f">= {TARGET_E2E_RATIO:g}x"))
+        log.unlink()
+
+
+def evaluation(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    from .evaluation import compare
+
+    _require_pipeline()
+    log = workdir / "eval.log"
+    if not log.exists():
+        workloads.write_shared_workload(args.shared, log, max(args.eval_events, args.eval_peer_events),
+                                        args.seed)
+    result = compare(log, _engine_rules(args), args.eval_events, args.eval_peer_events)
+    report.add("eval_ours_events_per_s", result.ours_rate, "events/s",
+               f"{result.ours_events} documents x {result.ours_rules} rules, "
+               f"{result.ours_matches} matches")
+    report.add("eval_eql_package_events_per_s", result.peer_rate, "events/s",
+               f"eql 1.0.1, {result.peer.events} documents x {result.peer.rules} rules, "
+               f"{result.peer.matches} matches (its semantics differ: not an oracle)")
+    ratio = result.ours_rate / result.peer_rate
+    report.add("eval_ratio_ours_to_eql_package", ratio, "x",
+               _target(ratio >= TARGET_EVAL_RATIO, f">= {TARGET_EVAL_RATIO:g}x"))
+
+
+def rule_load(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    from .ruleload import measure_in_subprocess
+
+    corpus = _corpus(args)
+    got = measure_in_subprocess(corpus.rules_dir)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(got["counts"].items()))
+    report.add("rule_load_s", got["load_s"], "s",
+               f"{got['files']} corpus files read, parsed, compiled; {got['rules']} runnable ({counts})")
+    report.add("rule_load_import_s", got["import_s"], "s", "importing the package first")
+
+
+def memory(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    from .memory import stream_into_plugin
+
+    _require_pipeline()
+    rules = _engine_rules(args)
+    runs = [("plain", args.stream_events), ("no_eoe", args.stream_variant_events),
+            ("orphans", args.stream_variant_events)]
+    for kind, events in runs:
+        report.log(f"memory: streaming {events} exec events ({kind})")
+        run = stream_into_plugin(args.shared, kind, events, args.seed, workdir / "memory", rules)
+        m = run.run.measured
+        report.add(f"mem_{kind}_peak_rss", run.peak_mib, "MiB",
+                   f"{events} exec events piped in {m.wall_s:.1f} s; "
+                   + _target(run.peak_mib <= TARGET_PEAK_RSS_MIB, f"<= {TARGET_PEAK_RSS_MIB:g} MiB"))
+        for pct in (10, 50, 100):
+            report.add(f"mem_{kind}_rss_at_{pct}pct", run.rss_mib_at(pct / 100), "MiB",
+                       f"VmRSS when {pct}% of the stream had been read")
+        report.add(f"mem_{kind}_events_per_s", events / m.wall_s, "events/s",
+                   f"exec events; plugin status {run.run.status}")
+
+
+def live(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    from .live import run_live
+
+    _require_pipeline()
+    if os.geteuid() != 0:
+        raise Skip("needs root (a real auditd)")
+    if shutil.which("gcc") is None:
+        raise Skip("gcc not installed (it builds bench/loadgen.c)")
+    seconds = list(args.live_seconds) or [60.0]
+    seconds += [seconds[-1]] * (len(args.live_rates) - len(seconds))
+    try:
+        steps, ceiling = run_live(workdir / "live", _engine_rules(args), args.live_rates, seconds,
+                                  report.log)
+    except BaseException as exc:
+        # The auditd harness is pytest's: it skips (BaseException) where auditd cannot run.
+        if type(exc).__name__ == "Skipped":
+            raise Skip(f"auditd unavailable: {exc}") from None
+        raise
+    report.add("live_loadgen_ceiling_execs_per_s", ceiling, "execs/s",
+               "fork+exec of /bin/true with no auditing: this machine's limit")
+    held = 0.0
+    for step in steps:
+        name = f"live_{int(step.target_rate)}"
+        report.add(f"{name}_achieved_execs_per_s", step.achieved_rate, "execs/s",
+                   f"{step.spawned} execs in {step.seconds:.1f} s; held={'yes' if step.held else 'no'}")
+        report.add(f"{name}_missing_alerts", step.spawned - step.alerts, "events",
+                   f"{step.alerts} of {step.spawned} execs reached the output; "
+                   f"drained {step.drain_s:.1f} s after the load")
+        report.add(f"{name}_plugin_queue_overflow", 1 if step.overflow else 0, "bool",
+                   f"auditd state: max plugin queue depth {step.max_queue_depth}; "
+                   f"'{'queue to plugins is full'}' messages {step.queue_full_messages}; "
+                   f"kernel lost {step.kernel_lost}")
+        report.add(f"{name}_plugin_cpu", 100 * step.plugin_cpu_s / max(step.seconds, 1e-9), "%",
+                   "plugin CPU time / load duration")
+        if step.held:
+            held = max(held, step.achieved_rate)
+    report.add("live_max_execs_per_s_held", held, "execs/s",
+               _target(held >= TARGET_LIVE_RATE, f">= {TARGET_LIVE_RATE:g}/s for 60 s")
+               + f"; load generator ceiling {ceiling:.0f}/s")
