@@ -29,8 +29,10 @@ from typing import Iterable, Optional
 
 # The header auditd writes (`node=%s type=%s msg=audit(%lu.%03u:%lu): `); old
 # auditd DAEMON_* records lack the colon.
+# Seconds have at most 11 digits (year 5138): a forged longer value would not
+# fit a time_t for gmtime() and crashed the ECS builder; it is a bad header.
 HEADER = re.compile(
-    r"(?:node=([^ ]*) )?type=([^ ]+) msg=audit\((\d+)\.(\d+):(\d+)\):?[ ]?")
+    r"(?:node=([^ ]*) )?type=([^ ]+) msg=audit\((\d{1,11})\.(\d+):(\d+)\):?[ ]?")
 # A field: NAME=VALUE where VALUE is "double quoted", 'single quoted' (userspace
 # records such as USER_CMD msg='...') or runs to the next space.
 FIELD = re.compile(r"([^\s=]+)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
