@@ -30,3 +30,42 @@ lint-man:
 
 clean:
 	rm -rf .venv build plugin/*.egg-info .pytest_cache .hypothesis
+
+# install/uninstall: the program (a launcher plus the package under
+# $(PREFIX)/lib/audisp-eql, run by the system python3), config, plugin drop-in,
+# audit rules and man pages. DESTDIR stages into a tree (packaging, tests).
+SYSCONFDIR ?= /etc
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib/audisp-eql
+MANDIR     := $(PREFIX)/share/man
+PYTHON3    ?= /usr/bin/python3
+
+install:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d \
+	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d
+	rm -rf $(DESTDIR)$(LIBDIR)/audisp_eql
+	cd plugin && find audisp_eql -name '*.py' -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
+	printf '#!%s -I\n# audisp-eql launcher (installed by make install)\nimport sys\nsys.path.insert(0, "%s")\nfrom audisp_eql.cli import main\nsys.exit(main())\n' \
+	    '$(PYTHON3)' '$(LIBDIR)' > $(DESTDIR)$(BINDIR)/audisp-eql
+	chmod 0755 $(DESTDIR)$(BINDIR)/audisp-eql
+	sed 's|^path = .*|path = $(BINDIR)/audisp-eql|; s|/etc/audisp-eql/|$(SYSCONFDIR)/audisp-eql/|' \
+	    conf/audisp-eql.conf > $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d/audisp-eql.conf
+	chmod 0640 $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d/audisp-eql.conf
+	install -m 0640 conf/audisp-eql.rules $(DESTDIR)$(SYSCONFDIR)/audit/rules.d/audisp-eql.rules
+	# A configuration already there is the administrator's: never overwritten.
+	test -e $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml || \
+	    install -m 0644 conf/audisp-eql.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml
+	install -m 0644 man/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/audisp-eql-eql.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 0644 man/audisp-eql.8 $(DESTDIR)$(MANDIR)/man8/
+
+# Leaves $(SYSCONFDIR)/audisp-eql (config and rules: the administrator's) in place.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/audisp-eql \
+	    $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d/audisp-eql.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d/audisp-eql.rules \
+	    $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
+	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
+	rm -rf $(DESTDIR)$(LIBDIR)

@@ -68,7 +68,7 @@ class StdoutConfig:
 class Config:
     path: str = DEFAULT_PATH
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
-    event_action: str = "executed"
+    event_action: str = "exec"
     parent_from_proc: bool = True
     user: str = ""
     status_interval: float = 300.0

@@ -109,7 +109,7 @@ class Detector:
 def make_builder(cfg: Config) -> Any:
     from .ecs import EcsBuilder
     from .proctable import ProcessTable
-    return EcsBuilder(action=cfg.event_action, table=ProcessTable(proc=cfg.parent_from_proc))
+    return EcsBuilder(action=cfg.event_action, table=ProcessTable(proc_fallback=cfg.parent_from_proc))
 
 
 def make_source(cfg: Config, on_error: Any) -> Any:
@@ -286,7 +286,9 @@ def _stats_text(stats: Any) -> str:
         return ""
     if not isinstance(stats, dict):
         stats = getattr(stats, "__dict__", {}) or {}
-    return " ".join(f"{k}={v}" for k, v in stats.items() if isinstance(v, (int, float)))
+    # The loop counts events and documents itself; the source adds what went wrong.
+    return " ".join(f"{k}={v}" for k, v in stats.items()
+                    if isinstance(v, (int, float)) and k not in ("events", "process_starts"))
 
 
 def _drain(fd: int) -> None:

@@ -1,0 +1,38 @@
+"""Audit records in auditd's string format for a program start, as the
+dispatcher hands them to a plugin: SYSCALL, EXECVE, CWD, PATH, PROCTITLE, EOE."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+
+def encode_value(data: bytes) -> str:
+    """auditd's rule: quoted when plain printable, else uppercase hex."""
+    if not data or any(b <= 0x20 or b >= 0x7f or b == 0x22 for b in data):
+        return data.hex().upper()
+    return '"' + data.decode() + '"'
+
+
+def exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: int = 4000,
+               ppid: int = 3999, sec: int = 1700000000, msec: int = 0, uid: int = 0,
+               cwd: str = "/root", eoe: bool = True) -> List[bytes]:
+    args = [a.encode() if isinstance(a, str) else a for a in argv]
+    head = f"msg=audit({sec}.{msec:03d}:{serial}):"
+    comm = exe.rsplit("/", 1)[-1][:15]
+    title = b"\0".join(args).hex().upper()
+    lines = [
+        f"type=SYSCALL {head} arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 "
+        f"a3=4 items=2 ppid={ppid} pid={pid} auid={uid} uid={uid} gid=0 euid={uid} suid={uid} "
+        f"fsuid={uid} egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm=\"{comm}\" exe=\"{exe}\" "
+        f"key=\"exec\"",
+        f"type=EXECVE {head} argc={len(args)} "
+        + " ".join(f"a{i}={encode_value(a)}" for i, a in enumerate(args)),
+        f"type=CWD {head} cwd={encode_value(cwd.encode())}",
+        f"type=PATH {head} item=0 name={encode_value(exe.encode())} inode=1 dev=fe:00 "
+        f"mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 "
+        f"cap_fver=0 cap_frootid=0",
+        f"type=PROCTITLE {head} proctitle={title}",
+    ]
+    if eoe:
+        lines.append(f"type=EOE {head} ")
+    return [line.encode() + b"\n" for line in lines]

@@ -1,0 +1,64 @@
+"""`make install` / `make uninstall` into temporary trees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+INSTALLED = [
+    "usr/local/bin/audisp-eql",
+    "usr/local/lib/audisp-eql/audisp_eql/cli.py",
+    "usr/local/lib/audisp-eql/audisp_eql/outputs/syslog.py",
+    "etc/audisp-eql/audisp-eql.toml",
+    "etc/audit/plugins.d/audisp-eql.conf",
+    "etc/audit/rules.d/audisp-eql.rules",
+    "usr/local/share/man/man5/audisp-eql.toml.5",
+    "usr/local/share/man/man7/audisp-eql-eql.7",
+    "usr/local/share/man/man8/audisp-eql.8",
+]
+
+
+def make(*args: str) -> None:
+    subprocess.run(["make", "-s", "-C", str(ROOT), *args], check=True, capture_output=True,
+                   timeout=120)
+
+
+def test_destdir_install_and_uninstall(tmp_path: Path) -> None:
+    make("install", f"DESTDIR={tmp_path}")
+    for path in INSTALLED:
+        assert (tmp_path / path).is_file(), path
+    dropin = (tmp_path / "etc/audit/plugins.d/audisp-eql.conf").read_text()
+    assert "\npath = /usr/local/bin/audisp-eql\n" in dropin
+    assert "\nargs = plugin /etc/audisp-eql/audisp-eql.toml\n" in dropin
+    # auditd 3.0 passes at most two words of args.
+    args_line = next(l for l in dropin.splitlines() if l.startswith("args"))
+    assert len(args_line.split("=", 1)[1].split()) <= 2
+    assert os.stat(tmp_path / "usr/local/bin/audisp-eql").st_mode & 0o111
+    # An administrator's config survives reinstall and uninstall.
+    config = tmp_path / "etc/audisp-eql/audisp-eql.toml"
+    config.write_text("# mine\n")
+    make("install", f"DESTDIR={tmp_path}")
+    assert config.read_text() == "# mine\n"
+    make("uninstall", f"DESTDIR={tmp_path}")
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["etc/audisp-eql/audisp-eql.toml"]
+
+
+def test_installed_program_runs_with_an_empty_environment(tmp_path: Path) -> None:
+    # PREFIX (not DESTDIR) so the launcher's library path is real.
+    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc")
+    program = tmp_path / "usr/bin/audisp-eql"
+    result = subprocess.run([str(program), "--version"], env={}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("audisp-eql ")
+    dropin = (tmp_path / "etc/audit/plugins.d/audisp-eql.conf").read_text()
+    assert f"path = {program}\n" in dropin
+    assert f"args = plugin {tmp_path}/etc/audisp-eql/audisp-eql.toml\n" in dropin
