@@ -89,24 +89,61 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="load and validate detection rules")
-    p.add_argument("--rules", nargs="+", required=True, metavar="PATH")
+    p = sub.add_parser(
+        "check", help="load and validate detection rules",
+        description="Report every rule: ok, unsupported (why), invalid (file:line:col why) "
+                    "or cannot_fire (what audisp-eql never produces). Exit status 1 when a "
+                    "rule is invalid.")
+    p.add_argument("--rules", nargs="+", required=True, metavar="PATH",
+                   help="rule files or directories (searched recursively for *.toml)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text lines (default) or one JSON object per rule")
+    p.add_argument("--include-non-production", action="store_true",
+                   help="also load rules whose maturity is not production")
     p.set_defaults(handler=_cmd_check)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    raise NotImplementedError("check")
+    import json
+
+    from .escape import safe_text
+    from .rules import load_rules
+
+    ruleset = load_rules(args.rules, include_non_production=args.include_non_production)
+    out = sys.stdout
+    for report in ruleset.reports:
+        if args.format == "json":
+            out.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+            continue
+        label = report.name or str(report.path)
+        line = f"{report.status:12} {safe_text(label)}"
+        if report.rule_id:
+            line += f" [{report.rule_id}]"
+        if report.reason:
+            line += f": {safe_text(report.reason)}"
+        out.write(line + "\n")
+    counts = ruleset.counts()
+    if args.format == "text":
+        out.write(f"{len(ruleset.reports)} rules: "
+                  + ", ".join(f"{n} {status}" for status, n in counts.items()) + "\n")
+    return 1 if counts.get("invalid") else 0
 
 
 def _add_scan(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="evaluate rules on audit logs and report alerts")
-    p.add_argument("--rules", nargs="+", required=True, metavar="PATH")
-    p.add_argument("files", nargs="*", default=["-"], metavar="FILE")
+    from .scan import add_scan_arguments
+
+    p = sub.add_parser(
+        "scan", help="evaluate rules on audit logs and report alerts",
+        description="Evaluate rules on audit logs (or ECS JSON documents) and print alerts, "
+                    "then a summary on stderr.")
+    add_scan_arguments(p)
     p.set_defaults(handler=_cmd_scan)
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    raise NotImplementedError("scan")
+    from .scan import run_scan
+
+    return run_scan(args)
 
 
 def _add_plugin(sub: argparse._SubParsersAction) -> None:
