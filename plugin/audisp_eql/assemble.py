@@ -182,9 +182,11 @@ class _LineSplitter:
             out.append((line_no, line))
         self._line_no = line_no
         if len(self._partial) > max_line:
-            # Do not buffer an endless line: count it now, drop bytes until its newline.
-            self.stats.oversized_lines += 1
-            self._error(line_no + 1, f"line longer than {max_line} bytes, skipped", self._partial)
+            # Do not buffer an endless line: count it now, drop bytes until its newline
+            # (once: while already skipping, the same line is not counted again).
+            if not self._skipping:
+                self.stats.oversized_lines += 1
+                self._error(line_no + 1, f"line longer than {max_line} bytes, skipped", self._partial)
             self._partial = b""
             self._skipping = True
         self.stats.lines += len(out)
@@ -269,7 +271,13 @@ class PythonEventSource(_LineSplitter):
                     continue       # the event already ended (e.g. on its PROCTITLE)
                 if len(open_) >= self._max_pending:
                     self.stats.evicted_pending += 1
-                    self._close(next(iter(open_)))
+                    # Force out the open event in the lowest slot, so _ready hands it
+                    # out now; evicting a higher one left it waiting behind the
+                    # lowest and the slots grew without bound.
+                    lowest = next(ev for ev, closed in zip(self._slots, self._complete)
+                                  if ev is not None and not closed)
+                    self._close((lowest.sec, lowest.msec, lowest.serial, lowest.node))
+                    self._ready(done)
                 slot = self._new_slot(AuditEvent(rec.node, rec.sec, rec.msec, rec.serial, [rec]))
                 open_[key] = slot
             elif rec.type != "EOE":
@@ -398,6 +406,10 @@ class AuparseEventSource(_LineSplitter):
             except UnicodeDecodeError:
                 text = line.decode("utf-8", "backslashreplace")
                 line = text.encode("utf-8")
+            if 0 in line:
+                # auparse's C strings end at a NUL: the rest of the record would be lost.
+                line = line.replace(b"\0", b"\\x00")
+                text = line.decode("utf-8")
             if match(text) is None:
                 try:
                     parse_line(text, line_no)   # for the reason
