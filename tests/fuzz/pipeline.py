@@ -1,0 +1,111 @@
+"""The whole per-event path, wired as the plugin wires it, with every invariant checked.
+
+bytes -> event source (auparse or python) -> ECS builder -> engine (real rules)
+-> alert -> every output format. Any exception escaping a stage is a crash; a
+document that is not JSON, or an output line that carries a raw newline or
+control byte, is a violation (`InvariantError`); a rule predicate that raised
+(the engine counts those instead of propagating) is reported as one too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+# What no output line may carry raw (see escape.py): C0/C1, DEL, U+2028/2029,
+# bidi overrides and isolates, lone surrogates.
+FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+SHAPE_LIMIT = 100_000   # distinct shapes remembered for the figures
+
+
+class InvariantError(AssertionError):
+    """The pipeline did not crash but produced something it must never produce."""
+
+
+def check_line(line: str, what: str) -> None:
+    bad = FORBIDDEN.search(line)
+    if bad is not None:
+        raise InvariantError(f"{what}: raw {bad.group()!r} in output line {line[:200]!r}")
+    line.encode("utf-8")
+
+
+def load_rule_set(corpus: Path, seed_rule: Path) -> tuple[list[Any], Any]:
+    """Compiled corpus rules for the engine, and the seed rule (used to alert on every doc)."""
+    from audisp_eql.rules import load_rules
+    rules = load_rules([corpus]).rules
+    seed = load_rules([seed_rule]).rules
+    if not seed:
+        raise RuntimeError(f"seed rule {seed_rule} did not load")
+    return rules, seed[0]
+
+
+class Pipeline:
+    """One long-lived source and builder, like the plugin's; fed many inputs."""
+
+    def __init__(self, parser: str, rules: Sequence[Any], alert_rule: Any,
+                 max_pending: Optional[int] = None) -> None:
+        from audisp_eql.assemble import make_event_source
+        from audisp_eql.config import Config
+        from audisp_eql.daemon import make_builder
+        from audisp_eql.engine import Engine
+        self.parser = parser
+        kwargs = {"max_pending": max_pending} if max_pending else {}
+        self.source = make_event_source(parser=parser, **kwargs)
+        cfg = Config()
+        cfg.parent_from_proc = False   # the fuzzer's pids are not this host's
+        self.builder = make_builder(cfg)
+        self.engine = Engine(rules)
+        self.alert_rule = alert_rule
+        self.counts: Counter[str] = Counter()
+        self.event_shapes: set[tuple[str, ...]] = set()
+        self.doc_shapes: set[tuple[str, ...]] = set()
+
+    def feed(self, data: bytes) -> None:
+        self.handle(self.source.feed(data))
+
+    def age_all(self, now: float) -> None:
+        self.handle(self.source.age(now))
+
+    def finish(self) -> None:
+        self.handle(self.source.flush())
+
+    def handle(self, events: Iterable[Any]) -> None:
+        from audisp_eql.alerts import make_alert
+        from audisp_eql.outputs.format import FORMATS, format_alert
+        for event in events:
+            self.counts["events"] += 1
+            self.counts["records"] += len(event.records)
+            if len(self.event_shapes) < SHAPE_LIMIT:
+                self.event_shapes.add(tuple(r.type for r in event.records))
+            doc = self.builder.build(event)
+            if doc is None:
+                continue
+            self.counts["documents"] += 1
+            try:
+                json.dumps(doc, allow_nan=False)
+            except (TypeError, ValueError) as err:
+                raise InvariantError(f"document is not JSON: {err}") from err
+            if len(self.doc_shapes) < SHAPE_LIMIT:
+                self.doc_shapes.add(tuple(sorted(_paths(doc))))
+            errors_before = self.engine.error_count
+            matched = self.engine.match(doc)
+            if self.engine.error_count != errors_before:
+                raise InvariantError(f"a rule predicate raised on a document: {self.engine.errors}")
+            self.counts["alerts"] += len(matched)
+            # Every document also goes through alert + formats (with the seed
+            # rule), so the output path sees every fuzzed string, matched or not.
+            for rule in [*matched, self.alert_rule]:
+                alert = make_alert(doc, rule)
+                for fmt in FORMATS:
+                    check_line(format_alert(alert, fmt), f"{fmt} format")
+
+
+def _paths(doc: dict[str, Any], prefix: str = "") -> Iterable[str]:
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            yield from _paths(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"

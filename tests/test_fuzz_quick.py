@@ -1,0 +1,146 @@
+"""The fuzz run in miniature, part of `make test`: bounded by example count, not time.
+
+* hypothesis: arbitrary bytes into the record parser and both event sources;
+  arbitrary field values in otherwise well-formed exec events through the ECS
+  builder, an alert and every output format;
+* mutation: real events from ../shared/logs/ (tests/fuzz/seeds.py), mutated
+  (tests/fuzz/mutators.py), through the whole pipeline of tests/fuzz/pipeline.py
+  with the 351 corpus rules, for both parsers.
+The long run is `make fuzz` (tests/fuzz/run.py).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import CORPUS, SEED, SHARED
+from fuzz.mutators import Mutator
+from fuzz.pipeline import Pipeline, check_line, load_rule_set
+from fuzz.seeds import load_seeds
+
+from audisp_eql.records import RecordError, parse_line
+
+PARSERS = ("auparse", "python")
+MUTATED_INPUTS = 1500   # per parser
+
+# Bytes weighted towards what matters to the format.
+record_bytes = st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.sampled_from([b"type=", b"SYSCALL", b"EXECVE", b"EOE", b" msg=audit(",
+                              b"1700000000.000:1", b"): ", b"a0=", b'"', b"=", b" ", b"\n",
+                              b"\x1d", b"\x00", b"\xff", b"argc=", b"a1_len=", b"a1[0]=",
+                              b"41", b"node=", b"-", b"9" * 30, b")"]),
+             max_size=40).map(b"".join),
+)
+
+
+@given(record_bytes)
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+def test_parse_line_raises_only_record_error(line: bytes) -> None:
+    try:
+        record = parse_line(line)
+    except RecordError as err:
+        assert err.reason
+        return
+    record.fields, record.enriched  # splitting must not raise either
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@given(chunks=st.lists(record_bytes, max_size=12))
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_event_source_never_raises_and_accounts_for_every_line(parser: str,
+                                                               chunks: list[bytes]) -> None:
+    from audisp_eql.assemble import make_event_source
+    source = make_event_source(parser=parser)
+    events = []
+    for chunk in chunks:
+        events += source.feed(chunk)
+    events += source.age(None)
+    events += source.flush()
+    stats = source.stats
+    assert stats.records + stats.malformed == stats.lines
+    assert stats.events == len(events)
+    assert sum(len(e.records) for e in events) <= stats.records
+
+
+# -- ECS builder on well-formed events with hostile values -------------------
+hostile_text = st.one_of(st.text(max_size=40), st.sampled_from(
+    ["", "(null)", "-1", "99999999999999999999", "4294967295", "0x1f", '"', "\\", "?"]))
+field_value = st.one_of(
+    hostile_text.map(lambda t: '"' + t.replace('"', "") + '"'),
+    st.binary(max_size=20).map(lambda b: b.hex().upper()),
+    hostile_text.map(lambda t: "".join(t.split()) or "x"),
+)
+SYSCALL_FIELDS = ("arch", "syscall", "success", "exit", "ppid", "pid", "auid", "uid", "gid",
+                  "euid", "ses", "tty", "comm", "exe", "key", "items")
+
+
+@pytest.fixture(scope="module")
+def builder() -> object:
+    from audisp_eql.config import Config
+    from audisp_eql.daemon import make_builder
+    cfg = Config()
+    cfg.parent_from_proc = False
+    return make_builder(cfg)
+
+
+@pytest.fixture(scope="module")
+def rules() -> tuple[list, object]:
+    return load_rule_set(CORPUS, SEED)
+
+
+@given(data=st.data())
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow,
+                                                   HealthCheck.function_scoped_fixture],
+          deadline=None)
+def test_ecs_builder_alert_and_formats_on_hostile_values(builder: object, rules: tuple,
+                                                         data: st.DataObject) -> None:
+    import json
+
+    from audisp_eql.alerts import make_alert
+    from audisp_eql.assemble import make_event_source
+    from audisp_eql.outputs.format import FORMATS, format_alert
+    base = {"arch": "c000003e", "syscall": "59", "success": "yes", "exit": "0", "ppid": "1",
+            "pid": "4242", "auid": "1000", "uid": "0", "gid": "0", "euid": "0", "ses": "1",
+            "tty": "pts0", "comm": '"sh"', "exe": '"/bin/sh"', "key": "(null)", "items": "1"}
+    for name in data.draw(st.lists(st.sampled_from(SYSCALL_FIELDS), max_size=4)):
+        base[name] = data.draw(field_value)
+    args = data.draw(st.lists(field_value, min_size=0, max_size=5))
+    header = "msg=audit(1700000000.123:77): "
+    lines = ["type=SYSCALL " + header + " ".join(f"{k}={v}" for k, v in base.items()),
+             "type=EXECVE " + header + f"argc={len(args)} "
+             + " ".join(f"a{i}={v}" for i, v in enumerate(args)),
+             "type=CWD " + header + "cwd=" + data.draw(field_value),
+             "type=PATH " + header + "item=0 name=" + data.draw(field_value) + " nametype=NORMAL",
+             "type=PROCTITLE " + header + "proctitle=" + data.draw(field_value)]
+    source = make_event_source(parser="python")
+    events = source.feed(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    events += source.flush()
+    engine_rules, seed_rule = rules
+    for event in events:
+        doc = builder.build(event)  # type: ignore[attr-defined]
+        if doc is None:
+            continue
+        json.dumps(doc, allow_nan=False)
+        alert = make_alert(doc, seed_rule)
+        for fmt in FORMATS:
+            check_line(format_alert(alert, fmt), fmt)
+
+
+# -- mutation fuzz through the whole pipeline --------------------------------
+@pytest.mark.parametrize("parser", PARSERS)
+def test_mutated_shared_logs_through_the_pipeline(parser: str, rules: tuple) -> None:
+    engine_rules, seed_rule = rules
+    mutator = Mutator(random.Random(20241018 + len(parser)), load_seeds(SHARED, generated=50))
+    pipe = Pipeline(parser, engine_rules, seed_rule, max_pending=64)
+    for _ in range(MUTATED_INPUTS):
+        pipe.feed(b"\n".join(mutator()) + b"\n")   # raises on any crash or violation
+    pipe.age_all(1e12)
+    pipe.finish()
+    # The fuzz inputs must really reach the later stages, or this proves little.
+    assert pipe.counts["events"] > MUTATED_INPUTS // 4
+    assert pipe.counts["documents"] > MUTATED_INPUTS // 10
