@@ -117,6 +117,13 @@ class Auditd:
         for rule in rules:
             auditctl(*rule.split())
 
+    def stop(self) -> int | None:
+        """Stop auditd now (it stops its plugins); safe to call again."""
+        restore_kernel_audit()
+        code = stop_process(self.proc, timeout=15)
+        restore_kernel_audit()
+        return code
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
