@@ -13,7 +13,7 @@ setup:
 	@tools/bootstrap.sh
 
 demo: setup
-	$(TOOL) scan --rules rules/ examples/intrusion.log
+	$(TOOL) scan --format text --rules rules/ examples/intrusion.log
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -4,7 +4,7 @@
     <rule file stem>.hit.log    events the rule must alert on (and set-up events it must not)
     <rule file stem>.miss.log   near misses: similar events the rule must stay silent on
 
-    python3 tests/data/rules/make_logs.py     # rewrites the .log files beside this script
+    python3 tests/data/rules/make_logs.py     # rewrites them, and examples/intrusion.log
 
 The records are what auditd writes to its log for a successful execve on x86_64:
 SYSCALL, EXECVE, CWD, PATH (the program, then the ELF interpreter), PROCTITLE
@@ -113,9 +113,16 @@ def logs() -> dict[str, bytes]:
     return files
 
 
+def intrusion_log() -> bytes:
+    """examples/intrusion.log, the log `make demo` scans."""
+    from intrusion import INTRUSION
+    return render(INTRUSION, START + 86400)
+
+
 def main() -> None:
     for name, content in logs().items():
         (HERE / name).write_bytes(content)
+    (HERE.parent.parent.parent / "examples" / "intrusion.log").write_bytes(intrusion_log())
 
 
 if __name__ == "__main__":
