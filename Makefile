@@ -20,7 +20,7 @@ test: setup
 
 bench: setup
 	@tools/bootstrap.sh --bench
-	$(PY) bench/run.py --shared $(SHARED)
+	$(PY) bench/run.py --shared $(SHARED) $(BENCH_ARGS)
 
 fuzz: setup
 	$(PY) tests/fuzz/run.py --inputs 1000000
