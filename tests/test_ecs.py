@@ -1,0 +1,85 @@
+"""ecs.py: process-start documents from hand-written exec events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from audisp_eql.assemble import make_event_source
+from audisp_eql.ecs import PRODUCED_FIELDS, EcsBuilder
+from audisp_eql.proctable import ProcessTable
+
+DATA = Path(__file__).parent / "data" / "records"
+
+
+def _docs(data: bytes, parser: str = "python", **kw) -> list[dict]:
+    src = make_event_source(parser)
+    builder = EcsBuilder(table=ProcessTable(), **kw)
+    docs = [builder.build(e) for e in src.feed(data) + src.flush()]
+    assert not src.errors
+    return [d for d in docs if d is not None]
+
+
+def _flat(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+@pytest.mark.parametrize("parser", ["python", "auparse"])
+def test_i386_execve_execveat_and_failed_exec(parser: str) -> None:
+    data = (DATA / "exec-variants.log").read_bytes()
+    i386, execveat = _docs(data, parser)
+    assert i386["auditd"]["data"]["syscall"] == "execve"
+    assert i386["process"]["args"] == ["ls", ""]            # a1=(null)
+    assert i386["process"]["interactive"] is False
+    assert i386["tags"] == ["i386"]
+    assert i386["event"]["id"] == "1700000000.100:1"
+    assert i386["@timestamp"] == "2023-11-14T22:13:20.100Z"
+    assert execveat["auditd"]["data"]["syscall"] == "execveat"
+    assert execveat["process"]["name"] == "abcdefghijklmnopqrs"   # comm cut at 15
+    assert execveat["process"]["args"] == ["abcdefghijklmnopqrs", "\\xffhi"]
+    assert execveat["process"]["title"] == "abc hi x"
+    assert execveat["process"]["parent"]["executable"] == "/bin/ls"
+    assert "tags" not in execveat
+    json.dumps(execveat)   # the \xNN form keeps it valid JSON
+
+    all_docs = _docs(data, parser, include_failed=True, action="executed")
+    failed = all_docs[-1]
+    assert failed["event"]["outcome"] == "failure" and failed["event"]["action"] == "executed"
+    assert failed["process"]["working_directory"] == "/home/u"
+
+
+def test_hundred_thousand_arguments(tmp_path: Path) -> None:
+    n = 100_000
+    lines = ["type=SYSCALL msg=audit(2.000:7): arch=c000003e syscall=59 success=yes exit=0 "
+             "ppid=1 pid=2 uid=0 gid=0 euid=0 egid=0 tty=(none) ses=1 comm=\"x\" exe=\"/x\" key=(null)"]
+    per = 1000
+    for start in range(0, n, per):
+        head = f"argc={n} " if start == 0 else ""
+        lines.append(f"type=EXECVE msg=audit(2.000:7): {head}"
+                     + " ".join(f'a{i}="v{i}"' for i in range(start, start + per)))
+    data = ("\n".join(lines) + "\n").encode()
+    for parser in ("python", "auparse"):
+        (doc,) = _docs(data, parser)
+        assert doc["process"]["args_count"] == n
+        assert doc["process"]["args"][99_999] == "v99999"
+
+
+def test_no_none_values_and_fields_declared() -> None:
+    for doc in _docs((DATA / "exec-variants.log").read_bytes(), include_failed=True):
+        flat = _flat(doc)
+        assert None not in flat.values()
+        assert set(flat) <= PRODUCED_FIELDS, set(flat) - PRODUCED_FIELDS
+
+
+def test_non_exec_and_syscall_less_events_are_skipped() -> None:
+    data = (b'type=SYSCALL msg=audit(3.000:1): arch=c000003e syscall=2 success=yes exit=3 pid=5\n'
+            b'type=EXECVE msg=audit(3.000:2): argc=1 a0="x"\n')
+    assert _docs(data) == []
