@@ -90,7 +90,7 @@ class _ConstantEvaluator:
         self._compile = compile_query
         self._constants = constants
         self._doc = _nest(constants)
-        self.false_terms: list[ast.Expr] = []
+        self.decided_terms: list[ast.Expr] = []  # leaves with a known value
 
     def _leaf(self, node: ast.Expr) -> Optional[bool]:
         names = ast.fields_of(node)
@@ -101,8 +101,7 @@ class _ConstantEvaluator:
             value = bool(compiled.predicate(self._doc))
         except Exception:  # noqa: BLE001 - an unevaluable term is simply unknown
             return _UNKNOWN
-        if not value:
-            self.false_terms.append(node)
+        self.decided_terms.append(node)
         return value
 
     def evaluate(self, node: ast.Expr) -> Optional[bool]:
@@ -138,7 +137,7 @@ def never_fires(query: Any, compiled: Any, produced: Iterable[str] | None,
             reasons.append("needs " + ", ".join(missing))
     evaluator = _ConstantEvaluator(compile_query, CONSTANT_FIELDS)
     if evaluator.evaluate(query.condition) is False:
-        gated = sorted(ast.fields_of(*evaluator.false_terms))
+        gated = sorted(ast.fields_of(*evaluator.decided_terms))
         values = ", ".join(f"{name} = {CONSTANT_FIELDS[name]!r}" for name in gated)
         reasons.append(f"never true with {values}")
     return reasons

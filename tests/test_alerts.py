@@ -1,0 +1,62 @@
+"""alerts.py: document + rule -> ECS alert."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+
+from conftest import ROOT, SEED
+from audisp_eql.alerts import make_alert
+from audisp_eql.rules import load_rules
+
+DOC = {
+    "@timestamp": "2024-06-03T07:33:20.000Z",
+    "event": {"kind": "event", "category": ["process"], "type": ["start"], "action": "exec",
+              "id": "1717400000.000:7100"},
+    "process": {"name": "nc", "args": ["nc", "-U", "/run/x.sock"], "pid": 4000},
+    "host": {"os": {"type": "linux"}},
+}
+NOW = datetime(2024, 6, 3, 8, 0, 0, tzinfo=timezone.utc)
+
+
+def test_alert_carries_event_rule_and_threat(shared):
+    rule = load_rules([SEED]).rules[0]
+    before = copy.deepcopy(DOC)
+    alert = make_alert(DOC, rule, now=NOW)
+    assert DOC == before  # the input is not mutated
+    assert alert["event"]["kind"] == "alert"
+    assert alert["event"]["id"] == "1717400000.000:7100"
+    assert alert["@timestamp"] == "2024-06-03T07:33:20.000Z"
+    assert alert["event"]["created"] == "2024-06-03T08:00:00.000Z"
+    assert alert["event"]["severity"] == 21 and alert["event"]["risk_score"] == 21.0
+    assert alert["kibana"]["alert"] == {"severity": "low", "risk_score": 21}
+    assert alert["rule"]["uuid"] == "41284ba3-ed1a-4598-bfba-a97f75d9aba2"
+    assert alert["rule"]["name"] == "Unix Socket Connection"
+    assert alert["rule"]["description"].startswith("This rule monitors")
+    assert alert["threat"] == {
+        "framework": "MITRE ATT&CK",
+        "tactic": {"id": ["TA0002"], "name": ["Execution"],
+                   "reference": ["https://attack.mitre.org/tactics/TA0002/"]},
+        "technique": {"id": ["T1559"], "name": ["Inter-Process Communication"],
+                      "reference": ["https://attack.mitre.org/techniques/T1559/"]},
+    }
+    assert alert["process"] == DOC["process"] and alert["process"] is not DOC["process"]
+
+
+def test_subtechniques_and_several_tactics():
+    rule = load_rules([ROOT / "rules" / "execution_download_piped_to_shell.toml"]).rules[0]
+    alert = make_alert(DOC, rule, now=NOW)
+    threat = alert["threat"]
+    assert threat["tactic"]["id"] == ["TA0011", "TA0002"]
+    assert threat["technique"]["id"] == ["T1105", "T1059"]
+    assert threat["technique"]["subtechnique"]["id"] == ["T1059.004"]
+    assert threat["technique"]["subtechnique"]["reference"] == [
+        "https://attack.mitre.org/techniques/T1059/004/"]
+
+
+def test_document_without_event_or_time_still_gives_an_alert(shared):
+    rule = load_rules([SEED]).rules[0]
+    alert = make_alert({"process": {"name": "nc"}}, rule, now=NOW)
+    assert alert["event"]["kind"] == "alert"
+    assert alert["@timestamp"] == "2024-06-03T08:00:00.000Z"
+    assert "id" not in alert["event"]

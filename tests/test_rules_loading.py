@@ -1,0 +1,194 @@
+"""rules.py and coverage.py: TOML -> Rule, per-rule reports, can-it-fire analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audisp_eql import coverage
+from audisp_eql.eql import parse_query
+from audisp_eql.rules import CANNOT_FIRE, INVALID, OK, UNSUPPORTED, load_rules
+
+from conftest import CORPUS, ROOT, SEED
+
+GATE = 'process where host.os.type == "linux" and event.action == "exec" and '
+
+
+def write_rule(directory: Path, name: str, query: str, *, rule_id: str | None = None,
+               rule_type: str = "eql", language: str = "eql", maturity: str = "production") -> Path:
+    path = directory / f"{name}.toml"
+    path.write_text(
+        "[metadata]\n"
+        f'maturity = "{maturity}"\n'
+        "\n[rule]\n"
+        f'name = "{name}"\n'
+        f'rule_id = "{rule_id or name + "-id"}"\n'
+        'description = "test rule"\n'
+        "risk_score = 21\n"
+        'severity = "low"\n'
+        f'type = "{rule_type}"\n'
+        f'language = "{language}"\n'
+        f"query = '''\n{query}\n'''\n")
+    return path
+
+
+def only_report(ruleset):
+    assert len(ruleset.reports) == 1, ruleset.reports
+    return ruleset.reports[0]
+
+
+def test_seed_rule_loads_ok(shared):
+    ruleset = load_rules([SEED])
+    report = only_report(ruleset)
+    assert (report.status, report.rule_id) == (OK, "41284ba3-ed1a-4598-bfba-a97f75d9aba2")
+    rule = ruleset.rules[0]
+    assert rule.name == "Unix Socket Connection" and rule.risk_score == 21
+    assert rule.threat[0]["tactic"]["id"] == "TA0002"
+    assert rule.compiled is not None and rule.compiled.category == "process"
+
+
+def test_corpus_every_rule_has_a_status_and_none_is_invalid(shared):
+    ruleset = load_rules([CORPUS])
+    assert len(ruleset.reports) == 351
+    assert not ruleset.invalid, [r.reason for r in ruleset.invalid][:5]
+    counts = ruleset.counts()
+    assert counts[OK] > 100 and counts[UNSUPPORTED] >= 78  # 75 sequence + 3 sample
+    assert all(r.reason for r in ruleset.reports if r.status != OK)
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[rule]\nname = "x"\nrule_id = = "y"\n')
+    write_rule(tmp_path, "good", GATE + 'process.name == "ls"')
+    ruleset = load_rules([tmp_path])
+    statuses = {r.path.name: r for r in ruleset.reports}
+    assert statuses["good.toml"].status == OK  # one bad file does not stop the others
+    assert statuses["bad.toml"].status == INVALID
+    assert f"{bad}:3:" in statuses["bad.toml"].reason
+
+
+def test_duplicate_rule_id_names_both_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_rule(tmp_path / "a", "one", GATE + 'process.name == "ls"', rule_id="same")
+    second = write_rule(tmp_path / "b", "two", GATE + 'process.name == "id"', rule_id="same")
+    ruleset = load_rules([tmp_path])
+    dup = [r for r in ruleset.reports if r.status == INVALID]
+    assert len(dup) == 1 and str(first) in dup[0].reason and dup[0].path == second
+    assert len(ruleset.rules) == 1
+
+
+def test_non_eql_and_non_production_rules_are_unsupported(tmp_path):
+    write_rule(tmp_path, "kql", "process.name : ls", rule_type="query", language="kuery")
+    write_rule(tmp_path, "ml", "x", rule_type="machine_learning", language="")
+    write_rule(tmp_path, "dev", GATE + 'process.name == "ls"', maturity="development")
+    ruleset = load_rules([tmp_path])
+    assert {r.name: r.status for r in ruleset.reports} == {
+        "dev": UNSUPPORTED, "kql": UNSUPPORTED, "ml": UNSUPPORTED}
+    assert "--include-non-production" in next(r.reason for r in ruleset.reports if r.name == "dev")
+    with_dev = load_rules([tmp_path], include_non_production=True)
+    assert [r.name for r in with_dev.rules] == ["dev"]
+
+
+def test_eql_syntax_error_is_reported_at_its_line_and_column_in_the_file(tmp_path):
+    path = write_rule(tmp_path, "broken", GATE + '\n  process.name == == "ls" and\n  process.args == "-x"')
+    report = only_report(load_rules([path]))
+    assert report.status == INVALID
+    where, _, message = report.reason.partition(": ")
+    file_name, line, col = where.rsplit(":", 2)
+    text = path.read_text().splitlines()
+    assert file_name == str(path) and message
+    # the position points into the file at the second `==` of the query's 2nd line
+    assert text[int(line) - 1] == '  process.name == == "ls" and'
+    assert text[int(line) - 1][int(col) - 1:int(col) + 1] == "=="
+    assert int(col) == 19
+
+
+def test_syntax_error_on_the_first_query_line_counts_the_column_in_the_file(tmp_path):
+    path = tmp_path / "inline.toml"
+    path.write_text('[rule]\nname = "n"\nrule_id = "i"\ntype = "eql"\nlanguage = "eql"\n'
+                    'query = "process where process.name == == 1"\n')
+    report = only_report(load_rules([path]))
+    assert report.status == INVALID
+    line, col = report.reason.split(": ")[0].rsplit(":", 2)[1:]
+    assert int(line) == 6
+    assert path.read_text().splitlines()[5][int(col) - 1:int(col) + 1] == "=="
+
+
+def test_sequence_rule_is_unsupported(tmp_path):
+    path = write_rule(tmp_path, "seq", 'sequence by process.entity_id [process where true] '
+                                       '[network where true]')
+    assert only_report(load_rules([path])).status == UNSUPPORTED
+
+
+@pytest.mark.parametrize("condition, required", [
+    ('a == "x" and b == "y"', {"a", "b"}),
+    ('a == "x" or b == "y"', set()),
+    ('(a == "x" and c == 1) or (b == "y" and c == 2)', {"c"}),
+    ('not a == "x"', set()),
+    ('a != "x"', set()),
+    ('a != null', {"a"}),
+    ('a == null', set()),
+    ('?a == "x"', set()),
+    ('a not in ("x", "y")', set()),
+    ('a in ("x", "y") and b : "z*"', {"a", "b"}),
+    ('startsWith(a, "x")', set()),
+])
+def test_required_fields(condition, required):
+    query = parse_query(f"process where {condition}")
+    assert coverage.required_fields(query.condition) == frozenset(required)
+
+
+@pytest.mark.parametrize("condition, reason", [
+    ('process.Ext.api.name == "x"', "needs process.Ext.api.name"),
+    ('process.name == "ls" and ?process.Ext.api.name == "x"', None),
+    ('process.name == "ls" or process.Ext.api.name == "x"', None),
+    ('not process.Ext.api.name == "x"', None),
+    ('event.action == "executed"', "never true with event.action"),
+    ('event.action in ("exec", "executed")', None),
+    ('event.type == "change" and process.name == "ls"', "never true with event.type"),
+    ('event.type == "change" or process.name == "ls"', None),
+    ('not event.type == "start"', "never true with event.type"),
+])
+def test_cannot_fire_is_reported_soundly(tmp_path, condition, reason):
+    path = write_rule(tmp_path, "r", f"process where {condition}")
+    ruleset = load_rules([path])
+    report = only_report(ruleset)
+    if reason is None:
+        assert report.status == OK, report.reason
+    else:
+        assert report.status == CANNOT_FIRE and reason in report.reason
+        assert ruleset.rules  # a report, not a filter: the rule is still loaded
+
+
+def test_file_rule_cannot_fire_but_stays_loaded(tmp_path):
+    path = write_rule(tmp_path, "f", 'file where file.path == "/etc/passwd"')
+    ruleset = load_rules([path])
+    report = only_report(ruleset)
+    assert report.status == CANNOT_FIRE and "category file" in report.reason
+    assert len(ruleset.rules) == 1
+
+
+def test_constant_fields_match_what_the_builder_produces():
+    """coverage.CONSTANT_FIELDS must be what EcsBuilder really sets, or the analysis lies."""
+    from audisp_eql.assemble import make_event_source
+    from audisp_eql.ecs import PRODUCED_FIELDS, EcsBuilder
+    from audisp_eql.logfiles import iter_file
+
+    assert set(coverage.CONSTANT_FIELDS) <= PRODUCED_FIELDS
+    source = make_event_source("python")
+    builder = EcsBuilder()
+    docs = []
+    log = ROOT / "tests" / "data" / "rules" / "execution_unix_socket_client.hit.log"
+    for chunk in iter_file(str(log)):
+        docs += [builder.build(e) for e in source.feed(chunk)]
+    docs += [builder.build(e) for e in source.flush()]
+    docs = [d for d in docs if d]
+    assert len(docs) == 3
+    for doc in docs:
+        for dotted, value in coverage.CONSTANT_FIELDS.items():
+            node = doc
+            for part in dotted.split("."):
+                node = node[part]
+            assert node == value, dotted
