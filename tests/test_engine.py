@@ -10,13 +10,14 @@ from types import SimpleNamespace
 from conftest import CORPUS, ROOT, SEED, SHARED
 from audisp_eql.assemble import make_event_source
 from audisp_eql.ecs import EcsBuilder
+from audisp_eql.proctable import ProcessTable
 from audisp_eql.engine import Engine
 from audisp_eql.rules import load_rules
 
 
 def documents_of(data: bytes) -> list[dict]:
     source = make_event_source("python")
-    builder = EcsBuilder()
+    builder = EcsBuilder(table=ProcessTable(4096))
     events = source.feed(data) + source.flush()
     return [d for d in (builder.build(e) for e in events) if d]
 
