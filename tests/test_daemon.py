@@ -34,7 +34,7 @@ NEAR_MISSES = [
     (["nc", "-U", "/tmp/x"], "/usr/bin/nc.openbsd"),
     (["nc", "-U", "/var/run/libvirt/libvirt-sock"], "/usr/bin/nc.openbsd"),
     (["nc", "-l", "/run/app.sock"], "/usr/bin/nc.openbsd"),
-    (["socat", "UNIX-CLIENT:/run/x", "-"], "/usr/bin/socat"),   # "-" is an arg either way
+    (["socat", "-", "UNIX-CONNECT:/run/x"], "/usr/bin/socat"),
     (["cat", "-U", "/run/x"], "/bin/cat"),
 ]
 
@@ -106,12 +106,12 @@ class Plugin:
         return next(m for m in self.messages if text in m)
 
     def close(self) -> int:
+        """End of input, as when auditd goes away; the plugin's exit status."""
         self.stdin.close()
         try:
             return self.proc.wait(20)
         finally:
             stop_process(self.proc)
-            self.syslog.close()
 
 
 @pytest.fixture
@@ -237,7 +237,7 @@ def test_bad_config_exits_1_naming_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
 def test_privilege_drop_after_outputs_are_open(tmp_path: Path) -> None:
     os.chmod(tmp_path, 0o755)
-    config = write_config(tmp_path, extra="[plugin]\n" if False else "")
+    config = write_config(tmp_path)
     config.write_text(config.read_text().replace("[plugin]\n", "[plugin]\nuser = \"nobody\"\n"))
     plugin = Plugin(tmp_path, config)
     try:

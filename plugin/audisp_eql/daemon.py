@@ -227,7 +227,10 @@ class Plugin:
                 if stdin_fd in readable:
                     eof = self.read_input(stdin_fd)
                 self.housekeeping()
-            # EOF or SIGTERM: what is still pending is evaluated, then flushed.
+            # EOF or SIGTERM: what is still pending is evaluated, then flushed;
+            # records auditd already wrote to the socket count as pending.
+            if not eof:
+                self.read_input(stdin_fd)
             self.handle(self.source.flush())
             self.diag.log(syslog.LOG_INFO, ("end of input; " if eof else "stopping; ")
                           + self.status_line())

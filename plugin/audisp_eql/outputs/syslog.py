@@ -110,6 +110,11 @@ class LocalSyslogOutput(_QueuedOutput):
         self.fmt = fmt
         self.tag = tag
         self.sock: socket.socket | None = None
+        try:
+            # Connect now: after a privilege drop the socket may be out of reach.
+            self.sock = self._connect()
+        except OSError:
+            pass  # the syslog daemon may start later; flush() retries
 
     def describe(self) -> str:
         return f"syslog {self.socket_path}"
