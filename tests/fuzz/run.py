@@ -48,12 +48,12 @@ from fuzz.seeds import load_seeds                # noqa: E402
 PARSERS = ("auparse", "python")
 INPUT_BUFFER = 4 << 20      # bytes of the current input shared with the parent
 CONTEXT = 16                # inputs saved before a failing one
-AGE_EVERY = 4000            # inputs between forced ageing of pending events
+AGE_EVERY = 1000            # inputs between forced ageing of pending events
 STALL_FACTOR = 10           # parent declares a hard hang after timeout * this
 
 
-class Hang(Exception):
-    pass
+class Hang(BaseException):
+    """Not an Exception: the engine's per-rule `except Exception` must not swallow it."""
 
 
 def _on_alarm(_signum: int, _frame: Any) -> None:
@@ -104,10 +104,14 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
     rules, alert_rule = load_rule_set(CORPUS, SEED)
     mutator = Mutator(random.Random(), seeds)
     parsers = [p for p in PARSERS if p in args.parsers]
-    pipelines = {p: Pipeline(p, rules, alert_rule) for p in parsers}
+    def new_pipeline(parser: str) -> Pipeline:
+        return Pipeline(parser, rules, alert_rule, engine_every=args.engine_every,
+                        alert_every=args.alert_every)
+    pipelines = {p: new_pipeline(p) for p in parsers}
     recent: dict[str, deque[bytes]] = {p: deque(maxlen=CONTEXT) for p in parsers}
     counts: Counter[str] = Counter()
     failures: list[str] = []
+    retired: list[Pipeline] = []
     signal.signal(signal.SIGALRM, _on_alarm)
     crash_dir = Path(args.crash_dir)
     done = 0
@@ -136,7 +140,8 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
             failures.append(f"{kind} at input {index} ({parser}): {type(err).__name__}: "
                             f"{str(err)[:200]} -> {path}")
             # Its state may be broken now: start a fresh pipeline for this parser.
-            pipelines[parser] = Pipeline(parser, rules, alert_rule)
+            retired.append(pipe)
+            pipelines[parser] = new_pipeline(parser)
         recent[parser].append(data)
         done += 1
         counts["inputs"] += 1
@@ -149,7 +154,7 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
             failures.append(f"crash at final flush ({parser}): {err!r}")
     shapes_events: set[tuple[str, ...]] = set()
     shapes_docs: set[tuple[str, ...]] = set()
-    for parser, pipe in pipelines.items():
+    for parser, pipe in [*((p.parser, p) for p in retired), *pipelines.items()]:
         for key, value in pipe.counts.items():
             counts[f"{parser}.{key}"] += value
         src_stats = getattr(pipe.source, "stats", None)
@@ -241,8 +246,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--inputs", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=2.0,
+    # Generous: one input can complete a few thousand pending events at once
+    # (a forged far-future timestamp, or the periodic ageing), ~1 ms each.
+    parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds one small input may take before it is a hang")
+    parser.add_argument("--engine-every", type=int, default=2,
+                        help="run the corpus rules on every Nth document")
+    parser.add_argument("--alert-every", type=int, default=4,
+                        help="also alert + format every Nth document with the seed rule")
     parser.add_argument("--parsers", nargs="+", default=list(PARSERS), choices=PARSERS)
     parser.add_argument("--crash-dir", default=str(HERE.parent.parent / "build" / "fuzz-crashes"))
     parser.add_argument("--plugin-inputs", type=int, default=50_000,
@@ -267,7 +278,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for parser_name in args.parsers:
         print(f"{parser_name + ':':<22} records {counts[parser_name + '.records']}, "
               f"events {counts[parser_name + '.events']}, "
-              f"documents {counts[parser_name + '.documents']}, "
+              f"documents {counts[parser_name + '.documents']} "
+              f"({counts[parser_name + '.matched_documents']} through the rules), "
               f"alerts {counts[parser_name + '.alerts']}, "
               f"malformed lines {counts[parser_name + '.source.malformed']}, "
               f"evicted pending {counts[parser_name + '.source.evicted_pending']}")
