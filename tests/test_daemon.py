@@ -19,8 +19,6 @@ from conftest import ROOT, SEED
 from harness.procs import stop_process, wait_for
 from harness.records import exec_event
 
-pytest.importorskip("audisp_eql.rulecheck", reason="rules.py's EQL compiler (rulecheck) not landed yet")
-pytest.importorskip("audisp_eql.eql.compile", reason="the EQL compiler (eql/compile.py) not landed yet")
 
 PROGRAM = ROOT / ".venv" / "bin" / "audisp-eql"
 HOSTILE = "/run/evil\n<13>Jan  1 00:00:00 host forged: accepted\x1b[31m"

@@ -21,7 +21,6 @@ from harness.auditd import EXEC_RULES, running_auditd, unavailable_reason
 from harness.procs import wait_for
 from harness.rsyslogd import running_rsyslogd
 
-pytest.importorskip("audisp_eql.rulecheck", reason="rules.py's EQL compiler (rulecheck) not landed yet")
 
 PROGRAM = ROOT / ".venv" / "bin" / "audisp-eql"
 SEED_ID = "41284ba3-ed1a-4598-bfba-a97f75d9aba2"
