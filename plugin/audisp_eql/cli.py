@@ -44,7 +44,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
     from .assemble import make_event_source
     from .ecs import EcsBuilder
-    from .escape import safe_text
+    from .escape import safe_json, safe_text
     from .logfiles import display_name, iter_file, rotation_order
     from .proctable import ProcessTable
     from .users import UserDb
@@ -66,7 +66,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
             doc = builder.build(event)
             if doc is not None:
                 source.stats.process_starts += 1
-                out.write(dumps(doc))
+                out.write(safe_json(dumps(doc)))
                 out.write("\n")
 
     for path in rotation_order(list(args.files)):
@@ -106,14 +106,14 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
 def _cmd_check(args: argparse.Namespace) -> int:
     import json
 
-    from .escape import safe_text
+    from .escape import safe_json, safe_text
     from .rules import load_rules
 
     ruleset = load_rules(args.rules, include_non_production=args.include_non_production)
     out = sys.stdout
     for report in ruleset.reports:
         if args.format == "json":
-            out.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+            out.write(safe_json(json.dumps(report.to_json(), ensure_ascii=False)) + "\n")
             continue
         label = report.name or str(report.path)
         line = f"{report.status:12} {safe_text(label)}"

@@ -26,6 +26,20 @@ def _escape_char(m: "re.Match[str]") -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+# What JSON (ensure_ascii=False) leaves raw in strings but a terminal or a line
+# reader still acts on: DEL and C1 controls (0x9b is CSI), line separators,
+# bidi controls, lone surrogates. JSON escapes C0 itself.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def safe_json(encoded: str) -> str:
+    """JSON text with those characters written as \\uXXXX escapes: still the same
+    JSON value, now one printable line; other non-ASCII text stays readable."""
+    if not _JSON_UNSAFE.search(encoded):
+        return encoded
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
 def safe_text(value: str) -> str:
     """Return `value` with backslash, control and line-breaking characters escaped."""
     if not _UNSAFE.search(value):

@@ -8,6 +8,8 @@ import re
 import sys
 from typing import BinaryIO, Iterator
 
+from .escape import safe_text
+
 CHUNK = 1 << 20
 _ROTATION = re.compile(r"^(.*?)\.(\d+)(\.gz)?$")
 
@@ -46,7 +48,8 @@ def _open(path: str) -> BinaryIO:
 
 
 def display_name(path: str) -> str:
-    return "<stdin>" if path == "-" else path
+    # File names are shown in errors on a terminal: escape them like any other text.
+    return "<stdin>" if path == "-" else safe_text(path)
 
 
 def iter_file(path: str, chunk_size: int = CHUNK) -> Iterator[bytes]:

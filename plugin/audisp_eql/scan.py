@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 from .alerts import make_alert
 from .engine import Engine
-from .escape import safe_text
+from .escape import safe_json, safe_text
 from .report import Progress, ScanSummary, render_alert
 from .rules import RuleSet, load_rules
 
@@ -141,13 +141,13 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         for rule in engine.match(doc):
             alert = make_alert(doc, rule)
             summary.count_alert(alert)
-            out.write(dumps(alert) + "\n" if as_json else render_alert(alert, color=color) + "\n\n")
+            out.write(safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n")
     out.flush()
     progress.finish()
     summary.rule_errors = engine.error_count
     if not args.quiet:
         if args.summary_json:
-            err.write(json.dumps(summary.to_json(), ensure_ascii=False) + "\n")
+            err.write(safe_json(json.dumps(summary.to_json(), ensure_ascii=False)) + "\n")
         else:
             err.write(summary.render() + "\n")
     return 1 if summary.unreadable else 0
