@@ -1,0 +1,171 @@
+"""No rule pattern and no event string can make matching super-linear.
+
+tests/eql/ already runs a 1 MB argument through the corpus and prints the time.
+Here linearity is proven by construction and by operation counts, not by a clock:
+
+* every Python `re` pattern the EQL compiler builds from rule text (wildcard
+  segments with `?`) is quantifier-free: no repeat, branch, group reference or
+  lookaround, so one search costs at most len(value) * len(segment);
+* EQL `regex` / Lucene regexps are compiled by RE2 (automaton, linear time);
+* the wildcard matcher makes at most one scan per `*`-segment of a pattern,
+  counted on a str subclass that records every find/startswith/endswith;
+* the whole corpus against adversarial 1 MB values, each rule under a SIGALRM
+  watchdog of 5 s. That bound is not a speed test: linear matching of 1 MB
+  takes milliseconds, a backtracking blow-up takes hours; 5 s is more than
+  1000x the expected cost, so load on a CI machine cannot make it flake.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import CORPUS
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - 3.9/3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from audisp_eql.eql import EqlUnsupported, compile_query, parse_query
+from audisp_eql.eql import wildcard
+
+try:  # Python 3.11 moved sre_parse
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+LINEAR_OPCODES = {sre_constants.LITERAL, sre_constants.NOT_LITERAL, sre_constants.ANY,
+                  sre_constants.IN, sre_constants.AT}
+ADVERSARIAL_PATTERNS = ["*a*a*a*a*a*b", "*a?a*a?a*a*?b*", "a*a*a*a*a*a*a*a*a*a*c",
+                        "*??????????????????????b", "?*?*?*?*?*?*?*b", "*aaaaaaaaaaaaaaaaaaab*"]
+MB = 1 << 20
+
+
+def corpus_queries() -> Iterator[tuple[str, str]]:
+    for path in sorted(CORPUS.rglob("*.toml")):
+        rule = tomllib.loads(path.read_text()).get("rule", {})
+        if rule.get("language") == "eql" and rule.get("query"):
+            yield path.name, rule["query"]
+
+
+def compile_all(queries: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    compiled = []
+    for name, text in queries:
+        try:
+            compiled.append((name, compile_query(parse_query(text))))
+        except EqlUnsupported:
+            pass   # sequences: parsed, not evaluated
+    return compiled
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[tuple[str, str]]:
+    queries = list(corpus_queries())
+    assert len(queries) > 300, f"corpus not found at {CORPUS}"
+    return queries
+
+
+def test_python_regexes_built_from_rules_are_quantifier_free(
+        corpus: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    real_compile = re.compile
+
+    def recording_compile(pattern: Any, flags: int = 0) -> Any:
+        built.append(pattern)
+        return real_compile(pattern, flags)
+
+    # Only the wildcard module's view of `re` is wrapped; compilation is real.
+    monkeypatch.setattr(wildcard, "re", type("re", (), {
+        "compile": staticmethod(recording_compile), "escape": staticmethod(re.escape),
+        "S": re.S, "Pattern": re.Pattern}))
+    extra = [("adversarial", f'process where process.args like "{p}"') for p in ADVERSARIAL_PATTERNS]
+    compile_all(corpus + extra)
+    assert built, "no wildcard with ? compiled: the corpus has some, so this test lost its way"
+    for pattern in built:
+        ops = {op for op, _arg in sre_parse.parse(pattern)}
+        assert ops <= LINEAR_OPCODES, f"regex {pattern!r} from rule text uses {ops - LINEAR_OPCODES}"
+
+
+def test_eql_regex_is_compiled_by_re2() -> None:
+    import re2
+    from audisp_eql.eql import lucene
+    assert lucene.re2 is re2
+    # Python's re would need ~2^n steps here; RE2 answers on 1 MB at once.
+    doc = {"process": {"name": "a" * MB, "args": ["a" * MB]}}
+    for query in ('process where process.name regex "(a|aa)*b"',
+                  'process where process.name regex~ "(a*)*b"',
+                  'process where process.args regex "(.*a){20}b"'):
+        compiled = compile_query(parse_query(query))
+        assert compiled.predicate(doc) is False
+
+
+class CountingStr(str):
+    """A str that counts the scans the wildcard matcher makes over it."""
+
+    scans = 0
+
+    def find(self, *args: Any) -> int:  # type: ignore[override]
+        CountingStr.scans += 1
+        return super().find(*args)
+
+    def startswith(self, *args: Any) -> bool:  # type: ignore[override]
+        CountingStr.scans += 1
+        return super().startswith(*args)
+
+    def endswith(self, *args: Any) -> bool:  # type: ignore[override]
+        CountingStr.scans += 1
+        return super().endswith(*args)
+
+
+@pytest.mark.parametrize("pattern", ADVERSARIAL_PATTERNS)
+@pytest.mark.parametrize("size", [1_000, 100_000, MB])
+def test_wildcard_scans_at_most_once_per_segment(pattern: str, size: int) -> None:
+    matcher = wildcard.compile_patterns([pattern], insensitive=False)
+    segments = pattern.count("*") + 1
+    for filler in ("a", "ab", "a?"):
+        value = CountingStr((filler * size)[:size])
+        CountingStr.scans = 0
+        matcher(value)
+        # Independent of `size`: no rescans, so the work is segments x len(value).
+        assert CountingStr.scans <= segments + 2, (pattern, filler, CountingStr.scans)
+
+
+class Watchdog(Exception):
+    pass
+
+
+def _alarm(_signum: int, _frame: Any) -> None:
+    raise Watchdog()
+
+
+def test_corpus_against_adversarial_megabyte_values(corpus: list[tuple[str, str]]) -> None:
+    compiled = compile_all(corpus)
+    values = ["a" * MB, ("a/" * MB)[:MB], ("-" + "a" * 63) * (MB // 64)]
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        for value in values:
+            doc = {"event": {"category": ["process"], "type": ["start"], "action": "exec"},
+                   "host": {"os": {"type": "linux"}},
+                   "process": {"name": value[:4096], "executable": value, "args": ["sh", "-c", value],
+                               "command_line": value, "working_directory": value,
+                               "parent": {"name": value[:4096], "executable": value,
+                                          "command_line": value, "args": [value]}},
+                   "user": {"name": value[:256]}}
+            for name, query in compiled:
+                signal.setitimer(signal.ITIMER_REAL, 5.0)
+                try:
+                    result = query.predicate(doc)
+                except Watchdog:
+                    pytest.fail(f"{name}: matching a 1 MB value took over 5 s (super-linear)")
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                assert isinstance(result, bool)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
