@@ -261,3 +261,63 @@ def test_event_time_beyond_time_t_is_a_bad_header(parser: str) -> None:
     assert builder.build(events[0]) is not None  # type: ignore[attr-defined]
     assert source.stats.malformed == 2
     assert [err.line_no for err in source.errors] == [1, 2]
+
+
+# -- the other bounds: process table, alert queue, rate limit -------------------
+def test_process_table_bound_counts_evictions() -> None:
+    from audisp_eql.ecs import EcsBuilder
+    from audisp_eql.proctable import ProcessTable
+    bound, total = 100, 1000
+    table = ProcessTable(max_entries=bound)
+    builder = EcsBuilder(table=table)
+    source = make_event_source(parser="python")
+    data = b"".join(event_bytes(i, execve(i, b'argc=1 a0="x"')) for i in range(total))
+    docs = [builder.build(e) for e in source.feed(data) + source.flush()]
+    assert sum(d is not None for d in docs) == total
+    assert len(table) == bound
+    assert table.evicted == total - bound
+
+
+def _alert(n: int) -> dict:
+    return {"rule": {"id": "r1", "name": "bound test"}, "kibana": {"alert": {"severity": "low"}},
+            "process": {"args": ["x", str(n)]}}
+
+
+def test_syslog_queue_bound_while_daemon_down(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Syslog socket absent: alerts queue up to the bound, the rest is counted as
+    dropped; when the socket appears the queue is delivered, in order."""
+    import socket
+
+    from audisp_eql.outputs import LocalSyslogOutput
+    from harness.procs import wait_for
+    path = tmp_path / "log.sock"
+    bound, total = 10, 25
+    output = LocalSyslogOutput(str(path), "authpriv", "json", "audisp-eql", queue_size=bound)
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        for n in range(total):
+            output.emit(_alert(n))
+        assert output.pending() == bound
+        assert output.stats.dropped == total - bound
+        assert output.stats.sent == 0 and output.stats.errors >= 1
+        receiver.bind(str(path))
+        receiver.settimeout(5)
+        assert wait_for(lambda: (output.flush(), output.pending() == 0)[1], 15.0)
+        got = [json.loads(receiver.recv(65536).split(b": ", 1)[1])["process"]["args"][1]
+               for _ in range(bound)]
+        assert got == [str(n) for n in range(total - bound, total)]   # the newest kept
+        assert output.stats.sent == bound
+        assert output.stats.dropped == total - bound
+    finally:
+        output.close()
+        receiver.close()
+
+
+def test_rate_limit_counts_what_it_suppresses() -> None:
+    from audisp_eql.outputs import RateLimiter
+    limiter = RateLimiter(burst=3, interval=60.0)
+    passed = [a for n in range(10) for a in limiter.admit(_alert(n), now=100.0)]
+    assert len(passed) == 3
+    assert limiter.total_suppressed == 7
+    [summary] = limiter.expire(now=161.0)
+    assert summary["audisp_eql"]["suppressed"] == 7
