@@ -47,6 +47,10 @@ install:
 	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d
 	rm -rf $(DESTDIR)$(LIBDIR)/audisp_eql
 	cd plugin && find audisp_eql -name '*.py' -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
+	# google-re2 (linear-time regex matching) has no Debian package: pip puts it
+	# beside the package; pyparsing and the audit bindings come from Debian.
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON3) -m pip install --quiet --disable-pip-version-check \
+	    --no-deps --upgrade --target $(DESTDIR)$(LIBDIR) 'google-re2>=1.0'
 	printf '#!%s -I\n# audisp-eql launcher (installed by make install)\nimport sys\nsys.path.insert(0, "%s")\nfrom audisp_eql.cli import main\nsys.exit(main())\n' \
 	    '$(PYTHON3)' '$(LIBDIR)' > $(DESTDIR)$(BINDIR)/audisp-eql
 	chmod 0755 $(DESTDIR)$(BINDIR)/audisp-eql

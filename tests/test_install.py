@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,3 +63,24 @@ def test_installed_program_runs_with_an_empty_environment(tmp_path: Path) -> Non
     dropin = (tmp_path / "etc/audit/plugins.d/audisp-eql.conf").read_text()
     assert f"path = {program}\n" in dropin
     assert f"args = plugin {tmp_path}/etc/audisp-eql/audisp-eql.toml\n" in dropin
+
+
+def test_installed_program_scans_with_regex_rules(tmp_path: Path) -> None:
+    """The installed tree is complete: rules with Lucene regexes need google-re2 beside it."""
+    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc")
+    rule = tmp_path / "regex_rule.toml"
+    rule.write_text(
+        '[metadata]\nmaturity = "production"\n'
+        '[rule]\nrule_id = "0b0c61d5-5f7e-4d0e-9a57-3f1e2f6d8a11"\nname = "Regex probe"\n'
+        'description = "d"\ntype = "eql"\nlanguage = "eql"\nseverity = "low"\nrisk_score = 21\n'
+        "query = '''process where process.name regex~ \"AUDITCTL|insmod\"'''\n")
+    program = tmp_path / "usr/bin/audisp-eql"
+    result = subprocess.run(
+        [str(program), "scan", "--format", "json", "--rules", str(rule),
+         str(ROOT / "examples/intrusion.log")],
+        env={}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    alerts = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert {a["rule"]["name"] for a in alerts} == {"Regex probe"}
+    # regex~ folds case: "AUDITCTL" matches auditctl; insmod matches as written.
+    assert {a["process"]["name"] for a in alerts} == {"auditctl", "insmod"}
