@@ -33,7 +33,7 @@ clean:
 
 # install/uninstall: the program (a launcher plus the package under
 # $(PREFIX)/lib/audisp-eql, run by the system python3), config, plugin drop-in,
-# audit rules and man pages. DESTDIR stages into a tree (packaging, tests).
+# audit rules, the rule pack (in rules.d) and man pages. DESTDIR stages into a tree (packaging, tests).
 SYSCONFDIR ?= /etc
 BINDIR     := $(PREFIX)/bin
 LIBDIR     := $(PREFIX)/lib/audisp-eql
@@ -61,6 +61,8 @@ install:
 	# A configuration already there is the administrator's: never overwritten.
 	test -e $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml || \
 	    install -m 0644 conf/audisp-eql.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml
+	# The shipped rule pack; files of other names in rules.d are the administrator's.
+	install -m 0644 rules/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/
 	install -m 0644 man/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/audisp-eql-eql.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 man/audisp-eql.8 $(DESTDIR)$(MANDIR)/man8/
@@ -72,4 +74,5 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d/audisp-eql.rules \
 	    $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
 	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
+	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/,$(notdir $(wildcard rules/*.toml)))
 	rm -rf $(DESTDIR)$(LIBDIR)

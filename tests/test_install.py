@@ -21,6 +21,7 @@ INSTALLED = [
     "etc/audisp-eql/audisp-eql.toml",
     "etc/audit/plugins.d/audisp-eql.conf",
     "etc/audit/rules.d/audisp-eql.rules",
+    "etc/audisp-eql/rules.d/execution_unix_socket_client.toml",
     "usr/local/share/man/man5/audisp-eql.toml.5",
     "usr/local/share/man/man7/audisp-eql-eql.7",
     "usr/local/share/man/man8/audisp-eql.8",
