@@ -55,6 +55,9 @@ class JsonFileOutput(Output):
             # One write of the whole line with O_APPEND: no torn lines.
             written = os.write(self.fd, line)
             if written != len(line):
+                # Disk full mid-line: take the fragment back, or the next line
+                # would be glued to it and neither would parse.
+                os.ftruncate(self.fd, os.lseek(self.fd, 0, os.SEEK_END) - written)
                 raise OSError(f"short write ({written} of {len(line)} bytes)")
             self.stats.sent += 1
         except OSError as exc:
