@@ -18,6 +18,7 @@ SAMPLE_PERIOD_S = 0.05
 class Sample:
     t_s: float          # since start
     rss_kib: int        # VmRSS
+    hwm_kib: int        # VmHWM: peak RSS since exec
     read_bytes: int     # rchar: bytes the process has read so far (its stdin, mostly)
 
 
@@ -37,6 +38,14 @@ class Measured:
             raise RuntimeError(f"{self.argv[0]} exited {self.returncode}: {self.stderr_tail}")
         return self
 
+    @property
+    def peak_kib(self) -> int:
+        """Peak RSS of the program itself. ru_maxrss also counts the forked copy of the
+        (big) bench process before exec; VmHWM starts again at exec."""
+        if self.samples:
+            return max(s.hwm_kib for s in self.samples)
+        return self.maxrss_kib
+
     def rss_at(self, fraction: float) -> int:
         """VmRSS when the process had read `fraction` of everything it read in the run."""
         if not self.samples:
@@ -48,18 +57,20 @@ class Measured:
         return self.samples[-1].rss_kib
 
 
-def _read_status(pid: int) -> tuple[int, int] | None:
+def _read_status(pid: int) -> tuple[int, int, int] | None:
     try:
-        rss = 0
+        rss = hwm = 0
         with open(f"/proc/{pid}/status", "rb") as f:
             for line in f:
-                if line.startswith(b"VmRSS:"):
+                if line.startswith(b"VmHWM:"):
+                    hwm = int(line.split()[1])
+                elif line.startswith(b"VmRSS:"):
                     rss = int(line.split()[1])
                     break
         with open(f"/proc/{pid}/io", "rb") as f:
             for line in f:
                 if line.startswith(b"rchar:"):
-                    return rss, int(line.split()[1])
+                    return rss, hwm, int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None
     return None
@@ -69,7 +80,7 @@ def _sampler(pid: int, start: float, out: list[Sample], stop: threading.Event) -
     while not stop.is_set():
         got = _read_status(pid)
         if got is not None and got[0] > 0:  # 0 once the process is a zombie
-            out.append(Sample(time.monotonic() - start, got[0], got[1]))
+            out.append(Sample(time.monotonic() - start, *got))
         stop.wait(SAMPLE_PERIOD_S)
 
 

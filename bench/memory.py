@@ -25,7 +25,7 @@ class MemoryRun:
 
     @property
     def peak_mib(self) -> float:
-        return self.run.measured.maxrss_kib / 1024
+        return self.run.measured.peak_kib / 1024
 
     def rss_mib_at(self, fraction: float) -> float:
         return self.run.measured.rss_at(fraction) / 1024

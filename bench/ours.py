@@ -98,7 +98,7 @@ def count_lines(path: Path) -> int:
 
 
 def run_plugin(stdin: IO[bytes] | int, workdir: Path, rule_paths: Sequence[Path],
-               parent_from_proc: bool = False, sample: bool = False) -> OursRun:
+               parent_from_proc: bool = False, sample: bool = True) -> OursRun:
     alerts = workdir / "alerts.jsonl"
     alerts.unlink(missing_ok=True)
     config = write_plugin_config(workdir, rule_paths, alerts, parent_from_proc)

@@ -72,7 +72,7 @@ def end_to_end(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                    f"{events} events in {ours.measured.wall_s:.2f} s wall incl. start-up; "
                    f"cpu {ours.measured.user_s + ours.measured.sys_s:.2f} s; "
                    f"{ours.alerts_out} alerts; {len(rules)} rules; plugin status {ours.status}")
-        report.add(f"{name}_ours_peak_rss", ours.measured.maxrss_kib / 1024, "MiB")
+        report.add(f"{name}_ours_peak_rss", ours.measured.peak_kib / 1024, "MiB", "VmHWM")
         if not have_laurel:
             continue
         peer = run_laurel(log, workdir / "laurel")
