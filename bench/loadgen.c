@@ -8,7 +8,7 @@
  * audit rule for its pid (-F ppid=PID) first. It spawns with vfork+execve on an
  * absolute schedule (start + i/RATE), so a slow spawn is caught up rather than
  * lowering the rate silently; if it falls behind, the achieved rate says so.
- * At the end it prints: spawned=N failed=F seconds=S rate=R
+ * It stops at SECONDS even if behind. At the end it prints: spawned=N failed=F seconds=S rate=R
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,6 +64,8 @@ int main(int argc, char **argv)
     double start = now_s();
     for (long i = 0; i < total; i++) {
         double due = start + (double)i / rate;
+        if (now_s() > start + seconds)
+            break; /* behind schedule: the achieved rate says by how much */
         double wait = due - now_s();
         if (wait > 0) {
             struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
