@@ -1,8 +1,8 @@
 """Audit records -> events, grouped by (node, event id).
 
-Two event sources share one line splitter (`framing.LineSplitter`-like logic
-below: partial lines across reads, line numbers, comment lines, oversized
-lines, malformed headers reported with file and line):
+Two event sources share one line splitter (`framing.LineSplitter`: partial
+lines across reads, line numbers, comment lines, oversized lines; malformed
+headers are reported with file and line here):
 
 * `AuparseEventSource` hands the valid lines to the audit project's own
   parser, auparse, in feed mode; auparse decides when an event is complete
@@ -19,12 +19,14 @@ early, counted in `stats.evicted_pending`), the error list.
 from __future__ import annotations
 
 import heapq
+import re
 import time
-from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Callable, Optional, Protocol
 
-from .escape import safe_text
-from .records import ENRICHED_SEPARATOR, HEADER, Record, RecordError, parse_line
+from .framing import LineError, Lines, LineSplitter, Stats
+from .records import Record, RecordError, parse_line
 
 try:  # Debian: python3-audit
     import audit as _audit
@@ -38,42 +40,39 @@ MAX_ENRICHED_HELD = 65536       # auparse source: ENRICHED tails waiting for the
 EOE_TIMEOUT = 2                 # seconds, as auparse's default
 
 
-@dataclass(slots=True)
 class AuditEvent:
-    node: Optional[str]
-    sec: int
-    msec: int
-    serial: int
-    records: list[Record]
+    """One event: its id and its records as (type, body) pairs (`raw`).
+
+    `records` gives them as `Record` objects, built on first use: the ECS
+    builder reads `raw` directly, so most events never build them.
+    """
+
+    __slots__ = ("node", "sec", "msec", "serial", "raw", "_records")
+
+    def __init__(self, node: Optional[str], sec: int, msec: int, serial: int,
+                 raw: list[tuple[str, str]]) -> None:
+        self.node = node
+        self.sec = sec
+        self.msec = msec
+        self.serial = serial
+        self.raw = raw
+        self._records: Optional[list[Record]] = None
+
+    @property
+    def records(self) -> list[Record]:
+        if self._records is None:
+            node, sec, msec, serial = self.node, self.sec, self.msec, self.serial
+            self._records = [Record(rtype, node, sec, msec, serial, body)
+                             for rtype, body in self.raw]
+        return self._records
 
     @property
     def event_id(self) -> str:
         """`SEC.MSEC:SERIAL` exactly as auditd writes it in msg=audit(...)."""
         return f"{self.sec}.{self.msec:03d}:{self.serial}"
 
-
-@dataclass
-class Stats:
-    lines: int = 0             # non-blank, non-comment lines seen
-    records: int = 0           # lines that parsed as audit records
-    events: int = 0            # completed events handed out
-    process_starts: int = 0    # filled in by the ECS builder's caller
-    malformed: int = 0         # lines that are not audit records
-    unstamped: int = 0         # records without event id (msg=?), skipped
-    oversized_lines: int = 0   # lines longer than max_line (skipped)
-    evicted_pending: int = 0   # events completed early because too many were pending
-    enriched_lost: int = 0     # auparse source: times the held ENRICHED parts were dropped
-
-
-@dataclass(frozen=True)
-class LineError:
-    source: str
-    line_no: int
-    reason: str
-    excerpt: str   # escaped with safe_text, at most 80 characters of the line
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line_no}: {self.reason}: {self.excerpt}"
+    def __repr__(self) -> str:
+        return f"AuditEvent({self.node!r}, {self.event_id}, {[t for t, _ in self.raw]})"
 
 
 class EventSource(Protocol):
@@ -84,113 +83,6 @@ class EventSource(Protocol):
     def feed(self, data: bytes) -> list[AuditEvent]: ...
     def age(self, now: Optional[float] = None) -> list[AuditEvent]: ...
     def flush(self) -> list[AuditEvent]: ...
-
-
-def _excerpt(line: bytes) -> str:
-    text = line[:80].decode("utf-8", "backslashreplace")
-    return safe_text(text) + ("..." if len(line) > 80 else "")
-
-
-class _LineSplitter:
-    """Bytes -> complete lines with their numbers; reports bad lines.
-
-    Subclasses turn lines into events in `_consume` and hand out what is
-    still pending in `_drain`.
-    """
-
-    def __init__(self, max_line: int, on_error: Optional[Callable[[LineError], None]]) -> None:
-        self.stats = Stats()
-        self.errors: list[LineError] = []
-        self._on_error = on_error
-        self._max_line = max_line
-        self._partial = b""
-        self._skipping = False      # inside an oversized line, until its newline
-        self._source = "-"
-        self._line_no = 0
-
-    # -- interface -----------------------------------------------------------
-    def feed(self, data: bytes) -> list[AuditEvent]:
-        """Bytes of any size, lines may be split anywhere; returns completed events."""
-        return self._counted(self._consume(self._split(data)))
-
-    def start_source(self, name: str) -> list[AuditEvent]:
-        """A new file begins: its name is used in errors and its lines count from 1.
-        The previous file's unterminated last line is ended here."""
-        done = self._consume(self._take_tail())
-        self._source = name
-        self._line_no = 0
-        return self._counted(done)
-
-    def flush(self) -> list[AuditEvent]:
-        """End of input: the last line even without newline, then every pending event."""
-        done = self._consume(self._take_tail())
-        return self._counted(done + self._drain())
-
-    # -- for subclasses --------------------------------------------------------
-    def _consume(self, lines: list[tuple[int, bytes]]) -> list[AuditEvent]:
-        raise NotImplementedError
-
-    def _drain(self) -> list[AuditEvent]:
-        raise NotImplementedError
-
-    def _counted(self, events: list[AuditEvent]) -> list[AuditEvent]:
-        self.stats.events += len(events)
-        return events
-
-    def _error(self, line_no: int, reason: str, line: bytes) -> None:
-        err = LineError(self._source, line_no, reason, _excerpt(line))
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(err)
-        if self._on_error is not None:
-            self._on_error(err)
-
-    def _malformed(self, line_no: int, error: RecordError, line: bytes) -> None:
-        if error.unstamped:
-            self.stats.unstamped += 1
-            return
-        self.stats.malformed += 1
-        self._error(line_no, error.reason, line)
-
-    def _take_tail(self) -> list[tuple[int, bytes]]:
-        tail, self._partial = self._partial, b""
-        lines = self._split(tail + b"\n") if tail else []
-        self._skipping = False
-        return lines
-
-    def _split(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Return the complete, non-blank, non-comment lines in data."""
-        pieces = data.split(b"\n")
-        if self._partial:
-            pieces[0] = self._partial + pieces[0]
-        self._partial = pieces.pop()
-        out: list[tuple[int, bytes]] = []
-        line_no = self._line_no
-        max_line = self._max_line
-        for line in pieces:
-            line_no += 1
-            if self._skipping:
-                self._skipping = False
-                continue
-            if len(line) > max_line:
-                self.stats.oversized_lines += 1
-                self._error(line_no, f"line longer than {max_line} bytes, skipped", line)
-                continue
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if not line or line[0] == 35:       # b"#": laurel's test files
-                continue
-            out.append((line_no, line))
-        self._line_no = line_no
-        if len(self._partial) > max_line:
-            # Do not buffer an endless line: count it now, drop bytes until its newline
-            # (once: while already skipping, the same line is not counted again).
-            if not self._skipping:
-                self.stats.oversized_lines += 1
-                self._error(line_no + 1, f"line longer than {max_line} bytes, skipped", self._partial)
-            self._partial = b""
-            self._skipping = True
-        self.stats.lines += len(out)
-        return out
 
 
 def _ends_event(record_type: str, cache: dict[str, bool] = {}) -> bool:
@@ -212,10 +104,29 @@ def _ends_event(record_type: str, cache: dict[str, bool] = {}) -> bool:
                 or _audit.AUDIT_MAC_UNLBL_ALLOW <= n <= _audit.AUDIT_MAC_CALIPSO_DEL)
         if len(cache) < 4096:      # record type names come from the input
             cache[record_type] = done
+            if not done:
+                _CONTINUING.add(record_type)
     return done
 
 
-class PythonEventSource(_LineSplitter):
+# Record types known not to end an event (filled by _ends_event).
+_CONTINUING: set[str] = set()
+
+# Every record line of a clean block, with HEADER's meaning per line: "node=N "
+# or "", type, sec, msec, serial, body.
+_RECORD_LINE = re.compile(
+    r"^((?:node=[^ \n]* )?)type=([^ \n]+) msg=audit\((\d{1,11})\.(\d+):(\d+)\):?[ ]?(.*)$",
+    re.MULTILINE)
+# (The auparse source, in auparse_source.py, checks blocks with this.)
+# A block whose every line has a HEADER (no groups: only says yes or no). On
+# bytes, so \\d is ASCII only: a line with other digits goes line by line.
+_RECORD_BLOCK = re.compile(
+    rb"(?:(?:node=[^ \n]* )?type=[^ \n]+ msg=audit\(\d{1,11}\.\d+:\d+\)[^\n]*\n)*")
+_RUN_KEY = itemgetter(0, 2, 3, 4)
+_TYPE_OF = itemgetter(1)
+
+
+class PythonEventSource(LineSplitter):
     """Groups records in Python with auparse's rules, so that both sources
     hand out the same events in the same order:
 
@@ -234,7 +145,7 @@ class PythonEventSource(_LineSplitter):
     def __init__(self, timeout: float = EOE_TIMEOUT, max_pending: int = MAX_PENDING,
                  max_line: int = MAX_LINE,
                  on_error: Optional[Callable[[LineError], None]] = None) -> None:
-        super().__init__(max_line, on_error)
+        super().__init__(max_line, MAX_ERRORS, on_error)
         self._timeout = timeout
         self._max_pending = max_pending
         self._open: dict[tuple, int] = {}             # building event key -> slot
@@ -244,49 +155,88 @@ class PythonEventSource(_LineSplitter):
         self._free: list[int] = []                    # heap of free slot numbers
         self._newest_sec = -1
 
-    def _consume(self, lines: list[tuple[int, bytes]]) -> list[AuditEvent]:
+    def _consume(self, lines: Lines) -> list[AuditEvent]:
         done: list[AuditEvent] = []
-        open_ = self._open
+        if lines.count:
+            text = lines.block.decode("utf-8", "backslashreplace")
+            found = _RECORD_LINE.findall(text)
+            if len(found) == lines.count:
+                self._consume_clean(found, done)
+                return done
         now = time.monotonic()
-        for line_no, line in lines:
+        for line_no, line in lines.as_numbered():
             try:
                 rec = parse_line(line, line_no)
             except RecordError as e:
                 self._malformed(line_no, e, line)
                 continue
-            self.stats.records += 1
-            if rec.sec > self._newest_sec:
-                # Stream time moved on: events `timeout` seconds older are
-                # done (checked before this record joins, as auparse does).
-                self._newest_sec = rec.sec
-                limit = rec.sec - self._timeout
-                slots = self._slots
-                for k in [k for k, i in open_.items() if slots[i].sec < limit]:  # type: ignore[union-attr]
-                    self._close(k)
-                self._ready(done)
-            key = (rec.sec, rec.msec, rec.serial, rec.node)
-            slot = open_.get(key)
-            if slot is None:
-                if rec.type == "EOE":
-                    continue       # the event already ended (e.g. on its PROCTITLE)
-                if len(open_) >= self._max_pending:
-                    self.stats.evicted_pending += 1
-                    # Force out the open event in the lowest slot, so _ready hands it
-                    # out now; evicting a higher one left it waiting behind the
-                    # lowest and the slots grew without bound.
-                    lowest = next(ev for ev, closed in zip(self._slots, self._complete)
-                                  if ev is not None and not closed)
-                    self._close((lowest.sec, lowest.msec, lowest.serial, lowest.node))
-                    self._ready(done)
-                slot = self._new_slot(AuditEvent(rec.node, rec.sec, rec.msec, rec.serial, [rec]))
-                open_[key] = slot
-            elif rec.type != "EOE":
-                self._slots[slot].records.append(rec)  # type: ignore[union-attr]
-            self._touched[key] = now
-            if _ends_event(rec.type):
-                self._close(key)
-                self._ready(done)
+            self._add(rec, now, done)
         return done
+
+    def _consume_clean(self, found: list[tuple[str, ...]], done: list[AuditEvent]) -> None:
+        """Records of a block whose every line is a record. A run of records
+        of one event that ends it while no other event is open is handed out
+        at once (what `_add` would do, record by record); anything else goes
+        through `_add`."""
+        open_ = self._open
+        now = time.monotonic()
+        continuing = _CONTINUING
+        for _key, group in groupby(found, key=_RUN_KEY):
+            run = list(group)
+            if not open_:
+                last = run[-1][1]
+                end = len(run) - 1 if last == "EOE" else len(run)
+                if end and (end < len(run) or _ends_event(last)) and \
+                        continuing.issuperset(map(_TYPE_OF, run[:end - 1])):
+                    prefix, _t, sec, msec, serial, _b = run[0]
+                    event = AuditEvent(prefix[5:-1] if prefix else None,
+                                       int(sec), int(msec), int(serial),
+                                       [(r[1], r[5]) for r in run[:end]])
+                    self.stats.records += len(run)
+                    if event.sec > self._newest_sec:
+                        self._newest_sec = event.sec
+                    done.append(event)
+                    continue
+            for prefix, rtype, sec, msec, serial, body in run:
+                self._add(Record(rtype, prefix[5:-1] if prefix else None,
+                                 int(sec), int(msec), int(serial), body), now, done)
+
+    def _add(self, rec: Record, now: float, done: list[AuditEvent]) -> None:
+        """One record, with every rule of the class docstring."""
+        open_ = self._open
+        self.stats.records += 1
+        if rec.sec > self._newest_sec:
+            # Stream time moved on: events `timeout` seconds older are
+            # done (checked before this record joins, as auparse does).
+            self._newest_sec = rec.sec
+            limit = rec.sec - self._timeout
+            slots = self._slots
+            for k in [k for k, i in open_.items() if slots[i].sec < limit]:  # type: ignore[union-attr]
+                self._close(k)
+            self._ready(done)
+        key = (rec.sec, rec.msec, rec.serial, rec.node)
+        slot = open_.get(key)
+        if slot is None:
+            if rec.type == "EOE":
+                return       # the event already ended (e.g. on its PROCTITLE)
+            if len(open_) >= self._max_pending:
+                self.stats.evicted_pending += 1
+                # Force out the open event in the lowest slot, so _ready hands it
+                # out now; evicting a higher one left it waiting behind the
+                # lowest and the slots grew without bound.
+                lowest = next(ev for ev, closed in zip(self._slots, self._complete)
+                              if ev is not None and not closed)
+                self._close((lowest.sec, lowest.msec, lowest.serial, lowest.node))
+                self._ready(done)
+            slot = self._new_slot(AuditEvent(rec.node, rec.sec, rec.msec, rec.serial,
+                                             [(rec.type, rec.body)]))
+            open_[key] = slot
+        elif rec.type != "EOE":
+            self._slots[slot].raw.append((rec.type, rec.body))  # type: ignore[union-attr]
+        self._touched[key] = now
+        if _ends_event(rec.type):
+            self._close(key)
+            self._ready(done)
 
     def _new_slot(self, event: AuditEvent) -> int:
         if self._free:
@@ -338,109 +288,6 @@ class PythonEventSource(_LineSplitter):
         return done
 
 
-class AuparseEventSource(_LineSplitter):
-    """Groups records with auparse in feed mode (the audit project's own rules
-    for event completion: EOE, ending record types, its EOE timeout).
-
-    Lines are checked in Python first so that malformed ones are reported
-    with their line number (auparse would drop them silently); a line that
-    is not valid UTF-8 is handed over with the bad bytes written as `\\xNN`
-    (auparse's Python binding cannot return such text). Records handed back
-    carry line_no 0: auparse does not report line numbers in feed mode.
-    """
-
-    def __init__(self, timeout: float = EOE_TIMEOUT, max_line: int = MAX_LINE,
-                 on_error: Optional[Callable[[LineError], None]] = None) -> None:
-        import auparse
-        super().__init__(max_line, on_error)
-        self._auparse = auparse
-        self._parser = auparse.AuParser(auparse.AUSOURCE_FEED)
-        self._parser.set_eoe_timeout(int(timeout))
-        self._ready: list[AuditEvent] = []
-        self._enriched: dict[str, list[str]] = {}    # raw record text -> its ENRICHED tails
-        self._failure: Optional[BaseException] = None
-        # The binding insists on a plain function, not a bound method.
-        self._parser.add_callback(lambda p, t, d: self._on_event(p, t, d), None)
-
-    def _on_event(self, parser, cb_type: int, _data: object) -> None:
-        # An exception escaping this callback corrupts the C caller's state:
-        # keep it and raise it after auparse returns.
-        if cb_type != self._auparse.AUPARSE_CB_EVENT_READY or self._failure is not None:
-            return
-        try:
-            if not parser.first_record():
-                return
-            records: list[Record] = []
-            enriched = self._enriched
-            while True:
-                text = parser.get_record_text()
-                if enriched:
-                    tails = enriched.get(text)
-                    if tails:
-                        text += tails.pop(0)
-                        if not tails:
-                            del enriched[text.partition(ENRICHED_SEPARATOR)[0]]
-                records.append(parse_line(text))
-                if not parser.next_record():
-                    break
-            records = [r for r in records if r.type != "EOE"]
-            if records:
-                r = records[0]
-                self._ready.append(AuditEvent(r.node, r.sec, r.msec, r.serial, records))
-        except BaseException as e:  # noqa: BLE001 - re-raised in _take_ready
-            self._failure = e
-
-    def _take_ready(self) -> list[AuditEvent]:
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
-        ready, self._ready = self._ready, []
-        return ready
-
-    def _consume(self, lines: list[tuple[int, bytes]]) -> list[AuditEvent]:
-        valid: list[bytes] = []
-        match = HEADER.match
-        for line_no, line in lines:
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                text = line.decode("utf-8", "backslashreplace")
-                line = text.encode("utf-8")
-            if 0 in line:
-                # auparse's C strings end at a NUL: the rest of the record would be lost.
-                line = line.replace(b"\0", b"\\x00")
-                text = line.decode("utf-8")
-            if match(text) is None:
-                try:
-                    parse_line(text, line_no)   # for the reason
-                except RecordError as e:
-                    self._malformed(line_no, e, line)
-                continue
-            if ENRICHED_SEPARATOR in text:
-                # auparse keeps the ENRICHED part to itself; put it back later.
-                raw, sep, tail = text.partition(ENRICHED_SEPARATOR)
-                if len(self._enriched) >= MAX_ENRICHED_HELD:
-                    self._enriched.clear()
-                    self.stats.enriched_lost += 1
-                self._enriched.setdefault(raw, []).append(sep + tail)
-            valid.append(line)
-        if valid:
-            self.stats.records += len(valid)
-            valid.append(b"")
-            self._parser.feed(b"\n".join(valid))
-        return self._take_ready()
-
-    def age(self, now: Optional[float] = None) -> list[AuditEvent]:
-        """auparse's own rule: events whose timestamp is more than the EOE
-        timeout older than the wall clock are complete (`now` is not used)."""
-        self._parser.feed_age_events()
-        return self._counted(self._take_ready())
-
-    def _drain(self) -> list[AuditEvent]:
-        self._parser.flush_feed()
-        return self._take_ready()
-
-
 def make_event_source(parser: str = "auto", timeout: float = EOE_TIMEOUT,
                       max_pending: int = MAX_PENDING, max_line: int = MAX_LINE,
                       on_error: Optional[Callable[[LineError], None]] = None) -> EventSource:
@@ -448,6 +295,7 @@ def make_event_source(parser: str = "auto", timeout: float = EOE_TIMEOUT,
     if parser not in ("auto", "auparse", "python"):
         raise ValueError(f"unknown parser {parser!r} (auto, auparse or python)")
     if parser != "python":
+        from .auparse_source import AuparseEventSource
         try:
             return AuparseEventSource(timeout=timeout, max_line=max_line, on_error=on_error)
         except ImportError:

@@ -31,8 +31,8 @@ from typing import Any, Optional
 
 from .assemble import AuditEvent
 from .proctable import ProcessInfo, ProcessTable
-from .records import (Record, enriched_text, execve_args, proctitle_text, value_bytes,
-                      value_text)
+from .records import (argv_of, enriched_text, proctitle_text, split_body,
+                      value_bytes, value_text)
 from .users import UserDb
 
 try:
@@ -120,14 +120,12 @@ class EcsBuilder:
 
     def build(self, event: AuditEvent) -> Optional[dict[str, Any]]:
         """The document for a process start, or None for any other event."""
-        syscall: Optional[Record] = None
-        for rec in event.records:
-            if rec.type == "SYSCALL":
-                syscall = rec
+        for rtype, body in event.raw:
+            if rtype == "SYSCALL":
                 break
-        if syscall is None:
+        else:
             return None
-        f = syscall.fields
+        f, enriched = split_body(body)
         name = _syscall_name(_plain(f.get("arch")), _plain(f.get("syscall")))
         if name not in EXEC_SYSCALLS:
             if name in FORK_SYSCALLS and self.table is not None:
@@ -136,7 +134,7 @@ class EcsBuilder:
         success = _plain(f.get("success")) == "yes"
         if not success and not self.include_failed:
             return None
-        return self._document(event, syscall, name, success)
+        return self._document(event, f, enriched, name, success)
 
     def _fork(self, node: Optional[str], f: dict[str, str]) -> None:
         try:
@@ -155,18 +153,18 @@ class EcsBuilder:
             name = self.users.group_name(ident) if is_group else self.users.user_name(ident)
         return name
 
-    def _document(self, event: AuditEvent, syscall: Record, syscall_name: str,
-                  success: bool) -> dict[str, Any]:
-        f = syscall.fields
-        enriched = syscall.enriched
-        execve = [r for r in event.records if r.type == "EXECVE"]
-        args, _argc = execve_args(execve) if execve else ([], 0)
+    def _document(self, event: AuditEvent, f: dict[str, str], enriched: dict[str, str],
+                  syscall_name: str, success: bool) -> dict[str, Any]:
+        execve: list[dict[str, str]] = []
         cwd = title = None
-        for rec in event.records:
-            if rec.type == "CWD":
-                cwd = value_text(rec.fields.get("cwd"))
-            elif rec.type == "PROCTITLE":
-                title = proctitle_text(rec.fields.get("proctitle"))
+        for rtype, body in event.raw:
+            if rtype == "EXECVE":
+                execve.append(split_body(body)[0])
+            elif rtype == "CWD":
+                cwd = value_text(split_body(body)[0].get("cwd"))
+            elif rtype == "PROCTITLE":
+                title = proctitle_text(split_body(body)[0].get("proctitle"))
+        args = argv_of(execve)[0] if execve else []
         exe = value_text(f.get("exe"))
         comm = value_text(f.get("comm"))
         pname = _process_name(comm, exe)

@@ -58,11 +58,19 @@ _UNSTAMPED = re.compile(r"(?:node=[^ ]* )?type=[^ ]+ msg=\?(?: |$)")
 
 
 def split_fields(text: str) -> dict[str, str]:
-    """`k=v k="v w" ...` -> {k: raw value}; a repeated name keeps its first value."""
-    fields: dict[str, str] = {}
-    for name, value in FIELD.findall(text):
-        fields.setdefault(name, value)
-    return fields
+    """`k=v k="v w" ...` -> {k: raw value}; a repeated name keeps its first value
+    (dict() keeps the last of each name, so it is fed the pairs in reverse)."""
+    pairs = FIELD.findall(text)
+    pairs.reverse()
+    return dict(pairs)
+
+
+def split_body(body: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A record body -> (raw fields, ENRICHED fields)."""
+    if ENRICHED_SEPARATOR not in body:
+        return split_fields(body), {}
+    raw, _sep, enriched = body.partition(ENRICHED_SEPARATOR)
+    return split_fields(raw), split_fields(enriched)
 
 
 class Record:
@@ -84,9 +92,7 @@ class Record:
         self._enriched: Optional[dict[str, str]] = None
 
     def _split(self) -> None:
-        raw, sep, enriched = self.body.partition(ENRICHED_SEPARATOR)
-        self._fields = split_fields(raw)
-        self._enriched = split_fields(enriched) if sep else {}
+        self._fields, self._enriched = split_body(self.body)
 
     @property
     def fields(self) -> dict[str, str]:
@@ -182,17 +188,31 @@ def execve_args(records: Iterable[Record]) -> tuple[list[str], int]:
     (a malformed `argc=0 a0="whoami"` gives ["whoami"]); when argc is bigger
     than what is present, the arguments present are returned.
     """
-    merged: dict[str, str] = {}
+    return argv_of([rec.fields for rec in records])
+
+
+def argv_of(field_dicts: list[dict[str, str]]) -> tuple[list[str], int]:
+    """`execve_args` over the split fields of the EXECVE records."""
+    if len(field_dicts) == 1:
+        merged = field_dicts[0]
+    else:
+        merged = {}
+        for fields in field_dicts:
+            for name, value in fields.items():
+                merged.setdefault(name, value)
     argc = -1
-    for rec in records:
-        fields = rec.fields
+    for fields in field_dicts:
         if argc < 0 and "argc" in fields:
             try:
                 argc = int(fields["argc"])
             except ValueError:
                 argc = -1
-        for name, value in fields.items():
-            merged.setdefault(name, value)
+    if len(merged) == argc + 1:
+        # The common case: argc then exactly a0 .. a(argc-1), none split.
+        try:
+            return [value_text(merged["a%d" % i]) or "" for i in range(argc)], argc
+        except KeyError:
+            pass
     args: list[str] = []
     i = 0
     while True:

@@ -1,0 +1,151 @@
+"""The auparse event source: records grouped by auparse in feed mode.
+
+See assemble.py for the shared rules; this is the default source when the
+auparse bindings import.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .assemble import (_RECORD_BLOCK, EOE_TIMEOUT, MAX_ENRICHED_HELD, MAX_ERRORS, MAX_LINE,
+                       AuditEvent)
+from .framing import LineError, Lines, LineSplitter
+from .records import ENRICHED_SEPARATOR, HEADER, RecordError, parse_line
+
+
+class AuparseEventSource(LineSplitter):
+    """Groups records with auparse in feed mode (the audit project's own rules
+    for event completion: EOE, ending record types, its EOE timeout).
+
+    Lines are checked in Python first so that malformed ones are reported
+    with their line number (auparse would drop them silently); a line that
+    is not valid UTF-8 is handed over with the bad bytes written as `\\xNN`
+    (auparse's Python binding cannot return such text). Records handed back
+    carry line_no 0: auparse does not report line numbers in feed mode.
+    """
+
+    def __init__(self, timeout: float = EOE_TIMEOUT, max_line: int = MAX_LINE,
+                 on_error: Optional[Callable[[LineError], None]] = None) -> None:
+        import auparse
+        super().__init__(max_line, MAX_ERRORS, on_error)
+        self._auparse = auparse
+        self._parser = auparse.AuParser(auparse.AUSOURCE_FEED)
+        self._parser.set_eoe_timeout(int(timeout))
+        self._ready: list[AuditEvent] = []
+        self._enriched: dict[str, list[str]] = {}    # raw record text -> its ENRICHED tails
+        self._failure: Optional[BaseException] = None
+        # The binding insists on a plain function, not a bound method.
+        self._parser.add_callback(lambda p, t, d: self._on_event(p, t, d), None)
+
+    def _on_event(self, parser, cb_type: int, _data: object) -> None:
+        # An exception escaping this callback corrupts the C caller's state:
+        # keep it and raise it after auparse returns.
+        if cb_type != self._auparse.AUPARSE_CB_EVENT_READY or self._failure is not None:
+            return
+        try:
+            if not parser.first_record():
+                return
+            raw: list[tuple[str, str]] = []
+            enriched = self._enriched
+            get_text, next_record = parser.get_record_text, parser.next_record
+            first = ""
+            while True:
+                text = get_text()
+                if enriched:
+                    tails = enriched.get(text)
+                    if tails:
+                        text += tails.pop(0)
+                        if not tails:
+                            del enriched[text.partition(ENRICHED_SEPARATOR)[0]]
+                record = _type_and_body(text)
+                if record[0] != "EOE":
+                    raw.append(record)
+                    if not first:
+                        first = text
+                if not next_record():
+                    break
+            if raw:
+                # auparse grouped these by node and id: the first header names them all.
+                node, _type, sec, msec, serial = HEADER.match(first).groups()  # type: ignore[union-attr]
+                self._ready.append(AuditEvent(node, int(sec), int(msec), int(serial), raw))
+        except BaseException as e:  # noqa: BLE001 - re-raised in _take_ready
+            self._failure = e
+
+    def _take_ready(self) -> list[AuditEvent]:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        ready, self._ready = self._ready, []
+        return ready
+
+    def _consume(self, lines: Lines) -> list[AuditEvent]:
+        block = lines.block
+        if lines.count and b"\0" not in block and b"\x1d" not in block \
+                and (block.isascii() or _is_utf8(block)) \
+                and _RECORD_BLOCK.fullmatch(block + b"\n") is not None:
+            # Every line is a record auparse can take as is: one call.
+            self.stats.records += lines.count
+            self._parser.feed(block + b"\n")
+            return self._take_ready()
+        valid: list[bytes] = []
+        match = HEADER.match
+        for line_no, line in lines.as_numbered():
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                text = line.decode("utf-8", "backslashreplace")
+                line = text.encode("utf-8")
+            if 0 in line:
+                # auparse's C strings end at a NUL: the rest of the record would be lost.
+                line = line.replace(b"\0", b"\\x00")
+                text = line.decode("utf-8")
+            if match(text) is None:
+                try:
+                    parse_line(text, line_no)   # for the reason
+                except RecordError as e:
+                    self._malformed(line_no, e, line)
+                continue
+            if ENRICHED_SEPARATOR in text:
+                # auparse keeps the ENRICHED part to itself; put it back later.
+                raw, sep, tail = text.partition(ENRICHED_SEPARATOR)
+                if len(self._enriched) >= MAX_ENRICHED_HELD:
+                    self._enriched.clear()
+                    self.stats.enriched_lost += 1
+                self._enriched.setdefault(raw, []).append(sep + tail)
+            valid.append(line)
+        if valid:
+            self.stats.records += len(valid)
+            valid.append(b"")
+            self._parser.feed(b"\n".join(valid))
+        return self._take_ready()
+
+    def age(self, now: Optional[float] = None) -> list[AuditEvent]:
+        """auparse's own rule: events whose timestamp is more than the EOE
+        timeout older than the wall clock are complete (`now` is not used)."""
+        self._parser.feed_age_events()
+        return self._counted(self._take_ready())
+
+    def _drain(self) -> list[AuditEvent]:
+        self._parser.flush_feed()
+        return self._take_ready()
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _type_and_body(text: str) -> tuple[str, str]:
+    """(type, body) of a line that HEADER matches, by position (no regex)."""
+    start = text.index(" ") + 1 if text.startswith("node=") else 0
+    type_end = text.index(" ", start)
+    body = text.index(")", type_end) + 1
+    if text.startswith(":", body):
+        body += 1
+    if text.startswith(" ", body):
+        body += 1
+    return text[start + 5:type_end], text[body:]
