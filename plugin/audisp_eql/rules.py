@@ -19,6 +19,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
+from .trust import UntrustedPathError, check_trusted
+
 OK = "ok"
 UNSUPPORTED = "unsupported"
 INVALID = "invalid"
@@ -152,7 +154,10 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     try:
+        check_trusted(path)   # as auditd does: a rule others can change is not loaded
         data = path.read_bytes()
+    except UntrustedPathError as err:
+        raise RuleFileError(f"refusing to load: {err.reason}") from None
     except OSError as err:
         raise RuleFileError(f"cannot read: {err.strerror or err}") from None
     text = data.decode("utf-8", errors="replace")
