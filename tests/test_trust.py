@@ -200,3 +200,28 @@ def _run_as_nobody(base: Path) -> None:
     assert lines[1] == "ok"
     assert lines[2].startswith(f"refused owned by uid {OTHER_UID}")
     assert f"running user (uid {NOBODY})" in lines[2]
+
+
+def test_rule_loader_refuses_untrusted_rule_files(safe_dir: Path) -> None:
+    from audisp_eql.rules import INVALID, load_rules
+    from fuzz.catchall import write_catchall
+    rule = write_catchall(safe_dir)
+    assert len(load_rules([safe_dir]).rules) == 1
+    rule.chmod(0o646)
+    ruleset = load_rules([safe_dir])
+    assert ruleset.rules == []
+    [report] = ruleset.reports
+    assert report.status == INVALID
+    assert str(rule) in report.reason and "refusing to load: world-writable" in report.reason
+
+
+def test_config_loader_refuses_untrusted_config(safe_dir: Path) -> None:
+    from audisp_eql.config import ConfigError, load_config
+    config = safe_dir / "audisp-eql.toml"
+    config.write_text("[plugin]\n")
+    config.chmod(0o600)
+    load_config(config)
+    safe_dir.chmod(0o777)
+    with pytest.raises(ConfigError) as err:
+        load_config(config)
+    assert str(config) in str(err.value) and "world-writable without the sticky bit" in str(err.value)

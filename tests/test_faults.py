@@ -1,0 +1,238 @@
+"""Faults around a running plugin process: its outputs fail, its syslog daemon goes
+away, its rule directory breaks. It must report, keep reading stdin, count what
+it loses, and resume by itself.
+
+Real parts only: the plugin is the installed program on a unix socketpair stdin;
+the disk is a tmpfs mounted here (256 kB, unmounted in a finally); syslog is a
+private rsyslogd (tests/harness) stopped and restarted by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from conftest import ROOT, SEED
+from fuzz.catchall import write_catchall
+from harness.procs import stop_process, wait_for
+from harness.records import exec_event
+from harness.rsyslogd import running_rsyslogd
+
+PROGRAM = ROOT / ".venv" / "bin" / "audisp-eql"
+
+
+class RunningPlugin:
+    """`audisp-eql plugin CONFIG` with stdin a socketpair, stderr to a file."""
+
+    def __init__(self, workdir: Path, config: Path) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.stdin = ours
+        self.stderr_path = workdir / "plugin.stderr"
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen([str(PROGRAM), "plugin", str(config)], env={},
+                                         stdin=theirs, stdout=subprocess.DEVNULL, stderr=err,
+                                         cwd="/")
+        theirs.close()
+        self.serial = 1000
+
+    def send_execs(self, count: int, arg: str = "x") -> None:
+        data = b""
+        for _ in range(count):
+            self.serial += 1
+            data += b"".join(exec_event(self.serial, ["sh", "-c", f"{arg} {self.serial}"],
+                                        "/bin/sh", pid=self.serial))
+        self.stdin.sendall(data)
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_stderr(self, text: str, timeout: float = 15.0) -> None:
+        if not wait_for(lambda: text in self.stderr(), timeout):
+            pytest.fail(f"plugin stderr never said {text!r}:\n{self.stderr()}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> int:
+        self.stdin.close()
+        try:
+            return self.proc.wait(30)
+        finally:
+            stop_process(self.proc)
+
+
+def plugin_config(workdir: Path, rules: Path, syslog_socket: Path | None, alerts: Path,
+                  extra: str = "") -> Path:
+    """Syslog output to `syslog_socket` (None: disabled) and a JSON-lines file."""
+    config = workdir / "audisp-eql.toml"
+    config.write_text(f"""
+[plugin]
+status_interval = 0
+parent_from_proc = false
+[rules]
+paths = ["{rules}"]
+[ratelimit]
+burst = 0
+[output.syslog]
+enabled = {"false" if syslog_socket is None else "true"}
+socket = "{syslog_socket or '/dev/log'}"
+format = "json"
+[output.file]
+enabled = true
+path = "{alerts}"
+mode = "0600"
+{extra}
+""")
+    config.chmod(0o600)
+    return config
+
+
+def alert_args(path: Path) -> List[str]:
+    """The distinguishing argument of every alert in a JSON-lines file; every line must parse."""
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    return [json.loads(line)["process"]["args"][2] for line in lines]
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "rules"
+    directory.mkdir(mode=0o755)
+    write_catchall(directory)
+    return directory
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs",
+                             str(mount_point)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_disk_full_is_reported_reading_continues_output_resumes(
+        tmp_path: Path, rules_dir: Path, small_disk: Path) -> None:
+    alerts = small_disk / "alerts.json"
+    filler = small_disk / "filler"
+    plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules_dir, None,
+                                                   alerts))
+    try:
+        plugin.wait_stderr("started")
+        plugin.send_execs(3, "before")
+        assert wait_for(lambda: len(alert_args(alerts)) == 3, 15.0), plugin.stderr()
+        # Fill the disk: the next alerts cannot be written.
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        plugin.send_execs(20, "while-full")
+        # The plugin is still reading: a status request is answered, naming the error.
+        assert wait_for(lambda: "while-full" not in "".join(alert_args(alerts)) and
+                        plugin.alive(), 2.0)
+        plugin.proc.send_signal(signal.SIGUSR1)
+        plugin.wait_stderr(f"output error: {alerts}")
+        assert "No space left on device" in plugin.stderr() or "short write" in plugin.stderr()
+        assert plugin.alive()
+        filler.unlink()
+        plugin.send_execs(3, "after")
+        assert wait_for(lambda: sum(a.startswith("after") for a in alert_args(alerts)) == 3,
+                        15.0), plugin.stderr()
+        assert plugin.close() == 0
+        # Nothing half-written: every line parses (alert_args), and the loss is counted.
+        written = alert_args(alerts)
+        lost = 20 - sum(a.startswith("while-full") for a in written)
+        assert lost > 0
+        assert f"dropped={lost}" in plugin.stderr().rsplit("end of input", 1)[1], plugin.stderr()
+    finally:
+        stop_process(plugin.proc)
+
+
+def test_removed_output_file_is_recreated(tmp_path: Path, rules_dir: Path) -> None:
+    alerts = tmp_path / "out" / "alerts.json"
+    alerts.parent.mkdir()
+    plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules_dir, None,
+                                                   alerts))
+    try:
+        plugin.wait_stderr("started")
+        plugin.send_execs(2, "first")
+        assert wait_for(lambda: len(alert_args(alerts)) == 2, 15.0), plugin.stderr()
+        alerts.unlink()
+        # The file output notices within about a second; keep sending until it has.
+        assert wait_for(lambda: (plugin.send_execs(1, "second"), alerts.exists())[1], 15.0,
+                        interval=0.3), plugin.stderr()
+        assert plugin.close() == 0
+        assert all(a.startswith("second") for a in alert_args(alerts))
+        assert oct(alerts.stat().st_mode & 0o777) == oct(0o600)
+    finally:
+        stop_process(plugin.proc)
+
+
+def test_syslog_daemon_down_and_restarted(tmp_path: Path, rules_dir: Path) -> None:
+    """rsyslogd stops while alerts keep coming: the plugin keeps reading (the file
+    output shows it), buffers for syslog, and delivers when rsyslogd is back."""
+    alerts = tmp_path / "alerts.json"
+    with running_rsyslogd(tmp_path) as rs:
+        plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules_dir, rs.socket_path,
+                                                       alerts))
+        try:
+            plugin.wait_stderr("started")
+            plugin.send_execs(2, "up")
+            rs.wait_for_lines("local", lambda lines: sum('"up ' in l for l in lines) == 2)
+            stop_process(rs.proc)
+            plugin.send_execs(5, "down")
+            assert wait_for(lambda: sum(a.startswith("down") for a in alert_args(alerts)) == 5,
+                            15.0), plugin.stderr()
+            assert plugin.alive()
+        except BaseException:
+            stop_process(plugin.proc)
+            raise
+    # Same directory, same socket path: a restarted system rsyslogd.
+    with running_rsyslogd(tmp_path) as rs:
+        try:
+            lines = rs.wait_for_lines("local", lambda ls: sum('"down ' in l for l in ls) == 5,
+                                      timeout=60.0)
+            plugin.send_execs(2, "back")
+            lines = rs.wait_for_lines("local", lambda ls: sum('"back ' in l for l in ls) == 2)
+            assert plugin.close() == 0
+            final = plugin.stderr().rsplit("end of input", 1)[1]
+            assert "dropped=0" in final, plugin.stderr()
+            assert len([l for l in lines if "Any process start" in l]) == 9
+        finally:
+            stop_process(plugin.proc)
+
+
+def test_sighup_with_untrusted_rule_file_keeps_rules(tmp_path: Path, rules_dir: Path) -> None:
+    """SIGHUP after someone made a rule world-writable: refused, old rules kept."""
+    alerts = tmp_path / "alerts.json"
+    plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules_dir, None,
+                                                   alerts))
+    try:
+        plugin.wait_stderr("started: 1 rules loaded")
+        (rules_dir / "catchall.toml").chmod(0o666)
+        plugin.proc.send_signal(signal.SIGHUP)
+        plugin.wait_stderr("reload failed")
+        assert "refusing to load: world-writable" in plugin.stderr(), plugin.stderr()
+        plugin.send_execs(1, "still")
+        assert wait_for(lambda: alert_args(alerts) == [f"still {plugin.serial}"], 15.0), \
+            plugin.stderr()
+        assert plugin.close() == 0
+    finally:
+        stop_process(plugin.proc)
