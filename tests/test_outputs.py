@@ -256,3 +256,17 @@ def test_sink_fans_out_and_drains_summaries_at_close(tmp_path: Path) -> None:
         lines = [json.loads(x) for x in path.read_text().splitlines()]
         assert [x.get("audisp_eql", {}).get("suppressed") for x in lines] == [None, 2]
     assert sink.alerts == 3
+
+
+def test_close_gives_up_at_once_when_the_syslog_socket_is_missing(tmp_path, monkeypatch) -> None:
+    """An exiting plugin must not wait for a syslog daemon that is not there:
+    the queued alert is counted as dropped instead."""
+    import audisp_eql.outputs.syslog as syslog_module
+    out = syslog_module.LocalSyslogOutput(socket_path=str(tmp_path / "no-such-socket"))
+    out.emit({"rule": {"name": "r"}, "kibana": {"alert": {"severity": "low"}}})
+    assert out.pending() == 1
+    waits: list = []
+    monkeypatch.setattr(syslog_module.time, "sleep", waits.append)  # count waits, not seconds
+    out.close()
+    assert waits == []
+    assert out.pending() == 0 and out.stats.dropped == 1

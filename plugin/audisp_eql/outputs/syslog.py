@@ -57,6 +57,7 @@ class _QueuedOutput(Output):
         self.queue_size = max(1, queue_size)
         self.retry_at = 0.0
         self.backoff = 0.0
+        self.sock: socket.socket | None = None
 
     def _enqueue(self, message: bytes) -> None:
         if len(self.queue) >= self.queue_size:
@@ -87,6 +88,8 @@ class _QueuedOutput(Output):
             before = len(self.queue)
             self.flush()
             if len(self.queue) == before:
+                if self.sock is None:
+                    break  # no socket could be opened: waiting cannot help
                 time.sleep(0.05)
         self.stats.dropped += len(self.queue)
         self.queue.clear()
