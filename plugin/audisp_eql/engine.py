@@ -1,41 +1,50 @@
-"""Which rules match a document: an index in front of the compiled predicates.
+"""Which rules match a document: gates and an index in front of the predicates.
 
-Most rules only apply to one event category and name the processes they are
-about (`process.name in ("nc", "ncat")`), so for a given document only a few
-predicates need to run. Rules are indexed by category and, when the compiled
-query knows its process-name set, by lower-cased `process.name`; the others are
-evaluated for every document of their category. `match` is the hot path.
+Most rules open with gates that hold for nearly every document
+(`host.os.type == "linux" and event.type == "start" and event.action in
+(...)`) and name the programs they are about (`process.name in ("nc",
+"ncat")`, `process.parent.executable : "/etc/update-motd.d/*"`). So:
+
+- gates: each rule's top-level `and` terms that read only document-level,
+  low-cardinality fields (`GATE_FIELDS`) are evaluated once per distinct
+  value of those fields (the gate key), on a document holding just them:
+  exact, since those terms read nothing else. Per gate key a `RuleIndex`
+  holds the rules that passed, each with its remaining terms (residual);
+- index: rules are found by the program fields of the document (name,
+  executable, parent's name and executable; see ruleindex.py), the others
+  are evaluated for every document.
+
+`match` is the hot path: two cached lookups, then the residual predicates.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
+from .eql.ast import And, Expr, fields_of
+from .eql.index_hints import EXACT, Atom, index_hint
+from .ruleindex import RuleIndex, field_getter
 from .rules import Rule
 
 log = logging.getLogger(__name__)
 
 Predicate = Callable[[dict[str, Any]], bool]
 _Entry = tuple[int, Rule, Predicate]
+_Candidate = tuple[Rule, Predicate]
 
-# Distinct (categories, name) pairs seen; argv[0] is attacker-chosen, so bound it.
-_CACHE_LIMIT = 4096
-
-
-class _Bucket:
-    """Rules of one category: by process name, and those evaluated always."""
-
-    __slots__ = ("by_name", "always")
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, list[_Entry]] = {}
-        self.always: list[_Entry] = []
+# Fields with a handful of values per host, read by rule gates. Never a field
+# that varies per event (ids, names, times): the gate key must stay small.
+GATE_FIELDS: frozenset[str] = frozenset([
+    "event.category", "event.type", "event.action", "event.kind", "event.outcome",
+    "event.module", "event.dataset", "event.provider", "data_stream.dataset",
+    "host.os.type", "host.os.family", "host.os.platform", "host.os.name", "agent.type",
+])
+# Distinct gate keys kept; our own documents have one or two.
+_VIEW_LIMIT = 256
 
 
-def _categories(doc: dict[str, Any]) -> tuple[str, ...]:
-    event = doc.get("event")
-    value = event.get("category") if isinstance(event, dict) else None
+def _categories(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list):
@@ -43,10 +52,61 @@ def _categories(doc: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def _process_name(doc: dict[str, Any]) -> str | None:
-    process = doc.get("process")
-    name = process.get("name") if isinstance(process, dict) else None
-    return name.lower() if isinstance(name, str) else None
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in that is equal only for values no predicate can tell apart."""
+    if value.__class__ is str or value is None:
+        return value
+    if value.__class__ is list:
+        return tuple(_freeze(v) for v in value)
+    if value.__class__ in (int, float, bool):
+        return (value.__class__, value)  # True == 1 == 1.0, but not for EQL
+    raise TypeError(f"no gate key for a {type(value).__name__}")
+
+
+def _all_of(predicates: Sequence[Predicate]) -> Predicate:
+    if not predicates:
+        return lambda doc: True
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        a, b = predicates
+        return lambda doc: a(doc) and b(doc)
+    sequence = tuple(predicates)
+
+    def all_of(doc: dict[str, Any]) -> bool:
+        for predicate in sequence:
+            if not predicate(doc):
+                return False
+        return True
+    return all_of
+
+
+class _Prepared:
+    """One rule split into gate terms and residual, with its index hint."""
+
+    __slots__ = ("order", "rule", "category", "predicate", "gates", "residual", "hint")
+
+    def __init__(self, order: int, rule: Rule) -> None:
+        compiled = rule.compiled
+        self.order, self.rule, self.category = order, rule, compiled.category
+        self.predicate: Predicate = compiled.predicate
+        conjuncts: Sequence[tuple[Expr, Predicate]] = getattr(compiled, "conjuncts", ()) or ()
+        gate_terms = [(t, p) for t, p in conjuncts if fields_of(t) <= GATE_FIELDS]
+        rest = [(t, p) for t, p in conjuncts if not fields_of(t) <= GATE_FIELDS]
+        if conjuncts:
+            self.gates = [p for _, p in gate_terms]
+            self.residual = _all_of([p for _, p in rest])
+            terms = [t for t, _ in rest]
+            self.hint = index_hint(And(tuple(terms))) if terms else ()
+        else:  # a compiled query without conjuncts: the whole predicate, name hint only
+            self.gates, self.residual = [], self.predicate
+            names = compiled.process_names
+            self.hint = () if names is None else (frozenset(
+                Atom(("process", "name"), EXACT, n.lower(), True) for n in names),)
+
+    def gate_fields(self) -> set[str]:
+        terms = [t for t, _ in getattr(self.rule.compiled, "conjuncts", ()) or ()]
+        return {f for t in terms for f in fields_of(t) if f in GATE_FIELDS}
 
 
 class Engine:
@@ -54,59 +114,89 @@ class Engine:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: list[Rule] = [r for r in rules if r.compiled is not None]
-        self._buckets: dict[str, _Bucket] = {}
-        self._any: list[_Entry] = []  # `any where` rules: every document
-        self._cache: dict[tuple[tuple[str, ...], str | None], list[_Entry]] = {}
+        self._prepared = [_Prepared(order, rule) for order, rule in enumerate(self.rules)]
+        used = {"event.category"}.union(*(p.gate_fields() for p in self._prepared))
+        self._gate_paths = [tuple(name.split(".")) for name in sorted(used)]
+        self._gate_getters = [field_getter(p) for p in self._gate_paths]
+        self._category = field_getter(("event", "category"))
+        self._views: dict[tuple[Any, ...], RuleIndex[_Candidate]] = {}
         self.errors: dict[str, int] = {}
-        for order, rule in enumerate(self.rules):
-            compiled = rule.compiled
-            entry: _Entry = (order, rule, compiled.predicate)
-            if compiled.category is None:
-                self._any.append(entry)
-                continue
-            bucket = self._buckets.setdefault(compiled.category, _Bucket())
-            names = compiled.process_names
-            if names is None:
-                bucket.always.append(entry)
-            else:
-                for name in names:
-                    bucket.by_name.setdefault(name.lower(), []).append(entry)
 
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
 
-    def candidates(self, categories: Sequence[str], name: str | None) -> list[_Entry]:
-        """The rules worth evaluating for this category set and process name, in load order."""
-        key = (tuple(categories), name)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
-        merged: dict[int, _Entry] = {e[0]: e for e in self._any}
-        for category in key[0]:
-            bucket = self._buckets.get(category)
-            if bucket is None:
-                continue
-            for entry in bucket.always:
-                merged[entry[0]] = entry
-            if name is not None:
-                for entry in bucket.by_name.get(name, ()):
-                    merged[entry[0]] = entry
-        found = [merged[k] for k in sorted(merged)]
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = found
+    def candidates(self, categories: Sequence[str], name: Optional[str]) -> list[_Entry]:
+        """Rules of these categories not excluded by their process-name set, in load
+        order: a coarse view (gates and other index fields are not applied)."""
+        found = []
+        for p in self._prepared:
+            names = p.rule.compiled.process_names
+            if (p.category is None or p.category in categories) and \
+                    (names is None or (name is not None and name in names)):
+                found.append((p.order, p.rule, p.predicate))
         return found
 
-    def match(self, doc: dict[str, Any]) -> list[Rule]:
-        """The rules whose query matches `doc`."""
-        matched: list[Rule] = []
-        for _order, rule, predicate in self.candidates(_categories(doc), _process_name(doc)):
+    def _gate_key(self, doc: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple([_freeze(get(doc)) for get in self._gate_getters])
+
+    def _view(self, doc: dict[str, Any], key: tuple[Any, ...]) -> RuleIndex[_Candidate]:
+        """The rules whose category and gates hold for this gate key, indexed."""
+        gate_doc: dict[str, Any] = {}
+        for path, get in zip(self._gate_paths, self._gate_getters):
+            value = get(doc)
+            if value is not None:
+                node = gate_doc
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = list(value) if value.__class__ is list else value
+        categories = _categories(self._category(doc))
+        entries: list[tuple[_Candidate, Any]] = []
+        for p in self._prepared:
+            if p.category is not None and p.category not in categories:
+                continue
             try:
-                if predicate(doc):
+                passed = all(gate(gate_doc) for gate in p.gates)
+                candidate = (p.rule, p.residual)
+            except Exception:  # noqa: BLE001 - evaluate it whole; the error shows per doc
+                passed, candidate = True, (p.rule, p.predicate)
+            if passed:
+                entries.append((candidate, p.hint))
+        view: RuleIndex[_Candidate] = RuleIndex(entries)
+        if len(self._views) >= _VIEW_LIMIT:
+            self._views.clear()
+        self._views[key] = view
+        return view
+
+    def match(self, doc: dict[str, Any]) -> list[Rule]:
+        """The rules whose query matches `doc`, in load order."""
+        try:
+            key = self._gate_key(doc)
+        except (TypeError, AttributeError):  # an odd value (ECS input): no shortcuts
+            return self._match_every_rule(doc)
+        view = self._views.get(key)
+        if view is None:
+            view = self._view(doc, key)
+        matched: list[Rule] = []
+        for rule, residual in view.lookup(doc):
+            try:
+                if residual(doc):
                     matched.append(rule)
             except Exception as err:  # noqa: BLE001 - one rule's bug must not stop the others
                 self._count_error(rule, err)
+        return matched
+
+    def _match_every_rule(self, doc: dict[str, Any]) -> list[Rule]:
+        categories = _categories(self._category(doc))
+        matched: list[Rule] = []
+        for p in self._prepared:
+            if p.category is not None and p.category not in categories:
+                continue
+            try:
+                if p.predicate(doc):
+                    matched.append(p.rule)
+            except Exception as err:  # noqa: BLE001
+                self._count_error(p.rule, err)
         return matched
 
     def _count_error(self, rule: Rule, err: Exception) -> None:

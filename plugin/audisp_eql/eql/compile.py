@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from . import ast
+from .cost import and_order, or_order
 from .errors import EqlCompileError, EqlUnsupported
 from .functions import FUNCTIONS, add, divide, modulo, multiply, subtract
 from .lucene import compile_regex
 from .names import process_names
-from .wildcard import compile_patterns
+from .fieldmemo import memo_for
+from .wildcard import PatternSet, compile_patterns
 
 Predicate = Callable[[dict], bool]
 Values = Callable[[dict], Sequence[Any]]
@@ -49,14 +51,28 @@ class CompiledQuery:
     predicate: Predicate
     fields: FrozenSet[str]
     process_names: Optional[FrozenSet[str]]
+    # The top-level `and` terms (nested ones flattened) in evaluation order,
+    # each compiled: `predicate` is true exactly when all of them are. The
+    # engine evaluates document-level gates among them once per gate value.
+    conjuncts: Tuple[Tuple[ast.Expr, Predicate], ...] = ()
 
 
 def compile_query(query: ast.Query) -> CompiledQuery:
     if not isinstance(query, ast.EventQuery):
         raise EqlUnsupported(f"{query.kind} queries are parsed and field-checked but not "
                              "evaluated yet (only single-event queries are)")
-    return CompiledQuery(query, query.category, compile_condition(query.condition),
-                         query.fields, process_names(query.condition))
+    terms = and_order(conjuncts_of(query.condition))
+    conjuncts = tuple((term, compile_condition(term)) for term in terms)
+    predicate = conjuncts[0][1] if len(conjuncts) == 1 else _all([p for _, p in conjuncts])
+    return CompiledQuery(query, query.category, predicate, query.fields,
+                         process_names(query.condition), conjuncts)
+
+
+def conjuncts_of(expr: ast.Expr) -> Tuple[ast.Expr, ...]:
+    """The terms of a top-level `and`, nested `and`s flattened; else (expr,)."""
+    if not isinstance(expr, ast.And):
+        return (expr,)
+    return tuple(t for term in expr.terms for t in conjuncts_of(term))
 
 
 # -- field access ------------------------------------------------------------
@@ -190,9 +206,9 @@ def _apply(impl: Callable[..., Any], insensitive: bool, args: List[Values]) -> V
 
 def compile_condition(expr: ast.Expr) -> Predicate:
     if isinstance(expr, ast.And):
-        return _all([compile_condition(t) for t in expr.terms])
+        return _all([compile_condition(t) for t in and_order(conjuncts_of(expr))])
     if isinstance(expr, ast.Or):
-        return _any([compile_condition(t) for t in expr.terms])
+        return _any([compile_condition(t) for t in or_order(expr.terms)])
     if isinstance(expr, ast.Not):
         inner = compile_condition(expr.term)
         return lambda doc: not inner(doc)
@@ -308,26 +324,26 @@ def _in_set(expr: ast.InSet) -> Predicate:
     if isinstance(expr.expr, ast.Field) and all(c.__class__ is str for c in constants):
         get = _getter(expr.expr.path)
         members = frozenset(constants)
+        memo = memo_for(expr.expr.path)
         if expr.insensitive:
+            lowered, folded_view = memo.lowered, memo.folded_view
+
             def in_lowered(doc: dict) -> bool:
                 value = get(doc)
                 if value.__class__ is str:
-                    return value.lower() in members
-                if value.__class__ is list:
-                    for item in value:
-                        if item.__class__ is str and item.lower() in members:
-                            return True
+                    return lowered(value) in members
+                if value.__class__ is list and not members.isdisjoint(folded_view(value).set):
+                    return True
                 return null_test is not None and not null_test(doc)
             return in_lowered
+        raw_view = memo.raw_view
 
         def in_exact(doc: dict) -> bool:
             value = get(doc)
             if value.__class__ is str:
                 return value in members
-            if value.__class__ is list:
-                for item in value:
-                    if item.__class__ is str and item in members:
-                        return True
+            if value.__class__ is list and not members.isdisjoint(raw_view(value).set):
+                return True
             return null_test is not None and not null_test(doc)
         return in_exact
 
@@ -349,6 +365,8 @@ def _in_set(expr: ast.InSet) -> Predicate:
 
 
 def _match(expr: ast.Match) -> Predicate:
+    if expr.kind == "like" and isinstance(expr.expr, ast.Field):
+        return _like_field(expr.expr.path, PatternSet(expr.patterns, expr.insensitive))
     if expr.kind == "like":
         matcher = compile_patterns(expr.patterns, expr.insensitive)
     else:
@@ -370,3 +388,43 @@ def _match(expr: ast.Match) -> Predicate:
         return match_field
     values = compile_values(expr.expr)
     return lambda doc: any(v.__class__ is str and matcher(v) for v in values(doc))
+
+
+def _like_field(path: Tuple[str, ...], shapes: PatternSet) -> Predicate:
+    """`field like/: patterns`, folding each value once per document (fieldmemo)."""
+    get = _getter(path)
+    memo = memo_for(path)
+    any_item = shapes.any_item
+    match_folded = shapes.match_folded
+    if shapes.insensitive:
+        lowered, view_of = memo.lowered, memo.folded_view
+        if shapes.only_exact:
+            exact = shapes.exact
+
+            def like_exact_folded(doc: dict) -> bool:
+                value = get(doc)
+                if value.__class__ is str:
+                    return lowered(value) in exact
+                if value.__class__ is list:
+                    return not exact.isdisjoint(view_of(value).set)
+                return False
+            return like_exact_folded
+
+        def like_folded(doc: dict) -> bool:
+            value = get(doc)
+            if value.__class__ is str:
+                return match_folded(lowered(value))
+            if value.__class__ is list:
+                return any_item(view_of(value))
+            return False
+        return like_folded
+    raw_view = memo.raw_view
+
+    def like(doc: dict) -> bool:
+        value = get(doc)
+        if value.__class__ is str:
+            return match_folded(value)
+        if value.__class__ is list:
+            return any_item(raw_view(value))
+        return False
+    return like

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Callable, List, Optional, Sequence
 
+from .fieldmemo import SEPARATOR, ListView
+
 Matcher = Callable[[str], bool]
 
 
@@ -67,65 +69,108 @@ def _single_star_free(pattern: str) -> Matcher:
     return lambda value: len(value) == len(pattern) and finder.match(value) is not None
 
 
-def compile_patterns(patterns: Sequence[str], insensitive: bool) -> Matcher:
-    """One matcher, true when the value matches any of `patterns`.
+class PatternSet:
+    """Patterns grouped by shape: one set lookup, one startswith/endswith call
+    with a tuple, then infixes and general patterns, so long lists stay cheap.
 
-    Common shapes are grouped into one set lookup and one
-    startswith/endswith call with a tuple, so long lists stay cheap.
+    `match(value)` folds the value when the set is case-insensitive;
+    `match_folded` takes an already folded value; `any_item(view)` tests the
+    string items of a list (fieldmemo.ListView, folded when insensitive).
     """
-    if insensitive:
-        patterns = [p.lower() for p in patterns]
-    exact: set = set()
-    prefixes: List[str] = []
-    suffixes: List[str] = []
-    infixes: List[str] = []
-    others: List[Matcher] = []
-    for p in patterns:
-        if "?" in p:
-            others.append(_general(p) if "*" in p else _single_star_free(p))
-        elif "*" not in p:
-            exact.add(p)
-        elif p == "*" or set(p) == {"*"}:
-            prefixes.append("")  # matches every string
-        else:
-            core = p.strip("*")
-            if "*" in core:
-                others.append(_general(p))
-            elif p.startswith("*") and p.endswith("*"):
-                infixes.append(core)
-            elif p.endswith("*") and p.count("*") == len(p) - len(p.rstrip("*")):
-                prefixes.append(core)
-            elif p.startswith("*"):
-                suffixes.append(core)
-            else:
-                others.append(_general(p))
-    exact_set = frozenset(exact)
-    prefix_tuple = tuple(prefixes)
-    suffix_tuple = tuple(suffixes)
-    infix_tuple = tuple(infixes)
-    other_tuple = tuple(others)
 
-    def match(value: str) -> bool:
+    def __init__(self, patterns: Sequence[str], insensitive: bool) -> None:
         if insensitive:
-            value = value.lower()
-        if value in exact_set:
+            patterns = [p.lower() for p in patterns]
+        self.insensitive = insensitive
+        exact: set = set()
+        prefixes: List[str] = []
+        suffixes: List[str] = []
+        infixes: List[str] = []
+        others: List[Matcher] = []
+        for p in patterns:
+            if "?" in p:
+                others.append(_general(p) if "*" in p else _single_star_free(p))
+            elif "*" not in p:
+                exact.add(p)
+            elif p == "*" or set(p) == {"*"}:
+                prefixes.append("")  # matches every string
+            else:
+                core = p.strip("*")
+                if "*" in core:
+                    others.append(_general(p))
+                elif p.startswith("*") and p.endswith("*"):
+                    infixes.append(core)
+                elif p.endswith("*") and p.count("*") == len(p) - len(p.rstrip("*")):
+                    prefixes.append(core)
+                elif p.startswith("*"):
+                    suffixes.append(core)
+                else:
+                    others.append(_general(p))
+        self.exact = frozenset(exact)
+        self.prefixes = tuple(prefixes)
+        self.suffixes = tuple(suffixes)
+        self.infixes = tuple(infixes)
+        self.others = tuple(others)
+        self.only_exact = not (self.prefixes or self.suffixes or self.infixes or self.others)
+        # Needles for the NUL-joined items of a list (see fieldmemo.ListView);
+        # a pattern containing the separator itself is tested item by item.
+        sep = SEPARATOR
+        self.needles = tuple([sep + p for p in self.prefixes if sep not in p]
+                             + [p + sep for p in self.suffixes if sep not in p]
+                             + [p for p in self.infixes if sep not in p])
+        self.joined_complete = len(self.needles) == (
+            len(self.prefixes) + len(self.suffixes) + len(self.infixes))
+
+    def match_folded(self, value: str) -> bool:
+        if value in self.exact:
             return True
-        if prefix_tuple and value.startswith(prefix_tuple):
+        if self.prefixes and value.startswith(self.prefixes):
             return True
-        if suffix_tuple and value.endswith(suffix_tuple):
+        if self.suffixes and value.endswith(self.suffixes):
             return True
-        for infix in infix_tuple:
+        for infix in self.infixes:
             if infix in value:
                 return True
-        for other in other_tuple:
+        for other in self.others:
             if other(value):
                 return True
         return False
 
-    # The most common case by far: a single shape; skip the dispatch above.
-    if not insensitive and not (prefix_tuple or suffix_tuple or infix_tuple or other_tuple):
-        return exact_set.__contains__
-    return match
+    def match(self, value: str) -> bool:
+        return self.match_folded(value.lower() if self.insensitive else value)
+
+    def any_item(self, view: "ListView") -> bool:
+        if not view.items:
+            return False
+        if self.exact and not self.exact.isdisjoint(view.set):
+            return True
+        if self.only_exact:
+            return False
+        joined = view.joined
+        if joined is not None and self.joined_complete:
+            for needle in self.needles:
+                if needle in joined:
+                    return True
+            if not self.others:
+                return False
+            for item in view.items:
+                for other in self.others:
+                    if other(item):
+                        return True
+            return False
+        for item in view.items:
+            if self.match_folded(item):
+                return True
+        return False
+
+
+def compile_patterns(patterns: Sequence[str], insensitive: bool) -> Matcher:
+    """One matcher, true when the value matches any of `patterns`."""
+    shapes = PatternSet(patterns, insensitive)
+    # The most common case by far: a single shape; skip the dispatch.
+    if not insensitive and shapes.only_exact:
+        return shapes.exact.__contains__
+    return shapes.match
 
 
 def has_wildcard(pattern: str) -> bool:

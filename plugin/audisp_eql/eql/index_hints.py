@@ -1,0 +1,133 @@
+"""Index hints: string values some fields must have for a condition to hold.
+
+The engine indexes rules by these hints, so that for a document only the
+rules whose hint it satisfies are evaluated. A hint is a few clauses that
+must all hold, each a set of atoms of which at least one holds; no clause
+means "no hint" (evaluate always). Soundness is what matters, a superset is
+fine (the predicate still decides):
+
+- under `and`, every term's clauses hold; under `or`, every term must be
+  constrained, and picking one clause per term gives a clause (their union);
+  under `not`, and for `!=`, `not in`, `== null`, regexes and functions,
+  nothing is known;
+- atoms only come from leaves that need a *string* value equal to, starting
+  with, or ending with a constant: a non-string value never satisfies them,
+  so the engine may ignore non-strings (and multi-valued fields need any
+  element to satisfy the atom, like the leaf);
+- case-sensitive leaves give raw atoms, checked against the raw value;
+  case-insensitive ones give atoms of the lower-cased constant text, checked
+  against value.lower(): exactly how the compiled leaf folds both sides
+  (lower() is context-dependent for a final sigma, so a raw prefix is not
+  always a prefix after lower-casing; keeping both kinds apart stays exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import FrozenSet, Optional, Sequence, Tuple
+
+from . import ast
+
+# Fields that identify the program: short single strings, very selective.
+INDEX_FIELDS: Tuple[Tuple[str, ...], ...] = (
+    ("process", "name"),
+    ("process", "executable"),
+    ("process", "parent", "name"),
+    ("process", "parent", "executable"),
+)
+EXACT, PREFIX, SUFFIX = "exact", "prefix", "suffix"
+_WILDCARDS = ("*", "?")
+
+
+@dataclass(frozen=True)
+class Atom:
+    """The value of `field` equals / starts with / ends with `text`."""
+    field: Tuple[str, ...]
+    kind: str  # EXACT, PREFIX or SUFFIX
+    text: str
+    folded: bool  # compare value.lower() (text is already lower-cased)
+
+
+Hint = Optional[FrozenSet[Atom]]  # one clause: at least one atom holds
+
+
+def _pattern_atom(field: Tuple[str, ...], pattern: str, folded: bool) -> Optional[Atom]:
+    """The literal head or tail of a wildcard pattern (the longer), if any."""
+    if folded:
+        pattern = pattern.lower()  # the whole pattern, as the compiled matcher does
+    cut = [i for i, c in enumerate(pattern) if c in _WILDCARDS]
+    if not cut:
+        return Atom(field, EXACT, pattern, folded)
+    head, tail = pattern[:cut[0]], pattern[cut[-1] + 1:]
+    if not head and not tail:
+        return None
+    if len(head) >= len(tail):
+        return Atom(field, PREFIX, head, folded)
+    return Atom(field, SUFFIX, tail, folded)
+
+
+def _leaf_hint(expr: ast.Expr, fields: Sequence[Tuple[str, ...]]) -> Hint:
+    if isinstance(expr, ast.Compare) and expr.op == "==":
+        for field, other in ((expr.left, expr.right), (expr.right, expr.left)):
+            if isinstance(field, ast.Field) and field.path in fields \
+                    and isinstance(other, ast.Literal) and other.value.__class__ is str:
+                return frozenset([Atom(field.path, EXACT, other.value, False)])
+        return None
+    if isinstance(expr, ast.InSet):
+        target = expr.expr
+        if expr.negated or not isinstance(target, ast.Field) or target.path not in fields:
+            return None
+        values = [v.value for v in expr.values]
+        if not values or any(v.__class__ is not str for v in values):
+            return None  # `in (null, ...)` also holds on a missing field
+        if expr.insensitive:
+            return frozenset(Atom(target.path, EXACT, v.lower(), True) for v in values)
+        return frozenset(Atom(target.path, EXACT, v, False) for v in values)
+    if isinstance(expr, ast.Match) and expr.kind == "like":
+        target = expr.expr
+        if not isinstance(target, ast.Field) or target.path not in fields:
+            return None
+        atoms = [_pattern_atom(target.path, p, expr.insensitive) for p in expr.patterns]
+        if not atoms or any(a is None for a in atoms):
+            return None
+        return frozenset(atoms)  # type: ignore[arg-type]
+    return None
+
+
+def _score(hint: FrozenSet[Atom]) -> float:
+    """Lower is better: roughly how many documents the hint lets through."""
+    total = 0.0
+    for atom in hint:
+        if atom.kind == EXACT:
+            total += 1.0
+        else:  # a short prefix such as "/" lets almost everything through
+            total += 1.0 + 64.0 / (1 + len(atom.text))
+    return total
+
+
+Clauses = Tuple[FrozenSet[Atom], ...]
+_MAX_CLAUSES = 8
+
+
+def _best(clauses: Clauses) -> Clauses:
+    """The most selective clauses first, at most _MAX_CLAUSES."""
+    return tuple(sorted(set(clauses), key=_score)[:_MAX_CLAUSES])
+
+
+def index_hint(expr: ast.Expr, fields: Sequence[Tuple[str, ...]] = INDEX_FIELDS) -> Clauses:
+    """Clauses that all hold whenever `expr` is true (each: at least one atom holds).
+
+    Empty: no hint. Under `and`, the clauses of every term; under `or`, a
+    clause made of one clause per term (all pairings, a few at most)."""
+    if isinstance(expr, ast.And):
+        return _best(tuple(c for t in expr.terms for c in index_hint(t, fields)))
+    if isinstance(expr, ast.Or):
+        combined: Clauses = (frozenset(),)
+        for term in expr.terms:
+            clauses = index_hint(term, fields)
+            if not clauses:
+                return ()
+            combined = _best(tuple(done | c for done in combined for c in clauses))
+        return combined
+    leaf = _leaf_hint(expr, fields)
+    return (leaf,) if leaf is not None else ()
