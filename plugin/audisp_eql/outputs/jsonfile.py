@@ -30,7 +30,9 @@ class JsonFileOutput(Output):
         return f"file {self.path}"
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, self.mode)
+        # O_NOFOLLOW: a symlink planted at the path must not make root append elsewhere.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                     | os.O_NOFOLLOW, self.mode)
         st = os.fstat(fd)
         self.fd, self.inode = fd, (st.st_dev, st.st_ino)
         self.checked_at = time.monotonic()
