@@ -225,3 +225,129 @@ def test_config_loader_refuses_untrusted_config(safe_dir: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(config)
     assert str(config) in str(err.value) and "world-writable without the sticky bit" in str(err.value)
+
+
+# -- the running plugin: privileges, output modes, no code from rule text ------
+def _plugin_env(tmp_path: Path) -> tuple[Path, Path]:
+    from fuzz.catchall import write_catchall
+    tmp_path.chmod(0o755)   # the dropped user must reach its rule directory
+    rules = tmp_path / "rules"
+    rules.mkdir(mode=0o755)
+    write_catchall(rules)
+    return rules, tmp_path / "alerts.json"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_after_privilege_drop_root_only_config_cannot_be_reread(tmp_path: Path) -> None:
+    import signal
+
+    from harness.procs import stop_process, wait_for
+    from test_faults import RunningPlugin, alert_args, plugin_config
+    rules, alerts = _plugin_env(tmp_path)
+    config = plugin_config(tmp_path, rules, None, alerts, extra="")
+    config.write_text(config.read_text().replace("[plugin]\n", "[plugin]\nuser = \"nobody\"\n"))
+    config.chmod(0o600)   # root-only, as it should be
+    plugin = RunningPlugin(tmp_path, config)
+    try:
+        plugin.wait_stderr("running as uid 65534")
+        plugin.proc.send_signal(signal.SIGHUP)
+        plugin.wait_stderr("reload failed, keeping the old configuration")
+        assert "Permission denied" in plugin.stderr()
+        plugin.send_execs(1, "after-reload")
+        assert wait_for(lambda: len(alert_args(alerts)) == 1, 15.0), plugin.stderr()
+        assert plugin.close() == 0
+    finally:
+        stop_process(plugin.proc)
+
+
+@pytest.mark.parametrize("configured,expected", [(None, 0o640), ("0600", 0o600)])
+def test_alert_file_created_with_restrictive_mode_whatever_the_umask(
+        tmp_path: Path, configured: str | None, expected: int) -> None:
+    from harness.procs import stop_process
+    from test_faults import RunningPlugin, plugin_config
+    rules, alerts = _plugin_env(tmp_path)
+    config = plugin_config(tmp_path, rules, None, alerts)
+    text = config.read_text()
+    text = text.replace('mode = "0600"\n', "" if configured is None else f'mode = "{configured}"\n')
+    config.write_text(text)
+    old_umask = os.umask(0)   # inherited by the plugin: the mode must not depend on it
+    try:
+        plugin = RunningPlugin(tmp_path, config)
+    finally:
+        os.umask(old_umask)
+    try:
+        plugin.wait_stderr("started")
+        assert stat_mode(alerts) == expected
+        assert plugin.close() == 0
+    finally:
+        stop_process(plugin.proc)
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o7777
+
+
+def test_alert_file_symlink_is_not_followed(tmp_path: Path) -> None:
+    """A symlink planted at the alert path must not make the root plugin append
+    to its target (e.g. /etc/passwd)."""
+    from harness.procs import stop_process
+    from test_faults import RunningPlugin, plugin_config
+    rules, alerts = _plugin_env(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("root:x:0:0::/root:/bin/sh\n")
+    alerts.symlink_to(victim)
+    plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules, None, alerts))
+    try:
+        if plugin.proc.wait(30) == 0:
+            pytest.fail("plugin started with a symlinked alert file")
+        assert str(alerts) in plugin.stderr()
+    finally:
+        stop_process(plugin.proc)
+    assert victim.read_text() == "root:x:0:0::/root:/bin/sh\n"
+
+
+def test_no_eval_or_exec_in_the_package() -> None:
+    """One check among others: no call to the eval/exec/compile builtins anywhere."""
+    import ast
+
+    import audisp_eql
+    package = Path(audisp_eql.__file__).parent
+    found = []
+    for source in sorted(package.rglob("*.py")):
+        tree = ast.parse(source.read_text(), str(source))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("eval", "exec", "compile", "__import__")):
+                found.append(f"{source.name}:{node.lineno}: {node.func.id}()")
+    assert found == []
+
+
+def test_rule_text_is_never_executed(tmp_path: Path) -> None:
+    """Python in a rule's query, name or description stays text: the rules are
+    refused or loaded as data, and the marker file is never created."""
+    from audisp_eql.rules import load_rules
+    marker = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {marker}')"
+    queries = [f"process where {payload}",
+               f'process where process.name == "x" and {payload}',
+               f"process where process.name : \"{{{payload}}}\"",
+               f'process where process.name regex "(?{{{payload}}})"']
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir(mode=0o755)
+    for i, query in enumerate(queries):
+        (rules_dir / f"r{i}.toml").write_text(
+            f'[metadata]\nmaturity = "production"\n[rule]\nrule_id = "evil-{i}"\n'
+            f'name = "{{0.__class__}} %s {payload}"\ndescription = "{payload}"\n'
+            f'type = "eql"\nlanguage = "eql"\nquery = """\n{query}\n"""\n')
+    ruleset = load_rules([rules_dir])
+    assert len(ruleset.reports) == len(queries)
+    for rule in ruleset.rules:
+        rule.compiled.predicate({"process": {"name": payload, "args": [payload]}})
+    assert not marker.exists()
+
+
+def test_hostile_regex_in_a_rule_is_bounded() -> None:
+    """A rule asking RE2 for an enormous automaton gets a compile error, not the memory."""
+    from audisp_eql.eql import EqlError, compile_query, parse_query
+    with pytest.raises(EqlError):
+        compile_query(parse_query('process where process.name regex "((a{100}){100}){100}"'))
