@@ -219,7 +219,9 @@ def run_workers(args: argparse.Namespace) -> dict[str, Any]:
                 proc.join()
                 start(wid, index + args.workers)
         if now >= next_progress:
-            progress = sum(max(s.index.value, 0) for s in shareds)
+            # Worker w runs inputs w, w + W, ...: its count is index // W + 1.
+            progress = sum(s.index.value // args.workers + 1 for s in shareds
+                           if s.index.value >= 0)
             print(f"fuzz: ~{progress} inputs after {now - t0:.0f} s", file=sys.stderr, flush=True)
             next_progress = now + 30
     for proc in procs.values():
