@@ -236,3 +236,83 @@ def test_sighup_with_untrusted_rule_file_keeps_rules(tmp_path: Path, rules_dir: 
         assert plugin.close() == 0
     finally:
         stop_process(plugin.proc)
+
+
+def _signal_mask(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _children(pid: int) -> List[int]:
+    """Processes whose parent is `pid` (the plugins of the auditd we started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_plugin_killed_and_restarted_by_auditd(tmp_path: Path, rules_dir: Path) -> None:
+    """SIGKILL the plugin under a real auditd: auditd restarts it; the new one has
+    its signals deliverable, alerts again, and repeats no alert of the old one."""
+    from harness.auditd import EXEC_RULES, running_auditd
+    marker = f"h6-restart-{os.getpid()}"
+    alerts = tmp_path / "alerts.json"
+    log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    log.bind(str(tmp_path / "log.sock"))
+    log.setblocking(False)
+    messages: List[str] = []
+
+    def syslog() -> str:
+        while True:
+            try:
+                messages.append(log.recv(65536).decode(errors="replace"))
+            except BlockingIOError:
+                return "\n".join(messages)
+
+    config = plugin_config(tmp_path, rules_dir, tmp_path / "log.sock", alerts)
+    config.chmod(0o644)
+    dropin = (f"active = yes\ndirection = out\npath = {PROGRAM}\ntype = always\n"
+              f"args = plugin {config}\nformat = string\n")
+
+    def ours() -> List[str]:
+        found = []
+        for line in alerts.read_text().splitlines() if alerts.exists() else []:
+            args = json.loads(line)["process"].get("args", [])
+            found += [a for a in args if a.startswith(marker)]
+        return found
+
+    def run_marked(n: int) -> None:
+        subprocess.run(["/bin/sh", "-c", f"true {marker}-{n}", f"{marker}-{n}"], timeout=20)
+
+    try:
+        with running_auditd(tmp_path, plugins={"audisp-eql": dropin}) as ad:
+            assert wait_for(lambda: syslog().count("started:") == 1, 30), ad.stderr_text()
+            ad.add_rules(EXEC_RULES)
+            run_marked(1)
+            assert wait_for(lambda: f"{marker}-1" in ours(), 20), syslog()
+            [first] = _children(ad.pid)
+            os.kill(first, signal.SIGKILL)   # auditd's child, started by the auditd we started
+            assert wait_for(lambda: syslog().count("started:") == 2, 30), ad.stderr_text()
+            [second] = _children(ad.pid)
+            assert second != first
+            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
+                bit = 1 << (sig - 1)
+                assert not _signal_mask(second, "SigBlk") & bit, f"{sig!r} blocked"
+                assert not _signal_mask(second, "SigIgn") & bit, f"{sig!r} ignored"
+            assert _signal_mask(second, "SigCgt") & (1 << (signal.SIGHUP - 1))
+            run_marked(3)
+            assert wait_for(lambda: f"{marker}-3" in ours(), 20), syslog()
+            assert ad.stop() == 0
+        found = ours()
+        assert found.count(f"{marker}-1") == 1, found   # not replayed by the new plugin
+        assert found.count(f"{marker}-3") == 1, found
+    finally:
+        log.close()
