@@ -236,7 +236,12 @@ class Plugin:
                           + self.status_line())
             return 0
         finally:
+            before = self.sink.dropped()
             self.sink.close()
+            lost = self.sink.dropped() - before
+            if lost:   # after the final status line: say so, or the loss is silent
+                self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
+                              f"before exit: {'; '.join(self.sink.errors())}")
             signal.set_wakeup_fd(old_wakeup)
             os.close(wake_r)
             os.close(wake_w)
