@@ -316,3 +316,20 @@ def test_plugin_killed_and_restarted_by_auditd(tmp_path: Path, rules_dir: Path) 
         assert found.count(f"{marker}-3") == 1, found
     finally:
         log.close()
+
+
+def test_alerts_still_queued_at_exit_are_reported_lost(tmp_path: Path, rules_dir: Path) -> None:
+    """Syslog never came up: what is still queued when input ends is lost, and said so."""
+    alerts = tmp_path / "alerts.json"
+    plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules_dir, tmp_path / "absent.sock",
+                                                   alerts))
+    try:
+        plugin.wait_stderr("started")
+        plugin.send_execs(3, "queued")
+        assert wait_for(lambda: len(alert_args(alerts)) == 3, 15.0), plugin.stderr()
+        assert plugin.close() == 0
+        tail = plugin.stderr().rsplit("end of input", 1)[1]
+        assert "3 alert(s) could not be delivered" in tail, plugin.stderr()
+        assert "absent.sock" in tail
+    finally:
+        stop_process(plugin.proc)
