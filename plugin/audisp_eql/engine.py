@@ -23,7 +23,7 @@ import logging
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .eql.ast import And, Expr, fields_of
-from .eql.index_hints import EXACT, Atom, index_hint
+from .eql.index_hints import EXACT, HINT_FIELDS, Atom, index_hint
 from .ruleindex import RuleIndex, field_getter
 from .rules import Rule
 
@@ -97,7 +97,7 @@ class _Prepared:
             self.gates = [p for _, p in gate_terms]
             self.residual = _all_of([p for _, p in rest])
             terms = [t for t, _ in rest]
-            self.hint = index_hint(And(tuple(terms))) if terms else ()
+            self.hint = index_hint(And(tuple(terms)), HINT_FIELDS) if terms else ()
         else:  # a compiled query without conjuncts: the whole predicate, name hint only
             self.gates, self.residual = [], self.predicate
             names = compiled.process_names

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
-from .eql.index_hints import EXACT, INDEX_FIELDS, PREFIX, Atom
+from .eql.fieldmemo import memo_for
+from .eql.index_hints import ARGS_FIELD, EXACT, INDEX_FIELDS, PREFIX, Atom
 
 Item = TypeVar("Item")
 _CACHE_LIMIT = 8192
+# Longer argument lists skip the argument index (the predicates decide alone),
+# so that its cost per document stays small whatever the input.
+_ARGS_LIMIT = 64
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
@@ -31,31 +35,43 @@ def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
 
 
 class _Affix:
-    """Texts of one kind (exact, prefix or suffix) on one field, raw or folded."""
+    """Texts of one kind (exact, prefix or suffix) on one field, raw or folded.
+
+    Prefixes are tried by length, only the lengths that occur for the value's
+    first character (last, for suffixes) and fit in the value."""
 
     __slots__ = ("kind", "by_text", "lengths")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.by_text: dict[str, list[int]] = {}
-        self.lengths: list[int] = []
+        self.lengths: dict[str, tuple[int, ...]] = {}  # end character -> lengths
 
     def add(self, text: str, number: int) -> None:
         self.by_text.setdefault(text, []).append(number)
-        if self.kind != EXACT and len(text) not in self.lengths:
-            self.lengths.append(len(text))
+        if self.kind != EXACT and text:
+            end = text[0] if self.kind == PREFIX else text[-1]
+            self.lengths[end] = tuple(sorted(set(self.lengths.get(end, ())) | {len(text)}))
 
     def hits(self, value: str, out: set[int]) -> None:
         by_text = self.by_text
         if self.kind == EXACT:
             out.update(by_text.get(value, ()))
-        elif self.kind == PREFIX:
-            for length in self.lengths:
+            return
+        out.update(by_text.get("", ()))  # a bare "*" pattern
+        if not value:
+            return
+        size = len(value)
+        if self.kind == PREFIX:
+            for length in self.lengths.get(value[0], ()):
+                if length > size:
+                    break
                 out.update(by_text.get(value[:length], ()))
         else:
-            for length in self.lengths:
-                if length <= len(value):
-                    out.update(by_text.get(value[len(value) - length:], ()))
+            for length in self.lengths.get(value[-1], ()):
+                if length > size:
+                    break
+                out.update(by_text.get(value[size - length:], ()))
 
 
 class _FieldIndex:
@@ -73,15 +89,21 @@ class _FieldIndex:
         # Atoms need a string (index_hints.py): other values never satisfy them.
         texts = [value] if value.__class__ is str else \
             [v for v in value if v.__class__ is str] if value.__class__ is list else []
-        for text in texts:
-            for affix in self.raw:
-                if affix.by_text:
+        self.hits_of(texts, [t.lower() for t in texts] if self.any_folded() else [], out)
+
+    def any_folded(self) -> bool:
+        return any(a.by_text for a in self.folded)
+
+    def hits_of(self, texts: Sequence[str], lowered: Sequence[str], out: set[int]) -> None:
+        """Clauses satisfied by these string items (`lowered`: the same, lower-cased)."""
+        for affix in self.raw:
+            if affix.by_text:
+                for text in texts:
                     affix.hits(text, out)
-            if any(a.by_text for a in self.folded):
-                lowered = text.lower()
-                for affix in self.folded:
-                    if affix.by_text:
-                        affix.hits(lowered, out)
+        for affix in self.folded:
+            if affix.by_text:
+                for text in lowered:
+                    affix.hits(text, out)
 
 
 class RuleIndex(Generic[Item]):
@@ -91,26 +113,40 @@ class RuleIndex(Generic[Item]):
     item is a candidate when the document satisfies all of its clauses."""
 
     def __init__(self, entries: Iterable[tuple[Item, Sequence[frozenset]]],
-                 fields: Sequence[tuple[str, ...]] = INDEX_FIELDS) -> None:
+                 fields: Sequence[tuple[str, ...]] = INDEX_FIELDS,
+                 args_field: tuple[str, ...] = ARGS_FIELD) -> None:
         self.items: list[Item] = []
         self.always: list[int] = []
         self._clauses: list[tuple[int, ...]] = []  # per item: its clause numbers
         self._fields = list(fields)
         self._getters = [field_getter(f) for f in self._fields]
         self._by_field = [_FieldIndex() for _ in self._fields]
-        self._cache: dict[Any, tuple[Item, ...]] = {}
+        self._cache: dict[Any, tuple[Item, ...] | list[tuple[Item, tuple[int, ...]]]] = {}
+        # Clauses on the arguments are checked per document (not cacheable).
+        self._args_get = field_getter(args_field)
+        self._args_memo = memo_for(args_field)
+        self._args_index = _FieldIndex()
+        self._args_clauses: list[tuple[int, ...]] = []  # per item
+        self._per_arg: dict[str, frozenset[int]] = {}
         count = 0
         for slot, (item, clauses) in enumerate(entries):
             self.items.append(item)
             usable = [c for c in clauses if all(a.field in self._fields for a in c)]
+            on_args = [c for c in clauses if all(a.field == args_field for a in c)]
             numbers = tuple(range(count, count + len(usable)))
             count += len(usable)
+            args_numbers = tuple(range(count, count + len(on_args)))
+            count += len(on_args)
             self._clauses.append(numbers)
+            self._args_clauses.append(args_numbers)
             if not usable:
                 self.always.append(slot)
             for number, clause in zip(numbers, usable):
                 for atom in clause:
                     self._by_field[self._fields.index(atom.field)].add(atom, number)
+            for number, clause in zip(args_numbers, on_args):
+                for atom in clause:
+                    self._args_index.add(atom, number)
         self._hinted = [s for s, numbers in enumerate(self._clauses) if numbers]
         self._always_only = tuple(self.items[s] for s in self.always)
         self._used = [i for i, f in enumerate(self._by_field)
@@ -124,30 +160,66 @@ class RuleIndex(Generic[Item]):
         else:
             self.key = lambda doc: tuple([g(doc) for g in used_getters])
 
-    def compute(self, doc: dict[str, Any]) -> tuple[Item, ...]:
-        """The candidates for `doc`, without the cache."""
+    def compute(self, doc: dict[str, Any]) -> tuple[Item, ...] | list[tuple[Item, tuple[int, ...]]]:
+        """The candidates for `doc` by the program fields: a tuple of items, or
+        (item, argument clauses still to check) pairs when some have such clauses."""
         satisfied: set[int] = set()
         for i in self._used:
             value = self._getters[i](doc)
             if value is not None:
                 self._by_field[i].hits(value, satisfied)
-        if not satisfied:
-            return self._always_only
         slots = list(self.always)
-        for slot in self._hinted:
-            if all(number in satisfied for number in self._clauses[slot]):
-                slots.append(slot)
-        return tuple(self.items[s] for s in sorted(slots))
+        if satisfied:
+            for slot in self._hinted:
+                if all(number in satisfied for number in self._clauses[slot]):
+                    slots.append(slot)
+            slots.sort()
+        if not any(self._args_clauses[s] for s in slots):
+            return self._always_only if len(slots) == len(self.always) else \
+                tuple(self.items[s] for s in slots)
+        return [(self.items[s], self._args_clauses[s]) for s in slots]
 
-    def lookup(self, doc: dict[str, Any]) -> tuple[Item, ...]:
+    def _args_hits(self, doc: dict[str, Any]) -> set[int] | None:
+        """Argument clauses satisfied by the document; None: assume all (very long lists)."""
+        value = self._args_get(doc)
+        satisfied: set[int] = set()
+        if value.__class__ is str:
+            value = [value]
+        elif value.__class__ is not list:
+            return satisfied
+        if len(value) > _ARGS_LIMIT:
+            return None
+        # Arguments repeat across documents ("-c", "-la"): their hits are cached.
+        per_arg = self._per_arg
+        for text in self._args_memo.raw_view(value).items:
+            hits = per_arg.get(text)
+            if hits is None:
+                found: set[int] = set()
+                self._args_index.hits_of((text,), (text.lower(),), found)
+                hits = frozenset(found)
+                if len(per_arg) >= _CACHE_LIMIT:
+                    per_arg.clear()
+                per_arg[text] = hits
+            if hits:
+                satisfied.update(hits)
+        return satisfied
+
+    def lookup(self, doc: dict[str, Any]) -> tuple[Item, ...] | list[Item]:
         key = self.key(doc)
         try:
             found = self._cache.get(key)
         except TypeError:  # a list value (ECS input): not a cache key
-            return self.compute(doc)
-        if found is None:
             found = self.compute(doc)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = found
-        return found
+        else:
+            if found is None:
+                found = self.compute(doc)
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = found
+        if found.__class__ is tuple:
+            return found  # type: ignore[return-value]
+        satisfied = self._args_hits(doc)
+        if satisfied is None:
+            return [item for item, _ in found]
+        holds = satisfied.issuperset
+        return [item for item, numbers in found if holds(numbers)]  # type: ignore[union-attr]

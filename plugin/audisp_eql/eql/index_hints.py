@@ -35,6 +35,9 @@ INDEX_FIELDS: Tuple[Tuple[str, ...], ...] = (
     ("process", "parent", "name"),
     ("process", "parent", "executable"),
 )
+# The arguments: many rules need one of a few; checked per document.
+ARGS_FIELD: Tuple[str, ...] = ("process", "args")
+HINT_FIELDS = INDEX_FIELDS + (ARGS_FIELD,)
 EXACT, PREFIX, SUFFIX = "exact", "prefix", "suffix"
 _WILDCARDS = ("*", "?")
 
