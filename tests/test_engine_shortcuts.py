@@ -222,3 +222,14 @@ def test_rule_index_affix_edges():
     assert names({"process": {"name": "nc", "executable": "/usr/bin/nc"}}) == ["always"]
     assert names({"process": {"name": ["x", "bash"]}}) == ["suffix", "always"]  # not cached
     assert names({"process": {"name": 5}}) == ["always"]
+
+
+def test_long_argument_lists_skip_the_argument_index_but_still_match(shared):
+    rules = load_rules([SEED]).rules
+    engine = Engine(rules)
+    doc = {"event": {"category": ["process"], "type": ["start"], "action": "exec"},
+           "host": {"os": {"type": "linux"}},
+           "process": {"name": "nc", "args": ["nc", "-U"] + ["x"] * 100 + ["/RUN/a.sock"]}}
+    assert engine.match(doc) == brute_force(rules, doc) == rules
+    doc["process"]["args"][1] = "-u"  # `==` is case-sensitive
+    assert engine.match(doc) == brute_force(rules, doc) == []
