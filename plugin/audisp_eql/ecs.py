@@ -31,7 +31,9 @@ from typing import Any, Optional
 
 from .assemble import AuditEvent
 from .proctable import ProcessInfo, ProcessTable
-from .records import (argv_of, enriched_text, proctitle_text, split_body,
+from .record_bodies import (SYSCALL_HEAD, SyscallValues, plain_cwd, plain_proctitle,
+                            single_record_argv, syscall_values)
+from .records import (argv_of, enriched_text, proctitle_text, split_body, split_fields,
                       value_bytes, value_text)
 from .users import UserDb
 
@@ -83,6 +85,10 @@ def _syscall_name(arch: Optional[str], number: Optional[str],
     return name
 
 
+# ".000Z" ... ".999Z": the millisecond tail of @timestamp without formatting.
+_MSEC_SUFFIX = tuple(".%03dZ" % i for i in range(1000))
+
+
 def _timestamp(sec: int, msec: int, cache: dict[int, str] = {}) -> str:
     prefix = cache.get(sec)
     if prefix is None:
@@ -90,6 +96,8 @@ def _timestamp(sec: int, msec: int, cache: dict[int, str] = {}) -> str:
         if len(cache) > 1024:
             cache.clear()
         cache[sec] = prefix
+    if msec < 1000:
+        return prefix + _MSEC_SUFFIX[msec]
     return f"{prefix}.{msec:03d}Z"
 
 
@@ -102,10 +110,38 @@ def _process_name(comm: Optional[str], exe: Optional[str]) -> Optional[str]:
 
 
 def _tags(raw: Optional[str]) -> Optional[list[str]]:
+    if raw is None or raw == "(null)":
+        return None
     data = value_bytes(raw)
     if not data:
         return None
     return [k.decode("utf-8", "backslashreplace") for k in data.split(b"\x01") if k]
+
+
+def _int(value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _pruned(value: Any) -> Any:
+    """Without None values and the dicts left empty (the slow path's documents,
+    whose SYSCALL record may lack any field)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            if isinstance(v, dict):
+                v = _pruned(v)
+                if not v:
+                    continue
+            out[k] = v
+        return out
+    return value
 
 
 class EcsBuilder:
@@ -125,176 +161,142 @@ class EcsBuilder:
                 break
         else:
             return None
-        f, enriched = split_body(body)
-        name = _syscall_name(_plain(f.get("arch")), _plain(f.get("syscall")))
+        # Name the syscall from the first two fields before reading anything else.
+        head = SYSCALL_HEAD.match(body)
+        values: Optional[SyscallValues] = None
+        if head is not None:
+            name = _syscall_name(head[1], head[2])
+        else:
+            values = syscall_values(body)
+            name = _syscall_name(values[0], values[1])
         if name not in EXEC_SYSCALLS:
             if name in FORK_SYSCALLS and self.table is not None:
-                self._fork(event.node, f)
+                self._fork(event.node, values or syscall_values(body))
             return None
-        success = _plain(f.get("success")) == "yes"
+        if values is None:
+            values = syscall_values(body)
+        success = values[2] == "yes"
         if not success and not self.include_failed:
             return None
-        return self._document(event, f, enriched, name, success)
+        return self._document(event, values, name, success)
 
-    def _fork(self, node: Optional[str], f: dict[str, str]) -> None:
+    def _fork(self, node: Optional[str], values: SyscallValues) -> None:
         try:
-            child = int(_plain(f.get("exit")) or "0")
-            parent = int(_plain(f.get("pid")) or "0")
+            child = int(values[3] or "0")
+            parent = int(values[9] or "0")
         except ValueError:
             return
-        if child > 0 and _plain(f.get("success")) == "yes":
+        if child > 0 and values[2] == "yes":
             self.table.fork(node, parent, child)  # type: ignore[union-attr]
 
-    def _name(self, enriched: dict[str, str], field: str, ident: Optional[str],
-              is_group: bool = False) -> Optional[str]:
-        """ENRICHED name of an id field, else the local database's (if any)."""
-        name = enriched_text(enriched.get(field))
-        if name is None and ident is not None and self.users is not None:
-            name = self.users.group_name(ident) if is_group else self.users.user_name(ident)
-        return name
+    def _names(self, tail: str, uid: Optional[str], euid: Optional[str],
+               gid: Optional[str], egid: Optional[str], auid: Optional[str]) -> tuple:
+        """(user, effective user, group, effective group, audit user) names: the
+        ENRICHED ones, else the local database's (not for auid); None where the
+        id is absent."""
+        if tail:
+            enriched = split_fields(tail)
+            names = [enriched_text(enriched.get(n)) if ident is not None else None
+                     for n, ident in (("UID", uid), ("EUID", euid), ("GID", gid),
+                                      ("EGID", egid), ("AUID", auid))]
+        else:
+            names = [None, None, None, None, None]
+        users = self.users
+        if users is not None:
+            for i, ident in enumerate((uid, euid, gid, egid)):
+                if names[i] is None and ident is not None:
+                    names[i] = users.group_name(ident) if i >= 2 else users.user_name(ident)
+        return tuple(names)
 
-    def _document(self, event: AuditEvent, f: dict[str, str], enriched: dict[str, str],
-                  syscall_name: str, success: bool) -> dict[str, Any]:
-        execve: list[dict[str, str]] = []
+    def _document(self, event: AuditEvent, values: SyscallValues, syscall_name: str,
+                  success: bool) -> dict[str, Any]:
+        (arch, _number, _success, exit_code, a0, a1, a2, a3, ppid_text, pid_text, auid, uid,
+         gid, euid, suid, egid, sgid, tty, ses, comm_raw, exe_raw, key_raw, tail) = values
+        execve: list[str] = []
         cwd = title = None
         for rtype, body in event.raw:
             if rtype == "EXECVE":
-                execve.append(split_body(body)[0])
+                execve.append(body)
             elif rtype == "CWD":
-                cwd = value_text(split_body(body)[0].get("cwd"))
+                cwd = plain_cwd(body)
+                if cwd is None:
+                    cwd = value_text(split_body(body)[0].get("cwd"))
             elif rtype == "PROCTITLE":
-                title = proctitle_text(split_body(body)[0].get("proctitle"))
-        args = argv_of(execve)[0] if execve else []
-        exe = value_text(f.get("exe"))
-        comm = value_text(f.get("comm"))
+                raw_title = plain_proctitle(body)
+                if raw_title is None:
+                    raw_title = split_body(body)[0].get("proctitle")
+                title = proctitle_text(raw_title)
+        args = single_record_argv(execve[0]) if len(execve) == 1 else None
+        if args is None:
+            args = argv_of([split_body(b)[0] for b in execve])[0] if execve else []
+        exe = value_text(exe_raw)
+        comm = value_text(comm_raw)
         pname = _process_name(comm, exe)
-        tty = _plain(f.get("tty"))
         interactive = tty is not None and tty != "(none)"
-        uid, euid, gid, egid = (_plain(f.get("uid")), _plain(f.get("euid")),
-                                _plain(f.get("gid")), _plain(f.get("egid")))
         command_line = " ".join(args)
+        pid = _int(pid_text)
+        ppid = _int(ppid_text)
+        user_name, euser_name, group_name, egroup_name, audit_name = \
+            self._names(tail, uid, euid, gid, egid, auid) if tail or self.users \
+            else (None, None, None, None, None)
+        hostname = event.node if event.node is not None else self.hostname
+        outcome = "success" if success else "failure"
 
-        process: dict[str, Any] = {"args": args, "args_count": len(args),
-                                   "command_line": command_line, "interactive": interactive}
-        pid = _int(_plain(f.get("pid")))
-        ppid = _int(_plain(f.get("ppid")))
-        if pid is not None:
-            process["pid"] = pid
-        if exe is not None:
-            process["executable"] = exe
-        if pname is not None:
-            process["name"] = pname
-        if cwd is not None:
-            process["working_directory"] = cwd
-        if title is not None:
-            process["title"] = title
-        user_name = self._name(enriched, "UID", uid)
-        euser_name = self._name(enriched, "EUID", euid)
-        group_name = self._name(enriched, "GID", gid, is_group=True)
-        egroup_name = self._name(enriched, "EGID", egid, is_group=True)
-        _put_id(process, "user", euid, euser_name)
-        _put_id(process, "real_user", uid, user_name)
-        _put_id(process, "group", egid, egroup_name)
-        _put_id(process, "real_group", gid, group_name)
-        _put_id(process, "saved_user", _plain(f.get("suid")), None)
-        _put_id(process, "saved_group", _plain(f.get("sgid")), None)
-
+        process: dict[str, Any] = {
+            "args": args, "args_count": len(args), "command_line": command_line,
+            "interactive": interactive, "pid": pid, "executable": exe, "name": pname,
+            "working_directory": cwd, "title": title,
+            "user": {"id": euid, "name": euser_name} if euser_name is not None else {"id": euid},
+            "real_user": {"id": uid, "name": user_name} if user_name is not None else {"id": uid},
+            "group": {"id": egid, "name": egroup_name} if egroup_name is not None else {"id": egid},
+            "real_group": ({"id": gid, "name": group_name} if group_name is not None
+                           else {"id": gid}),
+            "saved_user": {"id": suid}, "saved_group": {"id": sgid},
+        }
         table = self.table
         if ppid is not None:
-            parent: dict[str, Any] = {"pid": ppid}
-            process["parent"] = parent
-            if table is not None:
-                known = table.get(event.node, ppid, event.sec + event.msec / 1000)
-                if known is not None:
-                    _put_parent(parent, known)
+            known = table.get(event.node, ppid, event.sec + event.msec / 1000) \
+                if table is not None else None
+            process["parent"] = {"pid": ppid} if known is None else known.as_parent(ppid)
         if table is not None and pid is not None and success:
             previous = table.get(event.node, pid, event.sec + event.msec / 1000)
             if previous is not None and previous.executable is not None:
                 process["previous"] = {"executable": previous.executable}
-            table.put(event.node, pid, ProcessInfo(
-                executable=exe, name=pname, args=args, command_line=command_line,
-                user_id=euid, group_id=egid, working_directory=cwd, interactive=interactive))
-
-        user: dict[str, Any] = {}
-        _put_id(user, None, uid, user_name)
-        _put_id(user, "effective", euid, euser_name)
-        _put_id(user, "audit", _plain(f.get("auid")), enriched_text(enriched.get("AUID")))
-        group: dict[str, Any] = {}
-        _put_id(group, None, gid, group_name)
-
-        data: dict[str, Any] = {"syscall": syscall_name}
-        for name in ("a0", "a1", "a2", "a3", "arch", "exit", "tty"):
-            value = _plain(f.get(name))
-            if value is not None:
-                data[name] = value
-        auditd: dict[str, Any] = {"data": data, "sequence": event.serial,
-                                  "result": "success" if success else "fail"}
-        ses = _plain(f.get("ses"))
-        if ses is not None:
-            auditd["session"] = ses
-
-        host: dict[str, Any] = {"os": {"type": "linux"}}
-        hostname = event.node if event.node is not None else self.hostname
-        if hostname is not None:
-            host["name"] = hostname
+            table.put(event.node, pid, ProcessInfo(exe, pname, tuple(args), euid, egid, cwd,
+                                                   interactive))
+        if exe is None:
+            del process["executable"]
+        if pname is None:
+            del process["name"]
+        if cwd is None:
+            del process["working_directory"]
+        if title is None:
+            del process["title"]
+        user = {"id": uid, "name": user_name} if user_name is not None else {"id": uid}
+        user["effective"] = {"id": euid, "name": euser_name} if euser_name is not None \
+            else {"id": euid}
+        user["audit"] = {"id": auid, "name": audit_name} if audit_name is not None \
+            else {"id": auid}
         doc: dict[str, Any] = {
             "@timestamp": _timestamp(event.sec, event.msec),
             "event": {"kind": "event", "category": ["process"], "type": ["start"],
-                      "action": self.action, "outcome": "success" if success else "failure",
+                      "action": self.action, "outcome": outcome,
                       "id": event.event_id, "module": "auditd"},
-            "host": host,
+            "host": ({"os": {"type": "linux"}, "name": hostname} if hostname is not None
+                     else {"os": {"type": "linux"}}),
             "process": process,
-            "auditd": auditd,
+            "auditd": {"data": {"syscall": syscall_name, "a0": a0, "a1": a1, "a2": a2, "a3": a3,
+                                "arch": arch, "exit": exit_code, "tty": tty},
+                       "sequence": event.serial, "result": "success" if success else "fail",
+                       "session": ses},
+            "user": user,
+            "group": {"id": gid, "name": group_name} if group_name is not None else {"id": gid},
         }
-        if user:
-            doc["user"] = user
-        if group:
-            doc["group"] = group
-        tags = _tags(f.get("key"))
-        if tags:
-            doc["tags"] = tags
+        if key_raw is not None and key_raw != "(null)":
+            tags = _tags(key_raw)
+            if tags:
+                doc["tags"] = tags
+        if None in values:
+            # The slow path's record lacked a field: drop what is absent.
+            return _pruned(doc)
         return doc
-
-
-def _plain(value: Optional[str]) -> Optional[str]:
-    """A number or keyword field; some auditd versions quote them (success="yes")."""
-    if value is not None and value[:1] == '"' and value[-1:] == '"' and len(value) > 1:
-        return value[1:-1]
-    return value
-
-
-def _int(value: Optional[str]) -> Optional[int]:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _put_id(target: dict[str, Any], key: Optional[str], ident: Optional[str],
-            name: Optional[str]) -> None:
-    if ident is None:
-        return
-    entry = target if key is None else target.setdefault(key, {})
-    entry["id"] = ident
-    if name is not None:
-        entry["name"] = name
-
-
-def _put_parent(parent: dict[str, Any], known: ProcessInfo) -> None:
-    if known.executable is not None:
-        parent["executable"] = known.executable
-    if known.name is not None:
-        parent["name"] = known.name
-    parent["args"] = known.args
-    parent["args_count"] = len(known.args)
-    parent["command_line"] = known.command_line
-    if known.user_id is not None:
-        parent["user"] = {"id": known.user_id}
-    if known.group_id is not None:
-        parent["group"] = {"id": known.group_id}
-    if known.working_directory is not None:
-        parent["working_directory"] = known.working_directory
-    if known.interactive is not None:
-        parent["interactive"] = known.interactive

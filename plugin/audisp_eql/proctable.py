@@ -10,22 +10,55 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Optional
 
-MAX_PROCESSES = 32768
+MAX_PROCESSES = 16384
 
 
-@dataclass(slots=True)
 class ProcessInfo:
-    executable: Optional[str]
-    name: Optional[str]
-    args: list[str]
-    command_line: str
-    user_id: Optional[str] = None        # effective uid, as in process.user.id
-    group_id: Optional[str] = None
-    working_directory: Optional[str] = None
-    interactive: Optional[bool] = None
+    """What a child's document needs of its parent (process.parent.*) and of
+    the image it replaces (process.previous.executable). Compact, as the table
+    holds thousands: args as a tuple, the command line rebuilt on use."""
+
+    __slots__ = ("executable", "name", "args", "user_id", "group_id",
+                 "working_directory", "interactive")
+
+    def __init__(self, executable: Optional[str], name: Optional[str], args: tuple[str, ...],
+                 user_id: Optional[str] = None, group_id: Optional[str] = None,
+                 working_directory: Optional[str] = None,
+                 interactive: Optional[bool] = None) -> None:
+        self.executable = executable
+        self.name = name
+        self.args = args
+        self.user_id = user_id              # effective uid, as in process.user.id
+        self.group_id = group_id
+        self.working_directory = working_directory
+        self.interactive = interactive
+
+    @property
+    def command_line(self) -> str:
+        return " ".join(self.args)
+
+    def as_parent(self, pid: int) -> dict:
+        """The process.parent object of a child of this process."""
+        args = self.args
+        parent: dict = {"pid": pid}
+        if self.executable is not None:
+            parent["executable"] = self.executable
+        if self.name is not None:
+            parent["name"] = self.name
+        parent["args"] = list(args)
+        parent["args_count"] = len(args)
+        parent["command_line"] = " ".join(args)
+        if self.user_id is not None:
+            parent["user"] = {"id": self.user_id}
+        if self.group_id is not None:
+            parent["group"] = {"id": self.group_id}
+        if self.working_directory is not None:
+            parent["working_directory"] = self.working_directory
+        if self.interactive is not None:
+            parent["interactive"] = self.interactive
+        return parent
 
 
 class ProcessTable:
@@ -103,7 +136,7 @@ class ProcessTable:
                 exe = None
         except (OSError, ValueError, IndexError):
             return None
-        args = [a.decode("utf-8", "backslashreplace") for a in raw_args.rstrip(b"\0").split(b"\0")] \
-            if raw_args else []
+        args = tuple(a.decode("utf-8", "backslashreplace")
+                     for a in raw_args.rstrip(b"\0").split(b"\0")) if raw_args else ()
         return ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),
-                           args=args, command_line=" ".join(args))
+                           args=args)

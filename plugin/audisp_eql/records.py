@@ -242,3 +242,10 @@ def proctitle_text(raw: Optional[str]) -> Optional[str]:
     if data is None:
         return None
     return text_of(data.rstrip(b"\0").replace(b"\0", b" "))
+
+
+def plain_value(value: Optional[str]) -> Optional[str]:
+    """A number or keyword field; some auditd versions quote them (success="yes")."""
+    if value is not None and value[:1] == '"' and value[-1:] == '"' and len(value) > 1:
+        return value[1:-1]
+    return value

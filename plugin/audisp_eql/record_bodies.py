@@ -1,0 +1,125 @@
+"""The record bodies the ECS builder reads, taken apart in one call each.
+
+The kernel writes SYSCALL, EXECVE, CWD and PROCTITLE records in a fixed
+layout, so the common case needs no general field splitting: one anchored
+regex for SYSCALL, one `str.split` for a single-record argv, a slice for
+CWD. Each function returns None when the body is not in that layout, and
+the caller falls back to `records.split_body`; both ways give the same
+values (the fast patterns accept only text the general splitter would cut
+in exactly the same places: no value may start with a quote that does not
+close it, no quoted value may hold the 0x1D ENRICHED separator).
+
+`SyscallValues` is the tuple both paths produce: the fields as plain text
+(numbers unquoted, comm/exe/key raw as written), None when absent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .records import ENRICHED_SEPARATOR, plain_value, split_body, text_of
+
+# (arch, syscall, success, exit, a0, a1, a2, a3, ppid, pid, auid, uid, gid,
+#  euid, suid, egid, sgid, tty, ses, comm, exe, key, ENRICHED tail or "")
+SyscallValues = tuple
+
+_NUM = r"([0-9]+)"
+_HEXNUM = r"([0-9a-f]+)"
+# A value that is "quoted" (no quote or 0x1D inside) or runs to the next space
+# and does not start with a quote (the general splitter would read the quote).
+_TEXT = r"(\"[^\"\x1d]*\"|[^\s\"'][^\s]*|)"
+_UNCAPTURED_TEXT = r"(?:\"[^\"\x1d]*\"|[^\s\"'][^\s]*|)"
+_UNQUOTED = r"([^\s\"'][^\s]*)"     # tty: quoted (some auditd versions) goes the slow way
+
+# The kernel's order for x86_64/aarch64/i386 syscall records (kernel/auditsc.c:
+# audit_log_exit and audit_log_task_info); per= and subj= appear only when set.
+SYSCALL_LAYOUT = re.compile(
+    rf"arch={_HEXNUM} syscall={_NUM}(?: per=[0-9a-f]+)? success=(yes|no) exit=(-?[0-9]+)"
+    rf" a0={_HEXNUM} a1={_HEXNUM} a2={_HEXNUM} a3={_HEXNUM} items=[0-9]+"
+    rf" ppid={_NUM} pid={_NUM} auid={_NUM} uid={_NUM} gid={_NUM} euid={_NUM}"
+    rf" suid={_NUM} fsuid=[0-9]+ egid={_NUM} sgid={_NUM} fsgid=[0-9]+"
+    rf" tty={_UNQUOTED} ses={_NUM} comm={_TEXT} exe={_TEXT}(?: subj={_UNCAPTURED_TEXT})?"
+    rf" key={_TEXT}(\x1d.*|)", re.DOTALL)
+
+_SYSCALL_NAMES = ("arch", "syscall", "success", "exit", "a0", "a1", "a2", "a3", "ppid",
+                  "pid", "auid", "uid", "gid", "euid", "suid", "egid", "sgid", "tty", "ses",
+                  "comm", "exe", "key")
+_PLAIN_NAMES = frozenset(_SYSCALL_NAMES) - {"comm", "exe", "key"}
+
+
+def syscall_values(body: str) -> SyscallValues:
+    """A SYSCALL body -> SyscallValues: the fixed layout in one match, else
+    the general splitter."""
+    m = SYSCALL_LAYOUT.fullmatch(body)
+    if m is not None:
+        return m.groups()
+    fields, _enriched = split_body(body)
+    get = fields.get
+    values = [plain_value(get(n)) if n in _PLAIN_NAMES else get(n) for n in _SYSCALL_NAMES]
+    values.append(body.partition(ENRICHED_SEPARATOR)[2])
+    return tuple(values)
+
+
+# "a0=", "a1=", ... for the argv fast path (no string formatting per argument).
+_ARG_PREFIXES = tuple(f"a{i}=" for i in range(1024))
+
+
+def single_record_argv(body: str) -> Optional[list[str]]:
+    """`argc=N a0=... aN-1=...` with every argument "quoted" (no space inside,
+    as the kernel writes them) or hex: the arguments; None for anything else
+    (split arguments, a missing one, other whitespace)."""
+    if ENRICHED_SEPARATOR in body:
+        return None
+    parts = body.split(" ")
+    count = len(parts) - 1
+    if parts[0] != f"argc={count}" or count > len(_ARG_PREFIXES):
+        return None
+    args: list[str] = []
+    append = args.append
+    prefixes = _ARG_PREFIXES
+    for i in range(count):
+        part = parts[i + 1]
+        prefix = prefixes[i]
+        if not part.startswith(prefix):
+            return None
+        start = len(prefix)
+        if part[start:start + 1] == '"':
+            if len(part) < start + 2 or part[-1] != '"' or part.find('"', start + 1) != len(part) - 1:
+                return None
+            append(part[start + 1:-1])
+        else:
+            value = part[start:]
+            try:
+                data = bytes.fromhex(value)
+            except ValueError:
+                return None
+            if len(data) * 2 != len(value) or not value:   # fromhex skips whitespace
+                return None
+            append(text_of(data))
+    return args
+
+
+def plain_cwd(body: str) -> Optional[str]:
+    """`cwd="..."` and nothing else -> the directory; None otherwise."""
+    if body[:5] == 'cwd="' and body[-1:] == '"' and body.find('"', 5) == len(body) - 1 \
+            and ENRICHED_SEPARATOR not in body:
+        return body[5:-1]
+    return None
+
+
+# The start of a SYSCALL body, enough to name the syscall (most events are
+# dropped after this); the general splitter would read the same two values.
+SYSCALL_HEAD = re.compile(r"arch=([0-9a-f]+) syscall=([0-9]+) ")
+
+
+def plain_proctitle(body: str) -> Optional[str]:
+    """`proctitle=HEX` or `proctitle="..."` alone -> the raw value; None otherwise."""
+    if body[:10] != "proctitle=" or ENRICHED_SEPARATOR in body:
+        return None
+    value = body[10:]
+    if value.isascii() and value.isalnum():
+        return value
+    if value[:1] == '"' and value.find('"', 1) == len(value) - 1:
+        return value
+    return None
