@@ -87,8 +87,10 @@ class PatternSet:
         suffixes: List[str] = []
         infixes: List[str] = []
         others: List[Matcher] = []
+        general: List[str] = []
         for p in patterns:
             if "?" in p:
+                general.append(p)
                 others.append(_general(p) if "*" in p else _single_star_free(p))
             elif "*" not in p:
                 exact.add(p)
@@ -97,6 +99,7 @@ class PatternSet:
             else:
                 core = p.strip("*")
                 if "*" in core:
+                    general.append(p)
                     others.append(_general(p))
                 elif p.startswith("*") and p.endswith("*"):
                     infixes.append(core)
@@ -105,7 +108,20 @@ class PatternSet:
                 elif p.startswith("*"):
                     suffixes.append(core)
                 else:
+                    general.append(p)
                     others.append(_general(p))
+        # A literal head (or tail) every general pattern needs: one
+        # startswith/endswith call rules most values out before the loop.
+        heads: List[str] = []
+        tails: List[str] = []
+        for p in general:
+            first, last = p.split("*")[0], p.split("*")[-1]
+            if "*" in p and first and "?" not in first:
+                heads.append(first)
+            elif "*" in p and last and "?" not in last:
+                tails.append(last)
+        self.others_gated = bool(general) and len(heads) + len(tails) == len(general)
+        self.other_heads, self.other_tails = tuple(heads), tuple(tails)
         self.exact = frozenset(exact)
         self.prefixes = tuple(prefixes)
         self.suffixes = tuple(suffixes)
@@ -131,6 +147,9 @@ class PatternSet:
         for infix in self.infixes:
             if infix in value:
                 return True
+        if self.others_gated and not (value.startswith(self.other_heads)
+                                      or value.endswith(self.other_tails)):
+            return False
         for other in self.others:
             if other(value):
                 return True
