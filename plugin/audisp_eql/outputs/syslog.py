@@ -95,8 +95,16 @@ class _QueuedOutput(Output):
         self.queue.clear()
         self._disconnect()
 
+    def reopen(self) -> None:
+        """Drop the connection and try again now (SIGUSR2, SIGHUP)."""
+        self._disconnect()
+        self.retry_at = 0.0
+        self.flush()
+
     def _disconnect(self) -> None:
-        pass
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 class LocalSyslogOutput(_QueuedOutput):
@@ -160,17 +168,6 @@ class LocalSyslogOutput(_QueuedOutput):
             self.queue.popleft()
             self.stats.sent += 1
             self._succeeded()
-
-    def reopen(self) -> None:
-        self._disconnect()
-        self.retry_at = 0.0
-        self.flush()
-
-    def _disconnect(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
 
 class RemoteSyslogOutput(_QueuedOutput):
     """RFC 5424 to a collector: one datagram per alert over UDP, or RFC 6587
@@ -276,13 +273,6 @@ class RemoteSyslogOutput(_QueuedOutput):
             self._disconnect()
             self._failed(exc)
 
-    def reopen(self) -> None:
-        self._disconnect()
-        self.retry_at = 0.0
-        self.flush()
-
     def _disconnect(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        super()._disconnect()
         self.connecting = False
