@@ -1,25 +1,30 @@
-"""Rules indexed by the program fields of a document (see eql/index_hints.py).
+"""Rules indexed by the fields of a document named in their hints (eql/index_hints.py).
 
 A `RuleIndex` holds rules with their index hints: for each indexed field,
 dicts from exact text / prefix / suffix to the hint clauses it satisfies,
-split into raw and lower-cased atoms. `lookup(doc)` returns, in load order, the rules
-whose hint the document satisfies plus the rules without a hint. Results
-are cached by the raw values of the indexed fields (bounded: process names
-and paths are attacker-chosen).
+split into raw and lower-cased atoms. `lookup(doc)` returns, in load order,
+the rules whose hint the document satisfies plus the rules without a hint.
+
+Two kinds of fields: the program fields (name, executable, parent's), few
+distinct values, whose result is cached by their raw values (bounded: names
+and paths are attacker-chosen); and per-document fields (arguments, command
+line), checked for each document, only for the rules the program fields left
+undecided. A clause may mix both kinds (`process.name == "x" or process.args
+== "y"`): the program fields settle it or leave it to the document.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
-from .eql.fieldmemo import memo_for
-from .eql.index_hints import ARGS_FIELD, EXACT, INDEX_FIELDS, PREFIX, Atom
+from .eql.index_hints import EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
 
 Item = TypeVar("Item")
 _CACHE_LIMIT = 8192
-# Longer argument lists skip the argument index (the predicates decide alone),
-# so that its cost per document stays small whatever the input.
+# Longer argument lists skip the per-document index (the predicates decide
+# alone), so that its cost per document stays small whatever the input.
 _ARGS_LIMIT = 64
+_ITEM_CACHE_LIMIT = 8192
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
@@ -106,6 +111,50 @@ class _FieldIndex:
                     affix.hits(text, out)
 
 
+class _PerDocumentField:
+    """Hits of one per-document field; list items (arguments repeat across
+    documents: "-c", "-la") are cached, whole strings (command lines) are not."""
+
+    __slots__ = ("get", "index", "folded", "per_item")
+
+    def __init__(self, path: tuple[str, ...]) -> None:
+        self.get = field_getter(path)
+        self.index = _FieldIndex()
+        self.folded = False
+        self.per_item: dict[str, frozenset[int]] = {}
+
+    def item_hits(self, text: str) -> frozenset[int]:
+        hits = self.per_item.get(text)
+        if hits is None:
+            found: set[int] = set()
+            self.index.hits_of((text,), (text.lower(),) if self.folded else (), found)
+            hits = frozenset(found)
+            if len(self.per_item) >= _ITEM_CACHE_LIMIT:
+                self.per_item.clear()
+            self.per_item[text] = hits
+        return hits
+
+    def hits(self, doc: dict[str, Any], out: set[int]) -> bool:
+        """Add the clauses this document satisfies; False when the value is too
+        long a list to index (then every clause must be assumed to hold)."""
+        value = self.get(doc)
+        if value.__class__ is str:
+            self.index.hits_of((value,), (value.lower(),) if self.folded else (), out)
+        elif value.__class__ is list:
+            if len(value) > _ARGS_LIMIT:
+                return False
+            item_hits = self.item_hits
+            for text in value:
+                if text.__class__ is str:
+                    hits = item_hits(text)
+                    if hits:
+                        out.update(hits)
+        return True
+
+
+_Pending = list  # of (item, clause numbers the per-document fields must satisfy)
+
+
 class RuleIndex(Generic[Item]):
     """Items (rules) with hint clauses; `lookup` gives the candidates for a document.
 
@@ -114,41 +163,39 @@ class RuleIndex(Generic[Item]):
 
     def __init__(self, entries: Iterable[tuple[Item, Sequence[frozenset]]],
                  fields: Sequence[tuple[str, ...]] = INDEX_FIELDS,
-                 args_field: tuple[str, ...] = ARGS_FIELD) -> None:
+                 per_document: Sequence[tuple[str, ...]] = PER_DOCUMENT_FIELDS) -> None:
         self.items: list[Item] = []
         self.always: list[int] = []
         self._clauses: list[tuple[int, ...]] = []  # per item: its clause numbers
         self._fields = list(fields)
         self._getters = [field_getter(f) for f in self._fields]
         self._by_field = [_FieldIndex() for _ in self._fields]
-        self._cache: dict[Any, tuple[Item, ...] | list[tuple[Item, tuple[int, ...]]]] = {}
-        # Clauses on the arguments are checked per document (not cacheable).
-        self._args_get = field_getter(args_field)
-        self._args_memo = memo_for(args_field)
-        self._args_index = _FieldIndex()
-        self._args_clauses: list[tuple[int, ...]] = []  # per item
-        self._per_arg: dict[str, frozenset[int]] = {}
-        count = 0
+        self._per_document = {f: _PerDocumentField(f) for f in per_document}
+        # clause number -> True when some atom of it is on a per-document field
+        self._document_clause: list[bool] = []
+        self._cache: dict[Any, tuple[Item, ...] | _Pending] = {}
         for slot, (item, clauses) in enumerate(entries):
             self.items.append(item)
-            usable = [c for c in clauses if all(a.field in self._fields for a in c)]
-            on_args = [c for c in clauses if all(a.field == args_field for a in c)]
-            numbers = tuple(range(count, count + len(usable)))
-            count += len(usable)
-            args_numbers = tuple(range(count, count + len(on_args)))
-            count += len(on_args)
+            usable = [c for c in clauses if c and all(
+                a.field in self._fields or a.field in self._per_document for a in c)]
+            numbers = tuple(range(len(self._document_clause),
+                                  len(self._document_clause) + len(usable)))
             self._clauses.append(numbers)
-            self._args_clauses.append(args_numbers)
             if not usable:
                 self.always.append(slot)
             for number, clause in zip(numbers, usable):
+                self._document_clause.append(any(a.field in self._per_document for a in clause))
                 for atom in clause:
-                    self._by_field[self._fields.index(atom.field)].add(atom, number)
-            for number, clause in zip(args_numbers, on_args):
-                for atom in clause:
-                    self._args_index.add(atom, number)
+                    if atom.field in self._per_document:
+                        field = self._per_document[atom.field]
+                        field.index.add(atom, number)
+                        field.folded = field.folded or atom.folded
+                    else:
+                        self._by_field[self._fields.index(atom.field)].add(atom, number)
         self._hinted = [s for s, numbers in enumerate(self._clauses) if numbers]
         self._always_only = tuple(self.items[s] for s in self.always)
+        self._document_fields = [f for f in self._per_document.values()
+                                 if any(a.by_text for a in (*f.index.raw, *f.index.folded))]
         self._used = [i for i, f in enumerate(self._by_field)
                       if any(a.by_text for a in (*f.raw, *f.folded))]
         used_getters = [self._getters[i] for i in self._used]
@@ -160,48 +207,32 @@ class RuleIndex(Generic[Item]):
         else:
             self.key = lambda doc: tuple([g(doc) for g in used_getters])
 
-    def compute(self, doc: dict[str, Any]) -> tuple[Item, ...] | list[tuple[Item, tuple[int, ...]]]:
+    def compute(self, doc: dict[str, Any]) -> tuple[Item, ...] | _Pending:
         """The candidates for `doc` by the program fields: a tuple of items, or
-        (item, argument clauses still to check) pairs when some have such clauses."""
+        (item, clauses left to the per-document fields) pairs when some have such."""
         satisfied: set[int] = set()
         for i in self._used:
             value = self._getters[i](doc)
             if value is not None:
                 self._by_field[i].hits(value, satisfied)
-        slots = list(self.always)
-        if satisfied:
-            for slot in self._hinted:
-                if all(number in satisfied for number in self._clauses[slot]):
-                    slots.append(slot)
-            slots.sort()
-        if not any(self._args_clauses[s] for s in slots):
-            return self._always_only if len(slots) == len(self.always) else \
-                tuple(self.items[s] for s in slots)
-        return [(self.items[s], self._args_clauses[s]) for s in slots]
+        document_clause = self._document_clause
+        found: list[tuple[int, tuple[int, ...]]] = [(s, ()) for s in self.always]
+        for slot in self._hinted:
+            left = tuple(n for n in self._clauses[slot] if n not in satisfied)
+            if all(document_clause[n] for n in left):
+                found.append((slot, left))
+        found.sort()
+        if not any(left for _, left in found):
+            return self._always_only if len(found) == len(self.always) else \
+                tuple(self.items[s] for s, _ in found)
+        return [(self.items[s], left) for s, left in found]
 
-    def _args_hits(self, doc: dict[str, Any]) -> set[int] | None:
-        """Argument clauses satisfied by the document; None: assume all (very long lists)."""
-        value = self._args_get(doc)
+    def _document_hits(self, doc: dict[str, Any]) -> set[int] | None:
+        """Clauses the per-document fields satisfy; None: assume all (very long lists)."""
         satisfied: set[int] = set()
-        if value.__class__ is str:
-            value = [value]
-        elif value.__class__ is not list:
-            return satisfied
-        if len(value) > _ARGS_LIMIT:
-            return None
-        # Arguments repeat across documents ("-c", "-la"): their hits are cached.
-        per_arg = self._per_arg
-        for text in self._args_memo.raw_view(value).items:
-            hits = per_arg.get(text)
-            if hits is None:
-                found: set[int] = set()
-                self._args_index.hits_of((text,), (text.lower(),), found)
-                hits = frozenset(found)
-                if len(per_arg) >= _CACHE_LIMIT:
-                    per_arg.clear()
-                per_arg[text] = hits
-            if hits:
-                satisfied.update(hits)
+        for field in self._document_fields:
+            if not field.hits(doc, satisfied):
+                return None
         return satisfied
 
     def lookup(self, doc: dict[str, Any]) -> tuple[Item, ...] | list[Item]:
@@ -218,8 +249,12 @@ class RuleIndex(Generic[Item]):
                 self._cache[key] = found
         if found.__class__ is tuple:
             return found  # type: ignore[return-value]
-        satisfied = self._args_hits(doc)
+        return self.settle(doc, found)  # type: ignore[arg-type]
+
+    def settle(self, doc: dict[str, Any], pending: _Pending) -> list[Item]:
+        """The pending items whose remaining clauses this document satisfies."""
+        satisfied = self._document_hits(doc)
         if satisfied is None:
-            return [item for item, _ in found]
+            return [item for item, _ in pending]
         holds = satisfied.issuperset
-        return [item for item, numbers in found if holds(numbers)]  # type: ignore[union-attr]
+        return [item for item, left in pending if not left or holds(left)]

@@ -37,7 +37,14 @@ INDEX_FIELDS: Tuple[Tuple[str, ...], ...] = (
 )
 # The arguments: many rules need one of a few; checked per document.
 ARGS_FIELD: Tuple[str, ...] = ("process", "args")
-HINT_FIELDS = INDEX_FIELDS + (ARGS_FIELD,)
+# Fields that differ from one document to the next (no result cache on them):
+# atoms on them are checked per document, after the program fields.
+PER_DOCUMENT_FIELDS: Tuple[Tuple[str, ...], ...] = (
+    ARGS_FIELD,
+    ("process", "parent", "args"),
+    ("process", "command_line"),
+)
+HINT_FIELDS = INDEX_FIELDS + PER_DOCUMENT_FIELDS
 EXACT, PREFIX, SUFFIX = "exact", "prefix", "suffix"
 _WILDCARDS = ("*", "?")
 
