@@ -127,6 +127,9 @@ class PatternSet:
         self.suffixes = tuple(suffixes)
         self.infixes = tuple(infixes)
         self.others = tuple(others)
+        # Each general pattern with the longest literal run it needs somewhere
+        # (a necessary condition: one C-level `in` before the segment walk).
+        self.others_needing = tuple(zip([_longest_literal(p) for p in general], others))
         self.only_exact = not (self.prefixes or self.suffixes or self.infixes or self.others)
         # Needles for the NUL-joined items of a list (see fieldmemo.ListView);
         # a pattern containing the separator itself is tested item by item.
@@ -150,8 +153,8 @@ class PatternSet:
         if self.others_gated and not (value.startswith(self.other_heads)
                                       or value.endswith(self.other_tails)):
             return False
-        for other in self.others:
-            if other(value):
+        for needed, other in self.others_needing:
+            if needed in value and other(value):
                 return True
         return False
 
@@ -172,8 +175,11 @@ class PatternSet:
                     return True
             if not self.others:
                 return False
+            # a literal run no item contains rules its pattern out for all items
+            others = [other for needed, other in self.others_needing
+                      if SEPARATOR in needed or needed in joined]
             for item in view.items:
-                for other in self.others:
+                for other in others:
                     if other(item):
                         return True
             return False
@@ -181,6 +187,11 @@ class PatternSet:
             if self.match_folded(item):
                 return True
         return False
+
+
+def _longest_literal(pattern: str) -> str:
+    """The longest run of ordinary characters in a pattern ("" if none)."""
+    return max(pattern.replace("?", "*").split("*"), key=len)
 
 
 def compile_patterns(patterns: Sequence[str], insensitive: bool) -> Matcher:
