@@ -144,3 +144,63 @@ def test_mutated_shared_logs_through_the_pipeline(parser: str, rules: tuple) -> 
     # The fuzz inputs must really reach the later stages, or this proves little.
     assert pipe.counts["events"] > MUTATED_INPUTS // 4
     assert pipe.counts["documents"] > MUTATED_INPUTS // 10
+
+
+# -- rule text: mutated corpus queries and rule files -------------------------
+QUERY_MUTATIONS = 1500
+QUERY_BYTES = '"()[]{}*?\\~:=<>!,.|$`\'\n\t aA0-_/#%@^&'
+
+
+def _mutate_text(rng: random.Random, text: str) -> str:
+    for _ in range(rng.choice((1, 1, 2, 4))):
+        i = rng.randrange(len(text) + 1)
+        op = rng.randrange(4)
+        if op == 0:
+            text = text[:i] + rng.choice(QUERY_BYTES) + text[i:]
+        elif op == 1:
+            text = text[:i] + text[i + rng.randint(1, 8):]
+        elif op == 2:
+            j = min(len(text), i + rng.randint(1, 40))
+            text = text[:j] + text[i:j] * rng.randint(2, 50) + text[j:]
+        else:
+            text = text[:i] + rng.choice(["\\", '"', "\udcff", "\x00", "9" * 400, "(" * 200]) + text[i:]
+    return text
+
+
+def test_mutated_corpus_queries_raise_only_eql_errors() -> None:
+    from audisp_eql.eql import EqlError, compile_query, parse_query
+    from test_regex_linear import corpus_queries
+    rng = random.Random(1963)
+    queries = [text for _name, text in corpus_queries()]
+    docs = [{"event": {"category": ["process"], "type": ["start"]},
+             "process": {"name": "sh", "args": ["sh", "-c", "x" * 1000], "pid": -1,
+                         "parent": {"name": None}}},
+            {"process": {"name": ["not", "a", "string"], "args": "not-a-list", "pid": "NaN"}},
+            {}]
+    compiled = 0
+    for _ in range(QUERY_MUTATIONS):
+        text = _mutate_text(rng, rng.choice(queries))
+        try:
+            query = compile_query(parse_query(text))
+        except EqlError:
+            continue
+        compiled += 1
+        for doc in docs:
+            assert query.predicate(doc) in (True, False)
+    assert compiled > QUERY_MUTATIONS // 20   # enough mutants survive to reach evaluation
+
+
+def test_mutated_rule_files_become_reports_never_exceptions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from audisp_eql.rules import load_rules
+    rng = random.Random(2023)
+    text = SEED.read_text()
+    directory = tmp_path / "rules"
+    directory.mkdir(mode=0o755)
+    count = 300
+    for i in range(count):
+        path = directory / f"r{i:03d}.toml"
+        path.write_bytes(_mutate_text(rng, text).encode("utf-8", "surrogateescape"))
+        path.chmod(0o644)
+    ruleset = load_rules([directory])
+    assert len(ruleset.reports) == count
+    assert all(r.status and (r.status == "ok" or r.reason) for r in ruleset.reports)
