@@ -14,7 +14,9 @@ Most rules open with gates that hold for nearly every document
   executable, parent's name and executable; see ruleindex.py), the others
   are evaluated for every document.
 
-`match` is the hot path: two cached lookups, then the residual predicates.
+`match` is the hot path: one cached lookup keyed by the gate fields and the
+program fields, the argument screen when some candidates need it, then the
+residual predicates.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import logging
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .eql.ast import And, Expr, fields_of
-from .eql.index_hints import EXACT, HINT_FIELDS, Atom, index_hint
+from .eql.index_hints import EXACT, HINT_FIELDS, INDEX_FIELDS, Atom, index_hint
 from .ruleindex import RuleIndex, field_getter
 from .rules import Rule
 
@@ -42,6 +44,8 @@ GATE_FIELDS: frozenset[str] = frozenset([
 ])
 # Distinct gate keys kept; our own documents have one or two.
 _VIEW_LIMIT = 256
+# Distinct (gate key, program) pairs kept: bounded, programs are attacker-chosen.
+_FOUND_LIMIT = 8192
 
 
 def _categories(value: Any) -> tuple[str, ...]:
@@ -57,6 +61,8 @@ def _freeze(value: Any) -> Any:
     if value.__class__ is str or value is None:
         return value
     if value.__class__ is list:
+        if len(value) == 1 and value[0].__class__ is str:
+            return (value[0],)  # the usual ["process"], ["start"]
         return tuple(_freeze(v) for v in value)
     if value.__class__ in (int, float, bool):
         return (value.__class__, value)  # True == 1 == 1.0, but not for EQL
@@ -120,6 +126,9 @@ class Engine:
         self._gate_getters = [field_getter(p) for p in self._gate_paths]
         self._category = field_getter(("event", "category"))
         self._views: dict[tuple[Any, ...], RuleIndex[_Candidate]] = {}
+        # (gate key + program field values) -> (view, its candidates by program fields)
+        self._found: dict[tuple[Any, ...], tuple[RuleIndex[_Candidate], Any]] = {}
+        self._program_getters = [field_getter(p) for p in INDEX_FIELDS]
         self.errors: dict[str, int] = {}
 
     @property
@@ -165,6 +174,7 @@ class Engine:
         view: RuleIndex[_Candidate] = RuleIndex(entries)
         if len(self._views) >= _VIEW_LIMIT:
             self._views.clear()
+            self._found.clear()
         self._views[key] = view
         return view
 
@@ -174,11 +184,25 @@ class Engine:
             key = self._gate_key(doc)
         except (TypeError, AttributeError):  # an odd value (ECS input): no shortcuts
             return self._match_every_rule(doc)
-        view = self._views.get(key)
-        if view is None:
-            view = self._view(doc, key)
+        full_key = key + tuple([get(doc) for get in self._program_getters])
+        try:
+            entry = self._found.get(full_key)
+        except TypeError:  # a list program field (ECS input): not cached
+            entry = None
+            full_key = None
+        if entry is None:
+            view = self._views.get(key)
+            if view is None:
+                view = self._view(doc, key)
+            entry = (view, view.compute(doc))
+            if full_key is not None:
+                if len(self._found) >= _FOUND_LIMIT:
+                    self._found.clear()
+                self._found[full_key] = entry
+        view, found = entry
+        candidates = found if found.__class__ is tuple else view.settle(doc, found)
         matched: list[Rule] = []
-        for rule, residual in view.lookup(doc):
+        for rule, residual in candidates:
             try:
                 if residual(doc):
                     matched.append(rule)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
+from .eql.values import getter
 from .eql.index_hints import EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
 
 Item = TypeVar("Item")
@@ -29,14 +30,7 @@ _ITEM_CACHE_LIMIT = 8192
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     """Raw value at `path` or None."""
-    def get(doc: dict[str, Any]) -> Any:
-        value: Any = doc
-        for key in path:
-            if value.__class__ is not dict:
-                return None
-            value = value.get(key)
-        return value
-    return get
+    return getter(path)
 
 
 class _Affix:
@@ -110,24 +104,43 @@ class _FieldIndex:
                 for text in lowered:
                     affix.hits(text, out)
 
+    def one_hits(self) -> Callable[[str, set[int]], None]:
+        """hits_of for a single text, specialised to the affixes in use (call
+        after every atom is added)."""
+        raw = tuple(a.hits for a in self.raw if a.by_text)
+        folded = tuple(a.hits for a in self.folded if a.by_text)
+
+        def hits(text: str, out: set[int]) -> None:
+            for affix_hits in raw:
+                affix_hits(text, out)
+            if folded:
+                lowered = text.lower()
+                for affix_hits in folded:
+                    affix_hits(lowered, out)
+        return hits
+
 
 class _PerDocumentField:
     """Hits of one per-document field; list items (arguments repeat across
     documents: "-c", "-la") are cached, whole strings (command lines) are not."""
 
-    __slots__ = ("get", "index", "folded", "per_item")
+    __slots__ = ("get", "index", "per_item", "text_hits")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.get = field_getter(path)
         self.index = _FieldIndex()
-        self.folded = False
         self.per_item: dict[str, frozenset[int]] = {}
+        self.text_hits = self.index.one_hits()
+
+    def ready(self) -> None:
+        """Every atom is added: specialise the per-text check."""
+        self.text_hits = self.index.one_hits()
 
     def item_hits(self, text: str) -> frozenset[int]:
         hits = self.per_item.get(text)
         if hits is None:
             found: set[int] = set()
-            self.index.hits_of((text,), (text.lower(),) if self.folded else (), found)
+            self.text_hits(text, found)
             hits = frozenset(found)
             if len(self.per_item) >= _ITEM_CACHE_LIMIT:
                 self.per_item.clear()
@@ -139,7 +152,7 @@ class _PerDocumentField:
         long a list to index (then every clause must be assumed to hold)."""
         value = self.get(doc)
         if value.__class__ is str:
-            self.index.hits_of((value,), (value.lower(),) if self.folded else (), out)
+            self.text_hits(value, out)
         elif value.__class__ is list:
             if len(value) > _ARGS_LIMIT:
                 return False
@@ -152,7 +165,18 @@ class _PerDocumentField:
         return True
 
 
-_Pending = list  # of (item, clause numbers the per-document fields must satisfy)
+class Pending(Generic[Item]):
+    """Candidates by the program fields when some still depend on the document:
+    `pairs` (item, clause numbers the per-document fields must satisfy), in load
+    order; `settled` the items that depend on nothing more."""
+
+    __slots__ = ("pairs", "settled")
+
+    def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]]) -> None:
+        self.pairs = pairs
+        self.settled = tuple(item for item, left in pairs if not left)
+
+
 
 
 class RuleIndex(Generic[Item]):
@@ -173,7 +197,7 @@ class RuleIndex(Generic[Item]):
         self._per_document = {f: _PerDocumentField(f) for f in per_document}
         # clause number -> True when some atom of it is on a per-document field
         self._document_clause: list[bool] = []
-        self._cache: dict[Any, tuple[Item, ...] | _Pending] = {}
+        self._cache: dict[Any, tuple[Item, ...] | Pending] = {}
         for slot, (item, clauses) in enumerate(entries):
             self.items.append(item)
             usable = [c for c in clauses if c and all(
@@ -189,13 +213,14 @@ class RuleIndex(Generic[Item]):
                     if atom.field in self._per_document:
                         field = self._per_document[atom.field]
                         field.index.add(atom, number)
-                        field.folded = field.folded or atom.folded
                     else:
                         self._by_field[self._fields.index(atom.field)].add(atom, number)
         self._hinted = [s for s, numbers in enumerate(self._clauses) if numbers]
         self._always_only = tuple(self.items[s] for s in self.always)
         self._document_fields = [f for f in self._per_document.values()
                                  if any(a.by_text for a in (*f.index.raw, *f.index.folded))]
+        for field in self._document_fields:
+            field.ready()
         self._used = [i for i, f in enumerate(self._by_field)
                       if any(a.by_text for a in (*f.raw, *f.folded))]
         used_getters = [self._getters[i] for i in self._used]
@@ -207,7 +232,7 @@ class RuleIndex(Generic[Item]):
         else:
             self.key = lambda doc: tuple([g(doc) for g in used_getters])
 
-    def compute(self, doc: dict[str, Any]) -> tuple[Item, ...] | _Pending:
+    def compute(self, doc: dict[str, Any]) -> tuple[Item, ...] | Pending:
         """The candidates for `doc` by the program fields: a tuple of items, or
         (item, clauses left to the per-document fields) pairs when some have such."""
         satisfied: set[int] = set()
@@ -225,7 +250,7 @@ class RuleIndex(Generic[Item]):
         if not any(left for _, left in found):
             return self._always_only if len(found) == len(self.always) else \
                 tuple(self.items[s] for s, _ in found)
-        return [(self.items[s], left) for s, left in found]
+        return Pending([(self.items[s], left) for s, left in found])
 
     def _document_hits(self, doc: dict[str, Any]) -> set[int] | None:
         """Clauses the per-document fields satisfy; None: assume all (very long lists)."""
@@ -251,10 +276,12 @@ class RuleIndex(Generic[Item]):
             return found  # type: ignore[return-value]
         return self.settle(doc, found)  # type: ignore[arg-type]
 
-    def settle(self, doc: dict[str, Any], pending: _Pending) -> list[Item]:
+    def settle(self, doc: dict[str, Any], pending: Pending) -> list[Item]:
         """The pending items whose remaining clauses this document satisfies."""
         satisfied = self._document_hits(doc)
         if satisfied is None:
-            return [item for item, _ in pending]
+            return [item for item, _ in pending.pairs]
+        if not satisfied:  # the common case: no argument is of interest
+            return pending.settled  # type: ignore[return-value]
         holds = satisfied.issuperset
-        return [item for item, left in pending if not left or holds(left)]
+        return [item for item, left in pending.pairs if not left or holds(left)]
