@@ -120,9 +120,9 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
         parser = parsers[(index // workers) % len(parsers)]
         pipe = pipelines[parser]
         shared.publish(index, data)
-        # Generous: inputs are small; a few ms is normal, seconds is a hang.
-        signal.setitimer(signal.ITIMER_REAL, args.timeout + len(data) / 1e6)
         try:
+            # Generous: inputs are small; a few ms is normal, seconds is a hang.
+            signal.setitimer(signal.ITIMER_REAL, args.timeout + len(data) / 1e6)
             pipe.feed(data)
             if done % AGE_EVERY == AGE_EVERY - 1:
                 pipe.age_all(time.monotonic() + 3600)
@@ -131,7 +131,10 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
             signal.setitimer(signal.ITIMER_REAL, 0)
             if isinstance(err, KeyboardInterrupt):
                 raise
-            kind = "hang" if isinstance(err, Hang) else (
+            # A Hang raised inside a Python callback of auparse's C code comes
+            # back as a SystemError whose context is the Hang.
+            hung = isinstance(err, Hang) or isinstance(err.__context__, Hang)
+            kind = "hang" if hung else (
                 "violation" if isinstance(err, InvariantError) else "crash")
             counts[kind + "es" if kind == "crash" else kind + "s"] += 1
             detail = (f"parser={parser} seed={args.seed} index={index}\n"
