@@ -321,3 +321,29 @@ def test_rate_limit_counts_what_it_suppresses() -> None:
     assert limiter.total_suppressed == 7
     [summary] = limiter.expire(now=161.0)
     assert summary["audisp_eql"]["suppressed"] == 7
+
+
+def test_plugin_reports_a_flood_of_bad_lines_rate_limited(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """10 000 garbage lines into the real plugin: every one counted, only the
+    1st, 10th, 100th... reported, so an attacker cannot flood the log."""
+    from fuzz.catchall import write_catchall
+    from harness.procs import stop_process
+    from test_faults import RunningPlugin, alert_args, plugin_config
+    rules = tmp_path / "rules"
+    rules.mkdir(mode=0o755)
+    write_catchall(rules)
+    alerts = tmp_path / "alerts.json"
+    plugin = RunningPlugin(tmp_path, plugin_config(tmp_path, rules, None, alerts))
+    try:
+        plugin.wait_stderr("started")
+        plugin.stdin.sendall(b"\x1b[2Jgarbage\r line\n" * 10_000)
+        plugin.send_execs(1, "after-flood")
+        assert plugin.close() == 0
+        reported = [line for line in plugin.stderr().splitlines() if "bad input" in line]
+        assert [line.split("(#")[1].split(")")[0] for line in reported] == \
+            ["1", "10", "100", "1000", "10000"]
+        assert "parse_errors=10000" in plugin.stderr()
+        assert all("\x1b" not in line and "\r" not in line for line in reported)
+        assert alert_args(alerts) == [f"after-flood {plugin.serial}"]
+    finally:
+        stop_process(plugin.proc)
