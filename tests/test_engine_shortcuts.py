@@ -14,7 +14,7 @@ from conftest import CORPUS, SEED
 from audisp_eql.engine import Engine
 from audisp_eql.eql import ast
 from audisp_eql.eql.fieldmemo import FieldMemo
-from audisp_eql.eql.index_hints import EXACT, PREFIX, index_hint
+from audisp_eql.eql.index_hints import CONTAINS, EXACT, PREFIX, SUFFIX, index_hint
 from audisp_eql.rules import load_rules
 
 MULTI = {"args", "env_vars"}
@@ -157,7 +157,8 @@ def _atom_holds(atom: Any, doc: dict) -> bool:
         text = text.lower() if atom.folded else text
         if atom.kind == EXACT and text == atom.text or \
                 atom.kind == PREFIX and text.startswith(atom.text) or \
-                atom.kind not in (EXACT, PREFIX) and text.endswith(atom.text):
+                atom.kind == CONTAINS and atom.text in text or \
+                atom.kind == SUFFIX and text.endswith(atom.text):
             return True
     return False
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
 from .eql.values import getter
-from .eql.index_hints import EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
+from .eql.index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
 
 Item = TypeVar("Item")
 _CACHE_LIMIT = 8192
@@ -48,7 +48,7 @@ class _Affix:
 
     def add(self, text: str, number: int) -> None:
         self.by_text.setdefault(text, []).append(number)
-        if self.kind != EXACT and text:
+        if self.kind not in (EXACT, CONTAINS) and text:
             end = text[0] if self.kind == PREFIX else text[-1]
             self.lengths[end] = tuple(sorted(set(self.lengths.get(end, ())) | {len(text)}))
 
@@ -56,6 +56,11 @@ class _Affix:
         by_text = self.by_text
         if self.kind == EXACT:
             out.update(by_text.get(value, ()))
+            return
+        if self.kind == CONTAINS:  # one test per text: program fields only (cached)
+            for text, numbers in by_text.items():
+                if text in value:
+                    out.update(numbers)
             return
         out.update(by_text.get("", ()))  # a bare "*" pattern
         if not value:
@@ -77,8 +82,8 @@ class _FieldIndex:
     __slots__ = ("raw", "folded")
 
     def __init__(self) -> None:
-        self.raw = [_Affix(kind) for kind in (EXACT, PREFIX, "suffix")]
-        self.folded = [_Affix(kind) for kind in (EXACT, PREFIX, "suffix")]
+        self.raw = [_Affix(kind) for kind in (EXACT, PREFIX, "suffix", CONTAINS)]
+        self.folded = [_Affix(kind) for kind in (EXACT, PREFIX, "suffix", CONTAINS)]
 
     def add(self, atom: Atom, number: int) -> None:
         group = self.folded if atom.folded else self.raw
@@ -200,8 +205,10 @@ class RuleIndex(Generic[Item]):
         self._cache: dict[Any, tuple[Item, ...] | Pending] = {}
         for slot, (item, clauses) in enumerate(entries):
             self.items.append(item)
+            # A substring atom costs a search per text: not for per-document fields.
             usable = [c for c in clauses if c and all(
-                a.field in self._fields or a.field in self._per_document for a in c)]
+                a.field in self._fields or a.field in self._per_document and a.kind != CONTAINS
+                for a in c)]
             numbers = tuple(range(len(self._document_clause),
                                   len(self._document_clause) + len(usable)))
             self._clauses.append(numbers)

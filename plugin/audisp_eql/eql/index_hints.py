@@ -11,7 +11,7 @@ fine (the predicate still decides):
   under `not`, and for `!=`, `not in`, `== null`, regexes and functions,
   nothing is known;
 - atoms only come from leaves that need a *string* value equal to, starting
-  with, or ending with a constant: a non-string value never satisfies them,
+  with, ending with, or containing a constant: a non-string value never satisfies them,
   so the engine may ignore non-strings (and multi-valued fields need any
   element to satisfy the atom, like the leaf);
 - case-sensitive leaves give raw atoms, checked against the raw value;
@@ -34,6 +34,7 @@ INDEX_FIELDS: Tuple[Tuple[str, ...], ...] = (
     ("process", "executable"),
     ("process", "parent", "name"),
     ("process", "parent", "executable"),
+    ("process", "previous", "executable"),  # absent but on re-exec: one more key part
 )
 # The arguments: many rules need one of a few; checked per document.
 ARGS_FIELD: Tuple[str, ...] = ("process", "args")
@@ -45,7 +46,7 @@ PER_DOCUMENT_FIELDS: Tuple[Tuple[str, ...], ...] = (
     ("process", "command_line"),
 )
 HINT_FIELDS = INDEX_FIELDS + PER_DOCUMENT_FIELDS
-EXACT, PREFIX, SUFFIX = "exact", "prefix", "suffix"
+EXACT, PREFIX, SUFFIX, CONTAINS = "exact", "prefix", "suffix", "contains"
 _WILDCARDS = ("*", "?")
 
 
@@ -53,7 +54,7 @@ _WILDCARDS = ("*", "?")
 class Atom:
     """The value of `field` equals / starts with / ends with `text`."""
     field: Tuple[str, ...]
-    kind: str  # EXACT, PREFIX or SUFFIX
+    kind: str  # EXACT, PREFIX, SUFFIX or CONTAINS
     text: str
     folded: bool  # compare value.lower() (text is already lower-cased)
 
@@ -70,7 +71,9 @@ def _pattern_atom(field: Tuple[str, ...], pattern: str, folded: bool) -> Optiona
         return Atom(field, EXACT, pattern, folded)
     head, tail = pattern[:cut[0]], pattern[cut[-1] + 1:]
     if not head and not tail:
-        return None
+        # "*a*b*": the value contains every literal run; the longest is kept
+        inner = max(pattern.replace("?", "*").split("*"), key=len)
+        return Atom(field, CONTAINS, inner, folded) if inner else None
     if len(head) >= len(tail):
         return Atom(field, PREFIX, head, folded)
     return Atom(field, SUFFIX, tail, folded)
@@ -110,6 +113,8 @@ def _score(hint: FrozenSet[Atom]) -> float:
     for atom in hint:
         if atom.kind == EXACT:
             total += 1.0
+        elif atom.kind == CONTAINS and atom.field in PER_DOCUMENT_FIELDS:
+            total += 1000.0  # not indexed (ruleindex.py): any other clause is better
         else:  # a short prefix such as "/" lets almost everything through
             total += 1.0 + 64.0 / (1 + len(atom.text))
     return total
