@@ -204,3 +204,54 @@ def test_mutated_rule_files_become_reports_never_exceptions(tmp_path) -> None:  
     ruleset = load_rules([directory])
     assert len(ruleset.reports) == count
     assert all(r.status and (r.status == "ok" or r.reason) for r in ruleset.reports)
+
+
+# -- ECS JSON input (`scan --input ecs`): any JSON, any types, through the rules --
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                      st.text(max_size=30), st.sampled_from(["sh", "bash", "nc", "/bin/sh", "-c"]))
+ecs_keys = st.sampled_from(["process", "name", "args", "parent", "executable", "event",
+                            "category", "type", "action", "user", "id", "host", "os",
+                            "command_line", "process.name", "process.args", "event.category",
+                            "working_directory", "pid", "args_count", "x"])
+json_doc = st.dictionaries(ecs_keys, st.recursive(
+    json_leaf, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                       st.dictionaries(ecs_keys, inner, max_size=4)),
+    max_leaves=20), max_size=6)
+
+
+@given(doc=json_doc)
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow,
+                                                   HealthCheck.function_scoped_fixture],
+          deadline=None)
+def test_any_json_document_through_the_corpus_rules(rules: tuple, doc: dict) -> None:
+    import json
+
+    from audisp_eql.alerts import make_alert
+    from audisp_eql.ecs_input import DocumentError, parse_document
+    from audisp_eql.outputs.format import FORMATS, format_alert
+    engine_rules, seed_rule = rules
+    engine = _engine_for(engine_rules)
+    try:
+        parsed = parse_document(json.dumps(doc).encode())
+    except DocumentError:
+        return
+    if parsed is None:
+        return
+    before = engine.error_count
+    matched = engine.match(parsed)
+    assert engine.error_count == before, engine.errors
+    for rule in [*matched, seed_rule]:
+        alert = make_alert(parsed, rule)
+        for fmt in FORMATS:
+            check_line(format_alert(alert, fmt), fmt)
+
+
+_ENGINES: dict = {}
+
+
+def _engine_for(rules: list) -> object:
+    from audisp_eql.engine import Engine
+    key = id(rules)
+    if key not in _ENGINES:
+        _ENGINES[key] = Engine(rules)
+    return _ENGINES[key]
