@@ -255,3 +255,25 @@ def _engine_for(rules: list) -> object:
     if key not in _ENGINES:
         _ENGINES[key] = Engine(rules)
     return _ENGINES[key]
+
+
+# -- plugin configuration: any text is a clear ConfigError (file:line), never a crash --
+toml_piece = st.sampled_from([
+    "[plugin]\n", "[rules]\n", "[output.syslog]\n", "[output.file]\n", "[[output.remote]]\n",
+    "[ratelimit]\n", "user = ", "paths = ", "mode = ", "port = ", "enabled = ", "burst = ",
+    "host = ", "format = ", "status_interval = ", "queue_size = ", '"x"', "-1", "1e999", "0777",
+    "99999999999999999999", "true", "[]", '["/etc"]', "{}", "nan", "\n", "=", '"', "\x00",
+    "\udcff", "[output]\nremote = 5\n", "socket = \"relative\"\n", "tag = \"a:b\"\n"])
+
+
+@given(st.lists(toml_piece, max_size=30).map("".join))
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_any_config_text_gives_config_error_or_config(text: str) -> None:
+    from audisp_eql.config import Config, ConfigError, parse_config
+    try:
+        cfg = parse_config(text, "/etc/audisp-eql/test.toml")
+    except ConfigError as err:
+        assert str(err).startswith("/etc/audisp-eql/test.toml")
+        check_line(str(err), "config error")   # logged to syslog: one safe line
+        return
+    assert isinstance(cfg, Config)
