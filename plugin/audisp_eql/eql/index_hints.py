@@ -8,8 +8,8 @@ fine (the predicate still decides):
 
 - under `and`, every term's clauses hold; under `or`, every term must be
   constrained, and picking one clause per term gives a clause (their union);
-  under `not`, and for `!=`, `not in`, `== null`, regexes and functions,
-  nothing is known;
+  under `not`, and for `!=`, `not in`, `== null` and functions, nothing is
+  known; a regex gives the literal text it starts with, if any;
 - atoms only come from leaves that need a *string* value equal to, starting
   with, ending with, or containing a constant: a non-string value never satisfies them,
   so the engine may ignore non-strings (and multi-valued fields need any
@@ -79,6 +79,57 @@ def _pattern_atom(field: Tuple[str, ...], pattern: str, folded: bool) -> Optiona
     return Atom(field, SUFFIX, tail, folded)
 
 
+_REGEX_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-=:,%! ")
+_QUANTIFIERS = frozenset("?*+{")
+# ASCII letters whose case-fold orbit leaves ASCII in RE2's (?i) (Kelvin sign,
+# long s): lower() on the value would not find them.
+_FOLD_ESCAPES = frozenset("kKsS")
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    """Whether `|` occurs outside groups, classes, quotes and escapes (conservative)."""
+    depth, i, size = 0, 0, len(pattern)
+    while i < size:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            end = pattern.find('"', i + 1)
+            i = size if end < 0 else end + 1
+            continue
+        if c == "[":
+            end = pattern.find("]", i + 2)  # "[]...]" keeps its first "]"
+            i = size if end < 0 else end + 1
+            continue
+        depth += (c == "(") - (c == ")")
+        if c == "|" and depth <= 0:
+            return True
+        i += 1
+    return False
+
+
+def regex_prefix(pattern: str, folded: bool) -> str:
+    """Literal text every value a (whole-value, Lucene) regex matches starts with.
+
+    Only plain ASCII characters count, up to the first operator; a quantifier
+    after one takes it back. With regex~ the text stops before a letter RE2
+    folds beyond ASCII. "" when nothing is certain (e.g. a top-level `|`)."""
+    if _top_level_alternation(pattern):
+        return ""
+    end = 0
+    while end < len(pattern) and pattern[end] in _REGEX_PLAIN:
+        end += 1
+    if end < len(pattern) and pattern[end] in _QUANTIFIERS:
+        end -= 1
+    prefix = pattern[:max(end, 0)]
+    if folded:
+        cut = [i for i, c in enumerate(prefix) if c in _FOLD_ESCAPES]
+        prefix = prefix[:cut[0]] if cut else prefix
+        prefix = prefix.lower()
+    return prefix
+
+
 def _leaf_hint(expr: ast.Expr, fields: Sequence[Tuple[str, ...]]) -> Hint:
     if isinstance(expr, ast.Compare) and expr.op == "==":
         for field, other in ((expr.left, expr.right), (expr.right, expr.left)):
@@ -104,6 +155,14 @@ def _leaf_hint(expr: ast.Expr, fields: Sequence[Tuple[str, ...]]) -> Hint:
         if not atoms or any(a is None for a in atoms):
             return None
         return frozenset(atoms)  # type: ignore[arg-type]
+    if isinstance(expr, ast.Match) and expr.kind == "regex":
+        target = expr.expr
+        if not isinstance(target, ast.Field) or target.path not in fields:
+            return None
+        prefixes = [regex_prefix(p, expr.insensitive) for p in expr.patterns]
+        if not prefixes or not all(prefixes):
+            return None
+        return frozenset(Atom(target.path, PREFIX, p, expr.insensitive) for p in prefixes)
     return None
 
 
