@@ -173,15 +173,29 @@ class _PerDocumentField:
 class Pending(Generic[Item]):
     """Candidates by the program fields when some still depend on the document:
     `pairs` (item, clause numbers the per-document fields must satisfy), in load
-    order; `settled` the items that depend on nothing more."""
+    order; `settled` the items that depend on nothing more. `select` gives the
+    candidates for the clauses a document satisfies, cached by the relevant ones."""
 
-    __slots__ = ("pairs", "settled")
+    __slots__ = ("pairs", "settled", "relevant", "_by_hits")
 
     def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]]) -> None:
         self.pairs = pairs
         self.settled = tuple(item for item, left in pairs if not left)
+        self.relevant = frozenset(n for _, left in pairs for n in left)
+        self._by_hits: dict[frozenset[int], tuple[Item, ...]] = {}
 
-
+    def select(self, satisfied: set[int]) -> tuple[Item, ...]:
+        hits = self.relevant.intersection(satisfied)
+        if not hits:
+            return self.settled
+        found = self._by_hits.get(hits)
+        if found is None:
+            holds = hits.issuperset
+            found = tuple(item for item, left in self.pairs if not left or holds(left))
+            if len(self._by_hits) >= _ITEM_CACHE_LIMIT:
+                self._by_hits.clear()
+            self._by_hits[hits] = found
+        return found
 
 
 class RuleIndex(Generic[Item]):
@@ -288,7 +302,4 @@ class RuleIndex(Generic[Item]):
         satisfied = self._document_hits(doc)
         if satisfied is None:
             return [item for item, _ in pending.pairs]
-        if not satisfied:  # the common case: no argument is of interest
-            return pending.settled  # type: ignore[return-value]
-        holds = satisfied.issuperset
-        return [item for item, left in pending.pairs if not left or holds(left)]
+        return pending.select(satisfied)  # type: ignore[return-value]
