@@ -90,7 +90,13 @@ def compile_condition(expr: ast.Expr) -> Predicate:
     if isinstance(expr, ast.Match):
         return match(expr)
     values = compile_values(expr)  # a boolean field, function, or constant
-    return lambda doc: any(v is True for v in values(doc))
+
+    def is_true(doc: dict) -> bool:
+        for value in values(doc):
+            if value is True:  # not 1: a number is not a boolean in EQL
+                return True
+        return False
+    return is_true
 
 
 def _all(terms: List[Predicate]) -> Predicate:

@@ -133,6 +133,21 @@ def compile_values(expr: ast.Expr) -> Values:
 
 def _apply(impl: Callable[..., Any], insensitive: bool, args: List[Values]) -> Values:
     null_only = (None,)
+    if len(args) == 2:  # startsWith(a, b), endsWith, stringContains...: usually one value each
+        first, second = args
+
+        def call2(doc: dict) -> Sequence[Any]:
+            left, right = first(doc) or null_only, second(doc) or null_only
+            if len(left) == 1 and len(right) == 1:
+                result = impl(insensitive, left[0], right[0])
+                return EMPTY if result is None else (result,)
+            results = []
+            for a, b in itertools.product(left, right):
+                result = impl(insensitive, a, b)
+                if result is not None:
+                    results.append(result)
+            return results
+        return call2
 
     def call(doc: dict) -> Sequence[Any]:
         # a null argument is passed as None, so each function decides (mostly: null)
