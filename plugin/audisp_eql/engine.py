@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from .eql.adaptive import adaptive_all
 from .eql.ast import And, Expr, fields_of
+from .eql.cost import cost
 from .eql.index_hints import EXACT, HINT_FIELDS, INDEX_FIELDS, Atom, index_hint
 from .ruleindex import RuleIndex, field_getter
 from .rules import Rule
@@ -101,7 +103,9 @@ class _Prepared:
         rest = [(t, p) for t, p in conjuncts if not fields_of(t) <= GATE_FIELDS]
         if conjuncts:
             self.gates = [p for _, p in gate_terms]
-            self.residual = _all_of([p for _, p in rest])
+            # Order learnt from the first documents (eql/adaptive.py); one term: itself.
+            self.residual = adaptive_all([p for _, p in rest], [cost(t) for t, _ in rest]) \
+                if len(rest) > 1 else _all_of([p for _, p in rest])
             terms = [t for t, _ in rest]
             self.hint = index_hint(And(tuple(terms)), HINT_FIELDS) if terms else ()
         else:  # a compiled query without conjuncts: the whole predicate, name hint only
