@@ -126,8 +126,8 @@ class _FieldIndex:
 
 
 class _PerDocumentField:
-    """Hits of one per-document field; list items (arguments repeat across
-    documents: "-c", "-la") are cached, whole strings (command lines) are not."""
+    """Hits of one per-document field, cached per text (bounded): arguments
+    repeat across documents ("-c", "-la"), and so do a host's command lines."""
 
     __slots__ = ("get", "index", "per_item", "text_hits")
 
@@ -157,7 +157,9 @@ class _PerDocumentField:
         long a list to index (then every clause must be assumed to hold)."""
         value = self.get(doc)
         if value.__class__ is str:
-            self.text_hits(value, out)
+            hits = self.item_hits(value)
+            if hits:
+                out.update(hits)
         elif value.__class__ is list:
             if len(value) > _ARGS_LIMIT:
                 return False
