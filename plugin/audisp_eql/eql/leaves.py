@@ -6,7 +6,7 @@ allocate nothing per call; lists and lower-cased forms come from fieldmemo.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 from . import ast
 from .fieldmemo import memo_for
@@ -134,8 +134,8 @@ def match(expr: ast.Match) -> Predicate:
         matcher = compile_patterns(expr.patterns, expr.insensitive)
     else:
         regexes = [compile_regex(p, expr.insensitive) for p in expr.patterns]
-        matcher = regexes[0] if len(regexes) == 1 else (
-            lambda value: any(r(value) for r in regexes))
+        matcher = _remembered(regexes[0] if len(regexes) == 1 else (
+            lambda value: any(r(value) for r in regexes)))
     if isinstance(expr.expr, ast.Field):
         get = getter(expr.expr.path)
 
@@ -151,6 +151,28 @@ def match(expr: ast.Match) -> Predicate:
         return match_field
     values = compile_values(expr.expr)
     return lambda doc: any(v.__class__ is str and matcher(v) for v in values(doc))
+
+
+# Regex answers kept per leaf: executables and names repeat from one document
+# to the next, and a dict lookup is far cheaper than an RE2 call. Bounded in
+# count and in value length, since values are attacker-chosen.
+_REMEMBERED = 4096
+_REMEMBERED_LENGTH = 256
+
+
+def _remembered(matcher: Callable[[str], bool]) -> Callable[[str], bool]:
+    answers: Dict[str, bool] = {}
+
+    def match_remembered(value: str) -> bool:
+        answer = answers.get(value)
+        if answer is None:
+            answer = matcher(value)
+            if len(value) <= _REMEMBERED_LENGTH:
+                if len(answers) >= _REMEMBERED:
+                    answers.clear()
+                answers[value] = answer
+        return answer
+    return match_remembered
 
 
 def _like_field(path: Tuple[str, ...], shapes: PatternSet) -> Predicate:
