@@ -6,6 +6,7 @@ auparse bindings import.
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Optional
 
 from .assemble import (_RECORD_BLOCK, EOE_TIMEOUT, MAX_ENRICHED_HELD, MAX_ERRORS, MAX_LINE,
@@ -46,31 +47,37 @@ class AuparseEventSource(LineSplitter):
         try:
             if not parser.first_record():
                 return
-            raw: list[tuple[str, str]] = []
-            enriched = self._enriched
-            get_text, next_record = parser.get_record_text, parser.next_record
-            first = ""
+            # Only the record texts here (what every consumer of auparse pays);
+            # types and bodies come out of one regex call over the whole event.
+            texts: list[str] = []
+            append, get_text, next_record = texts.append, parser.get_record_text, \
+                parser.next_record
             while True:
-                text = get_text()
-                if enriched:
-                    tails = enriched.get(text)
-                    if tails:
-                        text += tails.pop(0)
-                        if not tails:
-                            del enriched[text.partition(ENRICHED_SEPARATOR)[0]]
-                record = _type_and_body(text)
-                if record[0] != "EOE":
-                    raw.append(record)
-                    if not first:
-                        first = text
+                append(get_text())
                 if not next_record():
                     break
+            if self._enriched:
+                texts = [self._with_enriched(text) for text in texts]
+            joined = "\n".join(texts)
+            raw = _TYPE_AND_BODY.findall(joined)
+            if "type=EOE" in joined:
+                raw = [record for record in raw if record[0] != "EOE"]
             if raw:
                 # auparse grouped these by node and id: the first header names them all.
-                node, _type, sec, msec, serial = HEADER.match(first).groups()  # type: ignore[union-attr]
+                node, _type, sec, msec, serial = HEADER.match(texts[0]).groups()  # type: ignore[union-attr]
                 self._ready.append(AuditEvent(node, int(sec), int(msec), int(serial), raw))
         except BaseException as e:  # noqa: BLE001 - re-raised in _take_ready
             self._failure = e
+
+    def _with_enriched(self, text: str) -> str:
+        """A record text with the ENRICHED tail auparse dropped put back."""
+        tails = self._enriched.get(text)
+        if not tails:
+            return text
+        tail = tails.pop(0)
+        if not tails:
+            del self._enriched[text]
+        return text + tail
 
     def _take_ready(self) -> list[AuditEvent]:
         if self._failure is not None:
@@ -139,13 +146,9 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _type_and_body(text: str) -> tuple[str, str]:
-    """(type, body) of a line that HEADER matches, by position (no regex)."""
-    start = text.index(" ") + 1 if text.startswith("node=") else 0
-    type_end = text.index(" ", start)
-    body = text.index(")", type_end) + 1
-    if text.startswith(":", body):
-        body += 1
-    if text.startswith(" ", body):
-        body += 1
-    return text[start + 5:type_end], text[body:]
+# (type, body) of each line of an event's record texts, by position as HEADER
+# reads them: the type runs to the first space, the body starts after the
+# first ")" that follows (and an optional ": "). Not anchored with ^ (that
+# makes findall try every position): every line matches from its start, so
+# each match ends on a newline and the next starts the next line.
+_TYPE_AND_BODY = re.compile(r"(?:node=[^ \n]* )?type=([^ \n]*) [^)\n]*\):? ?(.*)\n?")

@@ -61,43 +61,29 @@ def syscall_values(body: str) -> SyscallValues:
     return tuple(values)
 
 
-# "a0=", "a1=", ... for the argv fast path (no string formatting per argument).
-_ARG_PREFIXES = tuple(f"a{i}=" for i in range(1024))
+# A whole single-record argv as the kernel writes it: every argument "quoted"
+# (the kernel quotes only arguments without space, quote or control bytes) or hex.
+_ARGV_LAYOUT = re.compile(r'argc=[0-9]+(?: a[0-9]+=(?:"[^"\s\x1d]*"|(?:[0-9A-Fa-f]{2})+))*')
+_ARGV_ITEM = re.compile(r' a([0-9]+)=(?:"([^"]*)"|([0-9A-Fa-f]*))')
+# ("0", "1", ..., "n-1") for the common counts: the argument numbers must run in order.
+_ARG_NUMBERS = [tuple(map(str, range(n))) for n in range(64)]
 
 
 def single_record_argv(body: str) -> Optional[list[str]]:
-    """`argc=N a0=... aN-1=...` with every argument "quoted" (no space inside,
-    as the kernel writes them) or hex: the arguments; None for anything else
-    (split arguments, a missing one, other whitespace)."""
-    if ENRICHED_SEPARATOR in body:
+    """`argc=N a0=... aN-1=...` in the kernel's layout: the arguments; None for
+    anything else (split arguments, numbers out of order, other whitespace)."""
+    if _ARGV_LAYOUT.fullmatch(body) is None:
         return None
-    parts = body.split(" ")
-    count = len(parts) - 1
-    if parts[0] != f"argc={count}" or count > len(_ARG_PREFIXES):
+    found = _ARGV_ITEM.findall(body)
+    if not found:
+        return []
+    numbers, quoted, hexed = zip(*found)
+    count = len(numbers)
+    if numbers != (_ARG_NUMBERS[count] if count < 64 else tuple(map(str, range(count)))):
         return None
-    args: list[str] = []
-    append = args.append
-    prefixes = _ARG_PREFIXES
-    for i in range(count):
-        part = parts[i + 1]
-        prefix = prefixes[i]
-        if not part.startswith(prefix):
-            return None
-        start = len(prefix)
-        if part[start:start + 1] == '"':
-            if len(part) < start + 2 or part[-1] != '"' or part.find('"', start + 1) != len(part) - 1:
-                return None
-            append(part[start + 1:-1])
-        else:
-            value = part[start:]
-            try:
-                data = bytes.fromhex(value)
-            except ValueError:
-                return None
-            if len(data) * 2 != len(value) or not value:   # fromhex skips whitespace
-                return None
-            append(text_of(data))
-    return args
+    if not any(hexed):
+        return list(quoted)
+    return [text_of(bytes.fromhex(h)) if h else q for q, h in zip(quoted, hexed)]
 
 
 def plain_cwd(body: str) -> Optional[str]:
