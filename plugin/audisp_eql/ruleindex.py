@@ -26,6 +26,7 @@ _CACHE_LIMIT = 8192
 # alone), so that its cost per document stays small whatever the input.
 _ARGS_LIMIT = 64
 _ITEM_CACHE_LIMIT = 8192
+_ITEM_LENGTH_LIMIT = 512
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
@@ -147,9 +148,10 @@ class _PerDocumentField:
             found: set[int] = set()
             self.text_hits(text, found)
             hits = frozenset(found)
-            if len(self.per_item) >= _ITEM_CACHE_LIMIT:
-                self.per_item.clear()
-            self.per_item[text] = hits
+            if len(text) <= _ITEM_LENGTH_LIMIT:  # memory stays bounded whatever the input
+                if len(self.per_item) >= _ITEM_CACHE_LIMIT:
+                    self.per_item.clear()
+                self.per_item[text] = hits
         return hits
 
     def hits(self, doc: dict[str, Any], out: set[int]) -> bool:
