@@ -262,7 +262,7 @@ class EcsBuilder:
             previous = table.get(event.node, pid, event.sec + event.msec / 1000)
             if previous is not None and previous.executable is not None:
                 process["previous"] = {"executable": previous.executable}
-            table.put(event.node, pid, ProcessInfo(exe, pname, tuple(args), euid, egid, cwd,
+            table.put(event.node, pid, ProcessInfo(exe, pname, args, euid, egid, cwd,
                                                    interactive))
         if exe is None:
             del process["executable"]

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Optional
+from typing import Optional, Sequence
 
 MAX_PROCESSES = 16384
+# Distinct strings shared between entries: most processes run one of a few
+# images, as a few users, in a few directories, with common arguments, so
+# entries point at one copy instead of each holding its own (about a third of
+# an entry's memory). Bounded: the input decides how many distinct values exist.
+MAX_SHARED_STRINGS = 8192
 
 
 class ProcessInfo:
@@ -23,7 +28,7 @@ class ProcessInfo:
     __slots__ = ("executable", "name", "args", "user_id", "group_id",
                  "working_directory", "interactive")
 
-    def __init__(self, executable: Optional[str], name: Optional[str], args: tuple[str, ...],
+    def __init__(self, executable: Optional[str], name: Optional[str], args: Sequence[str],
                  user_id: Optional[str] = None, group_id: Optional[str] = None,
                  working_directory: Optional[str] = None,
                  interactive: Optional[bool] = None) -> None:
@@ -69,6 +74,7 @@ class ProcessTable:
         self._proc_fallback = proc_fallback
         self._proc_root = proc_root
         self.evicted = 0
+        self._shared: dict[Optional[str], Optional[str]] = {}
         self._boot_time: Optional[float] = None
         self._ticks = os.sysconf("SC_CLK_TCK") if proc_fallback else 100
 
@@ -85,6 +91,16 @@ class ProcessTable:
         return None
 
     def put(self, node: Optional[str], pid: int, info: ProcessInfo) -> None:
+        shared = self._shared
+        if len(shared) > MAX_SHARED_STRINGS:
+            shared.clear()
+        share = shared.setdefault
+        info.executable = share(info.executable, info.executable)
+        info.name = share(info.name, info.name)
+        info.args = tuple([share(arg, arg) for arg in info.args])
+        info.user_id = share(info.user_id, info.user_id)
+        info.group_id = share(info.group_id, info.group_id)
+        info.working_directory = share(info.working_directory, info.working_directory)
         key = (node, pid)
         self._entries[key] = info
         self._entries.move_to_end(key)
