@@ -21,7 +21,8 @@ from typing import Optional
 from .records import ENRICHED_SEPARATOR, plain_value, split_body, text_of
 
 # (arch, syscall, success, exit, a0, a1, a2, a3, ppid, pid, auid, uid, gid,
-#  euid, suid, egid, sgid, tty, ses, comm, exe, key, ENRICHED tail or "")
+#  euid, suid, egid, sgid, tty, ses, comm, exe, key,
+#  0x1D + ENRICHED tail or "")
 SyscallValues = tuple
 
 _NUM = r"([0-9]+)"
@@ -54,10 +55,16 @@ def syscall_values(body: str) -> SyscallValues:
     m = SYSCALL_LAYOUT.fullmatch(body)
     if m is not None:
         return m.groups()
+    return syscall_values_by_splitting(body)
+
+
+def syscall_values_by_splitting(body: str) -> SyscallValues:
+    """SyscallValues by the general splitter (any order, quoted numbers, ...)."""
     fields, _enriched = split_body(body)
     get = fields.get
     values = [plain_value(get(n)) if n in _PLAIN_NAMES else get(n) for n in _SYSCALL_NAMES]
-    values.append(body.partition(ENRICHED_SEPARATOR)[2])
+    _raw, separator, tail = body.partition(ENRICHED_SEPARATOR)
+    values.append(separator + tail)
     return tuple(values)
 
 
