@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from audisp_eql import assemble
+from audisp_eql import assemble, auparse_source
 from audisp_eql.assemble import make_event_source
 from audisp_eql.records import execve_args
 
@@ -209,14 +209,22 @@ def test_python_pending_bound_hands_out_what_it_evicts() -> None:
     assert sorted(e.serial for e in early + rest) == list(range(total))
 
 
-@pytest.mark.xfail(strict=True, reason="AuparseEventSource has no pending-event bound: auparse "
-                   "keeps every incomplete event until flush (reported to the data-path engineer)")
 def test_auparse_pending_bound() -> None:
-    total = assemble.MAX_PENDING * 3
-    source = make_event_source(parser="auparse")
-    early = source.feed(b"".join(SYSCALL % (i, i) + b"\n" for i in range(total)))
-    assert source.stats.evicted_pending == total - assemble.MAX_PENDING
-    assert len(early) == total - assemble.MAX_PENDING
+    """auparse keeps every incomplete event; the source bounds what it holds
+    (about max_pending events of records) by completing everything auparse
+    holds, counts those events, and loses none."""
+    bound = 100
+    total = bound * 30   # single-record events that never complete on their own
+    source = make_event_source(parser="auparse", max_pending=bound)
+    early: list = []
+    most_held = 0
+    for i in range(total):
+        early += source.feed(SYSCALL % (i, i) + b"\n")
+        most_held = max(most_held, i + 1 - len(early))
+    assert source.stats.evicted_pending == len(early) > 0
+    assert most_held <= bound * auparse_source.RECORDS_PER_EVENT + 1
+    rest = source.flush()
+    assert sorted(e.serial for e in early + rest) == list(range(total))
 
 
 @pytest.mark.parametrize("parser", PARSERS)

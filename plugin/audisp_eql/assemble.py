@@ -297,7 +297,8 @@ def make_event_source(parser: str = "auto", timeout: float = EOE_TIMEOUT,
     if parser != "python":
         from .auparse_source import AuparseEventSource
         try:
-            return AuparseEventSource(timeout=timeout, max_line=max_line, on_error=on_error)
+            return AuparseEventSource(timeout=timeout, max_line=max_line, on_error=on_error,
+                                      max_pending=max_pending)
         except ImportError:
             if parser == "auparse":
                 raise

@@ -7,10 +7,11 @@ auparse bindings import.
 from __future__ import annotations
 
 import re
+import time
 from typing import Callable, Optional
 
 from .assemble import (_RECORD_BLOCK, EOE_TIMEOUT, MAX_ENRICHED_HELD, MAX_ERRORS, MAX_LINE,
-                       AuditEvent)
+                       MAX_PENDING, AuditEvent)
 from .framing import LineError, Lines, LineSplitter
 from .records import ENRICHED_SEPARATOR, HEADER, RecordError, parse_line
 
@@ -24,12 +25,30 @@ class AuparseEventSource(LineSplitter):
     is not valid UTF-8 is handed over with the bad bytes written as `\\xNN`
     (auparse's Python binding cannot return such text). Records handed back
     carry line_no 0: auparse does not report line numbers in feed mode.
+
+    Two things auparse does not do are done here:
+    * a bound: auparse keeps every incomplete event. When more than
+      `max_pending` events' worth of records are held, everything auparse
+      holds is completed at once (the only flush it offers) and counted in
+      `stats.evicted_pending`;
+    * ageing by arrival: `age()` completes what is pending once no input has
+      come for `timeout` seconds. auparse's own `feed_age_events` compares
+      event time with the wall clock, which splits events of replayed logs
+      and of nodes whose clocks are behind; under steady input auparse's
+      stream-time rule (a record 2 s newer) completes stragglers anyway.
     """
 
     def __init__(self, timeout: float = EOE_TIMEOUT, max_line: int = MAX_LINE,
-                 on_error: Optional[Callable[[LineError], None]] = None) -> None:
+                 on_error: Optional[Callable[[LineError], None]] = None,
+                 max_pending: int = MAX_PENDING) -> None:
         import auparse
         super().__init__(max_line, MAX_ERRORS, on_error)
+        self._timeout = timeout
+        # Records auparse holds: fed, less EOE (never handed back), less handed back.
+        self._held = 0
+        self._max_held = max_pending * RECORDS_PER_EVENT
+        self._last_input = time.monotonic()
+        self._fed_since_drain = False
         self._auparse = auparse
         self._parser = auparse.AuParser(auparse.AUSOURCE_FEED)
         self._parser.set_eoe_timeout(int(timeout))
@@ -56,6 +75,7 @@ class AuparseEventSource(LineSplitter):
                 append(get_text())
                 if not next_record():
                     break
+            self._held -= len(texts)
             if self._enriched:
                 texts = [self._with_enriched(text) for text in texts]
             joined = "\n".join(texts)
@@ -93,7 +113,7 @@ class AuparseEventSource(LineSplitter):
                 and _RECORD_BLOCK.fullmatch(block + b"\n") is not None:
             # Every line is a record auparse can take as is: one call.
             self.stats.records += lines.count
-            self._parser.feed(block + b"\n")
+            self._feed(block + b"\n", lines.count, block.count(b"type=EOE "))
             return self._take_ready()
         valid: list[bytes] = []
         match = HEADER.match
@@ -123,19 +143,41 @@ class AuparseEventSource(LineSplitter):
             valid.append(line)
         if valid:
             self.stats.records += len(valid)
+            count = len(valid)
             valid.append(b"")
-            self._parser.feed(b"\n".join(valid))
+            data = b"\n".join(valid)
+            self._feed(data, count, data.count(b"type=EOE "))
         return self._take_ready()
 
+    def _feed(self, data: bytes, records: int, eoe_records: int) -> None:
+        self._last_input = time.monotonic()
+        self._fed_since_drain = True
+        self._parser.feed(data)
+        self._held += records - eoe_records
+        if self._held > self._max_held:
+            before = len(self._ready)
+            self._parser.flush_feed()
+            self.stats.evicted_pending += len(self._ready) - before
+            self._held = 0
+
     def age(self, now: Optional[float] = None) -> list[AuditEvent]:
-        """auparse's own rule: events whose timestamp is more than the EOE
-        timeout older than the wall clock are complete (`now` is not used)."""
-        self._parser.feed_age_events()
+        """Complete what is pending once no input came for `timeout` seconds
+        (time.monotonic() clock; `now` for tests)."""
+        now = time.monotonic() if now is None else now
+        if self._fed_since_drain and now - self._last_input >= self._timeout:
+            return self._counted(self._drain())
         return self._counted(self._take_ready())
 
     def _drain(self) -> list[AuditEvent]:
         self._parser.flush_feed()
+        self._held = 0
+        self._fed_since_drain = False
         return self._take_ready()
+
+
+# How many records an event is assumed to hold when bounding what auparse
+# keeps (an exec event has 5 to 7; a bound, not a measure).
+RECORDS_PER_EVENT = 8
 
 
 def _is_utf8(data: bytes) -> bool:
