@@ -13,6 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import __version__
+from .proctable import MAX_PROCESSES
 
 
 def _add_events(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +35,8 @@ def _add_events(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--local-users", action="store_true",
                    help="resolve uid/gid names from this host's user database "
                         "(only right for this host's logs)")
-    p.add_argument("--process-table-size", type=int, default=32768, metavar="N",
-                   help="processes remembered for process.parent.* (default: 32768)")
+    p.add_argument("--process-table-size", type=int, default=MAX_PROCESSES, metavar="N",
+                   help=f"processes remembered for process.parent.* (default: {MAX_PROCESSES})")
     p.set_defaults(handler=_cmd_events)
 
 

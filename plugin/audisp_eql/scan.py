@@ -67,10 +67,10 @@ def _audit_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _
     from .assemble import make_event_source
     from .ecs import EcsBuilder
     from .logfiles import display_name, iter_file, rotation_order
-    from .proctable import ProcessTable
+    from .proctable import MAX_PROCESSES, ProcessTable
 
     source = make_event_source(args.parser, on_error=reporter.parse_error)
-    builder = EcsBuilder(action=args.action, table=ProcessTable(32768), hostname=args.hostname)
+    builder = EcsBuilder(action=args.action, table=ProcessTable(MAX_PROCESSES), hostname=args.hostname)
 
     def build(events: list) -> Iterable[dict[str, Any]]:
         for event in events:
