@@ -270,3 +270,22 @@ def test_close_gives_up_at_once_when_the_syslog_socket_is_missing(tmp_path, monk
     out.close()
     assert waits == []
     assert out.pending() == 0 and out.stats.dropped == 1
+
+
+def test_file_output_keeps_writing_when_its_path_cannot_be_checked(tmp_path, monkeypatch) -> None:
+    """After a privilege drop the directory may not be searchable: stat() fails
+    with EACCES, which says nothing about rotation; the open file keeps the alerts."""
+    import audisp_eql.outputs.jsonfile as jsonfile
+    out = jsonfile.JsonFileOutput(str(tmp_path / "alerts.json"))
+    real_stat = os.stat
+
+    def denied(path, *args, **kwargs):
+        if str(path) == out.path:
+            raise PermissionError(13, "Permission denied", path)
+        return real_stat(path, *args, **kwargs)
+    monkeypatch.setattr(jsonfile.os, "stat", denied)
+    monkeypatch.setattr(jsonfile, "ROTATION_CHECK_SECONDS", 0.0)   # check on every alert
+    out.emit({"rule": {"name": "r"}})
+    out.close()
+    assert out.stats.sent == 1 and out.stats.dropped == 0
+    assert (tmp_path / "alerts.json").read_text().count("\n") == 1

@@ -46,6 +46,10 @@ class JsonFileOutput(Output):
             st = os.stat(self.path)
         except FileNotFoundError:
             return True
+        except OSError:
+            # E.g. EACCES after a privilege drop: the path cannot be checked,
+            # but the open descriptor still writes; keep it.
+            return False
         return (st.st_dev, st.st_ino) != self.inode
 
     def emit(self, alert: Mapping[str, Any]) -> None:
