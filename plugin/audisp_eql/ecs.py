@@ -259,7 +259,8 @@ class EcsBuilder:
                 if table is not None else None
             process["parent"] = {"pid": ppid} if known is None else known.as_parent(ppid)
         if table is not None and pid is not None and success:
-            previous = table.get(event.node, pid, event.sec + event.msec / 1000)
+            # Only an exec seen earlier is a previous image: /proc shows this one.
+            previous = table.get(event.node, pid, from_proc=False)
             if previous is not None and previous.executable is not None:
                 process["previous"] = {"executable": previous.executable}
             table.put(event.node, pid, ProcessInfo(exe, pname, args, euid, egid, cwd,

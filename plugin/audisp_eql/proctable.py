@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Optional, Sequence
 
 MAX_PROCESSES = 16384
+MAX_PROC_CACHE = 1024    # parents read from /proc, by pid and start time
 # Distinct strings shared between entries: most processes run one of a few
 # images, as a few users, in a few directories, with common arguments, so
 # entries point at one copy instead of each holding its own (about a third of
@@ -77,16 +78,18 @@ class ProcessTable:
         self._shared: dict[Optional[str], Optional[str]] = {}
         self._boot_time: Optional[float] = None
         self._ticks = os.sysconf("SC_CLK_TCK") if proc_fallback else 100
+        self._proc_cache: dict[int, tuple[int, ProcessInfo]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, node: Optional[str], pid: int, event_time: float = 0.0) -> Optional[ProcessInfo]:
+    def get(self, node: Optional[str], pid: int, event_time: float = 0.0,
+            from_proc: bool = True) -> Optional[ProcessInfo]:
         info = self._entries.get((node, pid))
         if info is not None:
             self._entries.move_to_end((node, pid))
             return info
-        if self._proc_fallback and node is None:
+        if from_proc and self._proc_fallback and node is None:
             return self._from_proc(pid, event_time)
         return None
 
@@ -133,15 +136,20 @@ class ProcessTable:
         Start time = boot time (whole seconds in /proc/stat) + starttime ticks,
         so the comparison allows one second of slack.
         """
-        base = os.path.join(self._proc_root, str(pid))
+        base = f"{self._proc_root}/{pid}"
         try:
-            with open(os.path.join(base, "stat"), "rb") as f:
+            with open(base + "/stat", "rb") as f:
                 stat = f.read()
             # comm may hold spaces and parentheses: fields follow the last ')'.
             fields = stat[stat.rindex(b")") + 2:].split()
-            started = self._boot() + int(fields[19]) / self._ticks
-            if started > event_time + 1.0:
+            start_ticks = int(fields[19])
+            if self._boot() + start_ticks / self._ticks > event_time + 1.0:
                 return None
+            # A busy parent (a shell loop, a build) has many children: read its
+            # cmdline/comm/exe once per (pid, start time), i.e. per process.
+            cached = self._proc_cache.get(pid)
+            if cached is not None and cached[0] == start_ticks:
+                return cached[1]
             with open(os.path.join(base, "cmdline"), "rb") as f:
                 raw_args = f.read()
             with open(os.path.join(base, "comm"), "rb") as f:
@@ -154,5 +162,9 @@ class ProcessTable:
             return None
         args = tuple(a.decode("utf-8", "backslashreplace")
                      for a in raw_args.rstrip(b"\0").split(b"\0")) if raw_args else ()
-        return ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),
+        info = ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),
                            args=args)
+        if len(self._proc_cache) >= MAX_PROC_CACHE:
+            self._proc_cache.clear()
+        self._proc_cache[pid] = (start_ticks, info)
+        return info
