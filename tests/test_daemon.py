@@ -249,3 +249,12 @@ def test_privilege_drop_after_outputs_are_open(tmp_path: Path) -> None:
         assert len(plugin.alerts()) == 1  # written through the fd opened as root
     finally:
         stop_process(plugin.proc)
+
+
+def test_started_line_cuts_a_long_rule_path_list() -> None:
+    """One path per rule file (as the benchmark configures) must not make a
+    start-up log line of tens of kilobytes."""
+    from audisp_eql.daemon import _paths_text
+    assert _paths_text(["/a", "/b"]) == "/a, /b"
+    many = [f"/rules/{i}.toml" for i in range(204)]
+    assert _paths_text(many) == "/rules/0.toml, /rules/1.toml, /rules/2.toml and 201 more paths"

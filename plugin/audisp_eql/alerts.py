@@ -1,7 +1,10 @@
 """A matched document plus its rule -> one ECS alert document.
 
 Independent of how alerts are written (syslog, JSON lines, terminal): this
-only builds the nested dict. The input document is never mutated.
+only builds the nested dict. The input document is never mutated: the alert is
+a new top-level dict with its own `event` and `kibana`, and shares the rest
+(`process`, `user`, ... and the per-rule `rule`/`threat` parts) read-only,
+since copying a document with a long argv costs more than the evaluation.
 
 Where the rule lands in the alert (ECS where ECS has a field, otherwise the
 names Elastic Security uses for its own alerts):
@@ -20,15 +23,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .rules import Rule
-
-
-def _copy(value: Any) -> Any:
-    """Deep copy of JSON-like data (dicts and lists); cheaper than copy.deepcopy."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _iso(moment: datetime) -> str:
@@ -92,27 +86,43 @@ def rule_fields(rule: Rule) -> dict[str, Any]:
     return fields
 
 
+# rule_id -> (rule, its rule.* fields, its threat.* fields), built once per rule
+# object (a reload brings new objects and replaces the entries).
+_RULE_PARTS: dict[str, tuple[Rule, dict[str, Any], dict[str, Any]]] = {}
+
+
+def _rule_parts(rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+    parts = _RULE_PARTS.get(rule.rule_id)
+    if parts is None or parts[0] is not rule:
+        parts = (rule, rule_fields(rule), threat_fields(rule))
+        _RULE_PARTS[rule.rule_id] = parts
+    return parts[1], parts[2]
+
+
 def make_alert(doc: dict[str, Any], rule: Rule, *, now: datetime | None = None) -> dict[str, Any]:
-    """The ECS alert for `doc` matching `rule`; `now` stamps event.created."""
-    alert = _copy(doc)
+    """The ECS alert for `doc` matching `rule`; `now` stamps event.created.
+
+    Treat the result as read-only: it shares sub-objects with `doc` and with
+    the other alerts of the same rule."""
+    alert = dict(doc)
     moment = now if now is not None else datetime.now(timezone.utc)
-    event = alert.get("event")
-    if not isinstance(event, dict):
-        event = {}
-        alert["event"] = event
+    event = doc.get("event")
+    event = dict(event) if isinstance(event, dict) else {}
+    alert["event"] = event
     event["kind"] = "alert"
     event["severity"] = rule.risk_score
     event["risk_score"] = float(rule.risk_score)
     event["created"] = _iso(moment)
     # An alert from a document without a time still needs one to be indexed.
     alert.setdefault("@timestamp", event["created"])
-    alert["rule"] = rule_fields(rule)
-    threat = threat_fields(rule)
+    fields, threat = _rule_parts(rule)
+    alert["rule"] = fields
     if threat:
         alert["threat"] = threat
     else:
         alert.pop("threat", None)
-    kibana = alert.get("kibana") if isinstance(alert.get("kibana"), dict) else {}
+    kibana = doc.get("kibana")
+    kibana = dict(kibana) if isinstance(kibana, dict) else {}
     kibana["alert"] = {"severity": rule.severity, "risk_score": rule.risk_score}
     alert["kibana"] = kibana
     return alert

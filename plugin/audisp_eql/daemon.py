@@ -216,7 +216,7 @@ class Plugin:
         os.set_blocking(stdin_fd, False)
         try:
             self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {', '.join(self.cfg.rule_paths)}")
+                          f"from {_paths_text(self.cfg.rule_paths)}")
             for problem in self.detector.problems:
                 self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
             eof = False
@@ -283,6 +283,13 @@ class Plugin:
                 self.diag.log(syslog.LOG_WARNING, f"output error: {error}")
             if self.cfg.status_interval:
                 self.next_status = now + self.cfg.status_interval
+
+
+def _paths_text(paths: List[str], shown: int = 3) -> str:
+    """The rule paths for a log line: a long list (one path per file) is cut short."""
+    if len(paths) <= shown:
+        return ", ".join(paths)
+    return f"{', '.join(paths[:shown])} and {len(paths) - shown} more paths"
 
 
 def _outputs_config(cfg: Config) -> tuple:
