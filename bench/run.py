@@ -64,10 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exec events of the plain memory stream (default 2000000)")
     p.add_argument("--stream-variant-events", type=int, default=500_000,
                    help="exec events of the no-EOE and orphan streams (default 500000)")
-    p.add_argument("--live-rates", type=_float_list, default=[2000, 4000, 8000],
-                   help="exec rates to step through (default 2000,4000,8000)")
-    p.add_argument("--live-seconds", type=_float_list, default=[60, 20, 20],
-                   help="seconds per rate step; the last value repeats (default 60,20,20)")
+    # The first step asks for more than the 2000/s target for the full 60 s: a
+    # load generator sharing 2 cores with the kernel, auditd and the plugin
+    # falls a little short of what it is asked, and it is the rate achieved
+    # (and held) that counts.
+    p.add_argument("--live-rates", type=_float_list, default=[2500, 4000, 8000],
+                   help="exec rates to step through (default 2500,4000,8000)")
+    p.add_argument("--live-seconds", type=_float_list, default=[60, 60, 20],
+                   help="seconds per rate step; the last value repeats (default 60,60,20)")
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), default=None)
     p.add_argument("--skip", nargs="+", choices=list(SECTIONS), default=[])
     p.add_argument("--quick", action="store_true",

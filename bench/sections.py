@@ -15,6 +15,7 @@ TARGET_E2E_RATIO = 2.0
 TARGET_EVAL_RATIO = 50.0
 TARGET_PEAK_RSS_MIB = 64.0
 TARGET_LIVE_RATE = 2000.0
+TARGET_LIVE_SECONDS = 60.0
 
 
 class Skip(Exception):
@@ -173,8 +174,10 @@ def live(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                    f"kernel lost {step.kernel_lost}")
         report.add(f"{name}_plugin_cpu", 100 * step.plugin_cpu_s / max(step.seconds, 1e-9), "%",
                    "plugin CPU time / load duration")
-        if step.held:
+        if step.held and step.seconds >= TARGET_LIVE_SECONDS:
             held = max(held, step.achieved_rate)
     report.add("live_max_execs_per_s_held", held, "execs/s",
-               _target(held >= TARGET_LIVE_RATE, f">= {TARGET_LIVE_RATE:g}/s for 60 s")
+               _target(held >= TARGET_LIVE_RATE,
+                       f">= {TARGET_LIVE_RATE:g}/s for {TARGET_LIVE_SECONDS:g} s")
+               + f"; only steps of {TARGET_LIVE_SECONDS:g} s count"
                + f"; load generator ceiling {ceiling:.0f}/s")
