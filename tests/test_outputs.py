@@ -289,3 +289,39 @@ def test_file_output_keeps_writing_when_its_path_cannot_be_checked(tmp_path, mon
     out.close()
     assert out.stats.sent == 1 and out.stats.dropped == 0
     assert (tmp_path / "alerts.json").read_text().count("\n") == 1
+
+
+def test_oversized_alert_is_shortened_and_does_not_wedge_remote_udp() -> None:
+    """An attacker chooses the argv: one alert larger than a UDP datagram must
+    neither block every later alert behind it nor vanish; it arrives shortened."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(5)
+        out = RemoteSyslogOutput("127.0.0.1", server.getsockname()[1], "udp", fmt="json")
+        out.emit(alert(rule_id="big", args=["nc", "-U", "A" * 70000, *["x"] * 20000]))
+        out.emit(alert(rule_id="small"))
+        got = [server.recv(1 << 17) for _ in range(2)]
+        out.close()
+    assert all(len(g) <= 65507 for g in got)
+    docs = [json.loads(g.decode().partition(" - ")[2]) for g in got]
+    assert [d["rule"]["uuid"] for d in docs] == ["big", "small"]
+    assert docs[0]["audisp_eql"]["truncated"] is True
+    assert docs[0]["process"]["args"][:2] == ["nc", "-U"]
+    assert docs[0]["process"]["args"][2].startswith("AAAA")
+    assert "audisp_eql" not in docs[1]
+    assert (out.stats.sent, out.stats.dropped) == (2, 0)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_oversized_alert_reaches_local_syslog_shortened(tmp_path: Path, fmt: str) -> None:
+    path = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(path)
+        server.settimeout(5)
+        out = LocalSyslogOutput(path, fmt=fmt)
+        out.emit(alert(rule_id="big", args=["nc", "-U", "B" * (1 << 20)]))
+        data = server.recv(1 << 21).decode()
+        out.close()
+    assert len(data) <= 1 << 16 and one_printable_line(data)
+    assert "big" in data and "BBBB" in data and "truncated" in data
+    assert (out.stats.sent, out.stats.dropped) == (1, 0)

@@ -43,6 +43,7 @@ _TEXT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cwd", ("process.working_directory",)),
     ("event_id", ("event.id",)),
     ("suppressed", ("audisp_eql.suppressed",)),
+    ("truncated", ("audisp_eql.truncated",)),
 )
 
 
@@ -128,3 +129,36 @@ def format_alert(alert: Mapping[str, Any], fmt: str) -> str:
         # rsyslog's mmjsonparse looks for this cookie in front of the JSON.
         return "@cee: " + format_json(alert)
     raise ValueError(f"unknown alert format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
+def format_alert_within(alert: Mapping[str, Any], fmt: str, limit: int) -> str:
+    """`format_alert`, shortened to at most `limit` UTF-8 bytes when it is longer.
+
+    Syslog messages are bounded (a datagram, a collector's maximum, our queue),
+    and the argv is the attacker's: rather than lose the alert, long strings are
+    cut (saying how much) and long lists shortened, with `audisp_eql.truncated`
+    set, until it fits. The result is still valid JSON in the JSON formats."""
+    line = format_alert(alert, fmt)
+    if len(line) * 4 <= limit or len(line.encode("utf-8", "backslashreplace")) <= limit:
+        return line
+    cap = 4096
+    while True:
+        shrunk = _shrink(alert, cap)
+        shrunk.setdefault("audisp_eql", {})["truncated"] = True
+        line = format_alert(shrunk, fmt)
+        if cap <= 8 or len(line.encode("utf-8", "backslashreplace")) <= limit:
+            return line
+        cap //= 2
+
+
+def _shrink(value: Any, cap: int) -> Any:
+    """A copy with strings over `cap` characters cut and lists over `cap` items cut."""
+    if isinstance(value, str):
+        if len(value) <= cap:
+            return value
+        return f"{value[:cap]}...[{len(value) - cap} more characters]"
+    if isinstance(value, Mapping):
+        return {key: _shrink(item, cap) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shrink(item, cap) for item in value[:cap]]
+    return value

@@ -17,7 +17,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Mapping
 
 from .base import Output
-from .format import alert_priority, format_alert
+from .format import alert_priority, format_alert_within
 
 FACILITIES: Mapping[str, int] = {
     "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
@@ -25,6 +25,9 @@ FACILITIES: Mapping[str, int] = {
     **{f"local{i}": 16 + i for i in range(8)},
 }
 DEFAULT_QUEUE = 1000
+# Alert text per syslog message, in bytes: with the header it fits one UDP
+# datagram and a /dev/log datagram, and bounds the queue's memory (an argv can be 2 MB).
+MESSAGE_LIMIT = 60 * 1024
 APP_NAME = "audisp-eql"
 # Errors after which the socket is no good and a fresh one is needed.
 _RECONNECT_ERRNOS = {errno.ECONNREFUSED, errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET,
@@ -132,7 +135,8 @@ class LocalSyslogOutput(_QueuedOutput):
 
     def emit(self, alert: Mapping[str, Any]) -> None:
         pri = self.facility * 8 + alert_priority(alert)
-        self._enqueue(local_message(pri, self.tag, format_alert(alert, self.fmt)))
+        self._enqueue(local_message(pri, self.tag,
+                                    format_alert_within(alert, self.fmt, MESSAGE_LIMIT)))
 
     def log(self, priority: int, text: str, facility: str = "daemon") -> None:
         """The plugin's own diagnostics, through the same socket and queue."""
@@ -195,7 +199,8 @@ class RemoteSyslogOutput(_QueuedOutput):
 
     def emit(self, alert: Mapping[str, Any]) -> None:
         pri = self.facility * 8 + alert_priority(alert)
-        msg = rfc5424_message(pri, format_alert(alert, self.fmt), self.hostname)
+        msg = rfc5424_message(pri, format_alert_within(alert, self.fmt, MESSAGE_LIMIT),
+                              self.hostname)
         self._enqueue(b"%d %s" % (len(msg), msg) if self.protocol == "tcp" else msg)
 
     def pending(self) -> int:
@@ -266,6 +271,9 @@ class RemoteSyslogOutput(_QueuedOutput):
         except OSError as exc:
             if exc.errno in _RETRY_LATER_ERRNOS:
                 return
+            if exc.errno == errno.EMSGSIZE and self.queue and not self.partial:
+                self.queue.popleft()  # never deliverable; do not wedge the queue
+                self.stats.dropped += 1
             if self.partial:
                 # The peer never saw the rest of the frame; it is lost with the link.
                 self.partial = b""
