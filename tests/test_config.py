@@ -78,6 +78,17 @@ host = "::1"
     ("[plugin\n", 1, "TOML syntax"),
     ("[plugin]\nuser = \"a\"\nuser = \"b\"\n", 3, "TOML syntax"),
     ("[output]\nsyslog = 3\n", 2, "expected a table"),
+    # Dotted keys and inline tables point at their own line too.
+    ("\n\noutput.syslog.bogus = 1\n", 3, "output.syslog.bogus: unknown key"),
+    ("[output]\nfile.enabled = true\nsyslog.bogus = 1\n", 3, "output.syslog.bogus: unknown key"),
+    ("[output]\n\nsyslog = { enabled = true, bad = 1 }\n", 3, "output.syslog.bad: unknown key"),
+    # inf would mean: never age events, never end a rate-limit window, never report.
+    ("[plugin]\nevent_timeout = inf\n", 2, "finite"),
+    ("[plugin]\nstatus_interval = inf\n", 2, "finite"),
+    ("[ratelimit]\ninterval = inf\n", 2, "finite"),
+    # An alert file others may write lets them forge or erase alerts.
+    ("[output.file]\nmode = \"0666\"\n", 2, "writable"),
+    ("[output.file]\nmode = \"0620\"\n", 2, "writable"),
 ])
 def test_errors_name_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(ConfigError) as info:

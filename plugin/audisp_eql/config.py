@@ -7,6 +7,7 @@ tomllib reports syntax errors with a line but not where a bad *value* is, so
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -119,7 +120,18 @@ class _KeyLines:
     def find(self, table: str, index: int, key: str = "") -> int:
         subtable = f"{table}.{key}" if table else key
         return (self.lines.get((table, index, key)) or self.lines.get((subtable, 0, ""))
-                or self.lines.get((table, index, "")) or 0)
+                or self.lines.get((table, index, "")) or self._dotted(subtable) or 0)
+
+    def _dotted(self, name: str) -> int:
+        """Where a dotted key (`syslog.bogus = 1` under `[output]`) or the inline
+        table holding it (`syslog = { bogus = 1 }`) set `name`."""
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):       # the most specific key first
+            for cut in range(end - 1, -1, -1):     # under the nearest table first
+                line = self.lines.get((".".join(parts[:cut]), 0, ".".join(parts[cut:end])))
+                if line:
+                    return line
+        return 0
 
 
 class _Reader:
@@ -180,10 +192,14 @@ def _one_of(choices: Any) -> Callable[[Any], Optional[str]]:
 
 
 def _positive(v: Any) -> Optional[str]:
+    if not math.isfinite(v):
+        return "must be a finite number"
     return None if v > 0 else "must be greater than 0"
 
 
 def _not_negative(v: Any) -> Optional[str]:
+    if not math.isfinite(v):
+        return "must be a finite number"
     return None if v >= 0 else "must not be negative"
 
 
@@ -196,7 +212,10 @@ def _port(v: Any) -> Optional[str]:
 
 
 def _mode(v: Any) -> Optional[str]:
-    return None if re.fullmatch(r"0?[0-7]{3}", v) else "must be an octal mode such as \"0640\""
+    if not re.fullmatch(r"0?[0-7]{3}", v):
+        return "must be an octal mode such as \"0640\""
+    # Whoever may write the alert file may forge or erase alerts.
+    return "must not be writable by group or others" if int(v, 8) & 0o022 else None
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:
