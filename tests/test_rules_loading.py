@@ -79,6 +79,18 @@ def test_duplicate_rule_id_names_both_files(tmp_path):
     assert len(ruleset.rules) == 1
 
 
+def test_duplicate_rule_id_reason_alone_names_both_files(tmp_path):
+    """`check` prints the reason beside the rule's name, not its path: the reason
+    itself must say where the duplicate is and where the first one was."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_rule(tmp_path / "a", "one", GATE + 'process.name == "ls"', rule_id="same")
+    second = write_rule(tmp_path / "b", "two", GATE + 'process.name == "id"', rule_id="same")
+    dup = [r for r in load_rules([tmp_path]).reports if r.status == INVALID]
+    assert len(dup) == 1
+    assert str(second) in dup[0].reason and str(first) in dup[0].reason
+
+
 def test_non_eql_and_non_production_rules_are_unsupported(tmp_path):
     write_rule(tmp_path, "kql", "process.name : ls", rule_type="query", language="kuery")
     write_rule(tmp_path, "ml", "x", rule_type="machine_learning", language="")
@@ -114,6 +126,19 @@ def test_syntax_error_on_the_first_query_line_counts_the_column_in_the_file(tmp_
     line, col = report.reason.split(": ")[0].rsplit(":", 2)[1:]
     assert int(line) == 6
     assert path.read_text().splitlines()[5][int(col) - 1:int(col) + 1] == "=="
+
+
+def test_syntax_error_in_a_one_line_query_with_escapes_is_on_the_query_line(tmp_path):
+    """A basic string with escapes does not appear verbatim in the file: the
+    position must still be on the `query =` line, not the line after it."""
+    path = tmp_path / "escaped.toml"
+    path.write_text('[rule]\nname = "n"\nrule_id = "i"\ntype = "eql"\nlanguage = "eql"\n'
+                    'query = "process where process.name == \\"a\\" and and"\n'
+                    'severity = "low"\n')
+    report = only_report(load_rules([path]))
+    assert report.status == INVALID
+    line = int(report.reason.split(": ")[0].rsplit(":", 2)[1])
+    assert line == 6
 
 
 def test_sequence_rule_is_unsupported(tmp_path):

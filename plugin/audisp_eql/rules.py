@@ -125,20 +125,28 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
+# `query = ` and its opening delimiter; group 2 is set when a multi-line
+# delimiter ends the line (TOML then drops that first newline).
+_QUERY_OPENING = re.compile(r"""^[ \t]*query[ \t]*=[ \t]*('''|"{3}|'|")(\r?\n)?""", re.MULTILINE)
+
+
 def _locate_query(text: str, query: str) -> tuple[int, int]:
     """Line and column in `text` where the query's first character is.
 
     The query is usually a literal '''...''' string, so its text appears
-    verbatim; otherwise fall back to the line after `query =`.
+    verbatim; otherwise (escapes) fall back to where the string opens: the
+    line after a multi-line delimiter that ends its line, else just after
+    the opening quote on the `query =` line.
     """
     offset = text.find(query) if query else -1
     if offset < 0:
-        match = re.search(r"^\s*query\s*=", text, re.MULTILINE)
+        match = _QUERY_OPENING.search(text)
         if match is None:
             return 1, 1
-        offset = match.end()
-        line = text.count("\n", 0, offset) + 1
-        return line + 1, 1
+        line = text.count("\n", 0, match.start()) + 1
+        if match.group(2) is not None:
+            return line + 1, 1
+        return line, match.end() - match.start() + 1
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return line, col
@@ -279,7 +287,7 @@ def load_rules(paths: Iterable[str | Path], *, include_non_production: bool = Fa
         if rule.rule_id in seen:
             ruleset.reports.append(RuleReport(
                 path, rule.rule_id, rule.name, INVALID,
-                f"duplicate rule_id {rule.rule_id}: also in {seen[rule.rule_id]}"))
+                f"{path}: duplicate rule_id {rule.rule_id}, first loaded from {seen[rule.rule_id]}"))
             continue
         seen[rule.rule_id] = path
         skipped = _unsupported_reason(doc, rule, include_non_production)
