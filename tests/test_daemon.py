@@ -223,6 +223,41 @@ def test_rate_limit_collapses_a_burst(tmp_path: Path) -> None:
     assert [a.get("audisp_eql", {}).get("suppressed") for a in alerts] == [None, None, 8]
 
 
+def test_rate_limit_summary_arrives_when_the_window_ends_without_a_new_alert(
+        tmp_path: Path) -> None:
+    """The suppressed count must not wait for the rule's next alert (which may
+    never come) or for exit: the loop emits it once the window is over."""
+    config = write_config(tmp_path, extra="[ratelimit]\nburst = 1\ninterval = 3\n")
+    plugin = Plugin(tmp_path, config)
+    try:
+        # The near miss behind them lets auparse hand over the third match now
+        # (it holds the newest event until another starts or input idles).
+        plugin.send(events(MATCHES[:1] * 3 + NEAR_MISSES[:1], 850))
+        assert wait_for(lambda: len(plugin.alerts()) == 2, 15.0), plugin.alerts()
+        assert [a.get("audisp_eql", {}).get("suppressed") for a in plugin.alerts()] == [None, 2]
+        assert sum("suppressed=2" in m for m in plugin.syslog_lines()) == 1
+        assert plugin.close() == 0
+    finally:
+        stop_process(plugin.proc)
+
+
+def test_sighup_with_a_config_syntax_error_keeps_running(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    plugin = Plugin(tmp_path, config)
+    try:
+        plugin.wait_log("started: 1 rules loaded")
+        good = config.read_text()
+        config.write_text(good + "[plugin\n")
+        plugin.proc.send_signal(signal.SIGHUP)
+        refused = plugin.wait_log("reload failed, keeping the old configuration")
+        assert f"{config}:{len(good.splitlines()) + 1}: TOML syntax" in refused
+        plugin.send(events(MATCHES[:1], 870))
+        assert wait_for(lambda: len(plugin.alerts()) == 1, 15.0)
+        assert plugin.close() == 0
+    finally:
+        stop_process(plugin.proc)
+
+
 def test_bad_config_exits_1_naming_file_and_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, extra="[output.stdout]\nformat = \"yaml\"\n")
     result = subprocess.run([str(PROGRAM), "plugin", str(config)], env={}, stdin=subprocess.DEVNULL,
@@ -244,6 +279,10 @@ def test_privilege_drop_after_outputs_are_open(tmp_path: Path) -> None:
         status = Path(f"/proc/{plugin.proc.pid}/status").read_text()
         uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
         assert uids == ["65534"] * 4
+        gids = next(line for line in status.splitlines() if line.startswith("Gid:")).split()[1:]
+        assert gids == ["65534"] * 4
+        groups = next(line for line in status.splitlines() if line.startswith("Groups:"))
+        assert groups.split()[1:] == []  # root's supplementary groups are gone too
         plugin.send(events(MATCHES[:1], 900))
         assert plugin.close() == 0
         assert len(plugin.alerts()) == 1  # written through the fd opened as root
