@@ -94,6 +94,59 @@ def test_ecs_input_dotted_source_wrapped_numeric_ids(tmp_path: Path, shared):
     assert status == 0
 
 
+def _seed_hits() -> list[dict]:
+    """Search hits as Elasticsearch returns them: one `_source` hit, one hit
+    with only `fields` (dotted names, every value a list), one near miss."""
+    return [
+        {"_index": "logs-endpoint", "_id": "a", "_source": {
+            "event": {"id": "hit-1", "category": ["process"], "type": ["start"], "action": "exec"},
+            "host": {"os": {"type": "linux"}}, "process": {"name": "nc",
+                                                            "args": ["nc", "-U", "/run/a.sock"]}}},
+        {"_index": "logs-endpoint", "_id": "b", "fields": {
+            "event.id": ["hit-2"], "event.category": ["process"], "event.type": ["start"],
+            "event.action": ["exec"], "host.os.type": ["linux"], "process.name": ["socat"],
+            "process.args": ["socat", "-", "UNIX-CLIENT:/run/b"]}},
+        {"_index": "logs-endpoint", "_id": "c", "_source": {
+            "event": {"id": "miss-3", "category": ["process"], "type": ["start"], "action": "exec"},
+            "host": {"os": {"type": "linux"}}, "process": {"name": "ls", "args": ["ls"]}}},
+    ]
+
+
+def test_ecs_input_search_responses_arrays_and_pretty_printed_exports(tmp_path: Path, shared):
+    """What people save from Elasticsearch: a whole search (or EQL search)
+    response on one line, a JSON array of hits, and the same pretty-printed
+    over many lines; each hit is one document, nothing is reported as bad."""
+    hits = _seed_hits()
+    search = {"took": 3, "hits": {"total": {"value": 3}, "hits": hits}}
+    eql_search = {"is_partial": False, "hits": {"events": hits}}
+    inputs = {
+        "search.json": json.dumps(search) + "\n",
+        "eql.json": json.dumps(eql_search) + "\n",
+        "array.json": json.dumps(hits) + "\n",
+        "pretty.json": json.dumps(search, indent=2) + "\n",
+        "pretty-crlf.json": json.dumps(hits, indent=2).replace("\n", "\r\n"),
+        "jq-stream.json": "".join(json.dumps(h, indent=2) + "\n" for h in hits),
+    }
+    for name, text in inputs.items():
+        path = tmp_path / name
+        path.write_text(text)
+        alerts, err, status = scan("--input", "ecs", "--rules", str(SEED), str(path))
+        assert [a["event"]["id"] for a in alerts] == ["hit-1", "hit-2"], (name, err)
+        assert "3 events" in err and "parse errors: 0" in err, (name, err)
+        assert status == 0
+
+
+def test_ecs_input_unclosed_pretty_value_loses_no_following_line(tmp_path: Path, shared):
+    """A lone `{` line that never closes is one error; the JSON lines after it
+    are still read as documents."""
+    hits = _seed_hits()
+    path = tmp_path / "broken.json"
+    path.write_text("{\n" + "\n".join(json.dumps(h) for h in hits) + "\n")
+    alerts, err, status = scan("--input", "ecs", "--rules", str(SEED), str(path))
+    assert [a["event"]["id"] for a in alerts] == ["hit-1", "hit-2"], err
+    assert f"{path}:1:" in err and "3 events" in err and "parse errors: 1" in err
+
+
 def test_tags_select_compliance_rules():
     alerts, err, _ = scan("--tags", "compliance", "--rules", str(ROOT / "rules"),
                           str(ROOT / "examples" / "intrusion.log"))

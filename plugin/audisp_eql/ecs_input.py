@@ -2,8 +2,12 @@
 
 Accepts what `audisp-eql events` prints and what Elasticsearch exports
 (Auditbeat, Elastic Defend): nested or dotted keys (`"process.name": ...`),
-search hits wrapped in `_source`, and numeric keyword ids (`"user": {"id": 0}`),
-which become strings so that `user.id == "0"` holds as in Elasticsearch.
+search hits wrapped in `_source` (or carrying only `fields`), whole search and
+EQL search responses and JSON arrays (one document per hit or element),
+values pretty-printed over several lines (a `{` or `[` line opens one, a `}`
+or `]` line at column 0 may close it), and numeric keyword ids
+(`"user": {"id": 0}`), which become strings so that `user.id == "0"` holds as
+in Elasticsearch.
 """
 
 from __future__ import annotations
@@ -40,9 +44,52 @@ def normalize(raw: Any) -> dict[str, Any]:
     """One decoded JSON value -> nested ECS dict (raises DocumentError)."""
     if isinstance(raw, dict) and isinstance(raw.get("_source"), dict):
         raw = raw["_source"]
+    elif _is_fields_hit(raw):
+        # `fields` gives every value as a list; a single value is that value.
+        raw = {k: v[0] if isinstance(v, list) and len(v) == 1 else v
+               for k, v in raw["fields"].items()}
     if not isinstance(raw, dict):
         raise DocumentError(f"expected a JSON object, found {type(raw).__name__}")
     return _nest(raw)
+
+
+def _is_fields_hit(raw: Any) -> bool:
+    return (isinstance(raw, dict) and isinstance(raw.get("fields"), dict)
+            and ("_id" in raw or "_index" in raw))
+
+
+def _hits(raw: Any) -> Optional[list[Any]]:
+    """The hits of a search or EQL search response (sequences flattened), else None."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("hits"), dict):
+        return None
+    hits = raw["hits"]
+    found: Optional[list[Any]] = None
+    for key in ("hits", "events"):
+        if isinstance(hits.get(key), list):
+            found = (found or []) + hits[key]
+    if isinstance(hits.get("sequences"), list):
+        found = found or []
+        for sequence in hits["sequences"]:
+            if isinstance(sequence, dict) and isinstance(sequence.get("events"), list):
+                found += sequence["events"]
+    return found
+
+
+def documents_of(raw: Any) -> list[Any]:
+    """One decoded JSON value -> its documents (dicts) and DocumentErrors:
+    a response or an array gives one per hit or element."""
+    items = _hits(raw)
+    if items is None:
+        items = raw if isinstance(raw, list) else [raw]
+    out: list[Any] = []
+    for item in items:
+        try:
+            out.append(normalize(item))
+        except DocumentError as err:
+            out.append(err)
+        except RecursionError:
+            out.append(DocumentError("JSON nested too deeply"))
+    return out
 
 
 def _nest(obj: dict[str, Any]) -> dict[str, Any]:
@@ -63,38 +110,115 @@ def _value(key: str, value: Any) -> Any:
 
 
 def parse_document(line: bytes) -> Optional[dict[str, Any]]:
-    """One input line -> document; None for a blank line; DocumentError when not JSON."""
-    text = line.strip()
+    """One input line -> document; None for a blank line; DocumentError when not
+    JSON or not one object (see `parse_documents` for responses and arrays)."""
+    found = parse_documents(line)
+    if found is None:
+        return None
+    if len(found) != 1 or isinstance(found[0], DocumentError):
+        if found and isinstance(found[0], DocumentError):
+            raise found[0]
+        raise DocumentError(f"expected one JSON object, found {len(found)} documents")
+    return found[0]
+
+
+def parse_documents(text: bytes) -> Optional[list[Any]]:
+    """One line (or pretty-printed block) -> its documents and DocumentErrors;
+    None when blank; raises DocumentError when it is not JSON."""
+    text = text.strip()
     if not text:
         return None
     try:
-        return normalize(json.loads(text))
+        return documents_of(json.loads(text))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DocumentError(f"not JSON: {err}") from None
     except RecursionError:
         raise DocumentError("JSON nested too deeply") from None
 
 
-def iter_documents(chunks: Iterator[bytes]) -> Iterator[tuple[int, Any]]:
-    """(line number, document or DocumentError) for each non-blank line of a stream of chunks."""
+# A pretty-printed value larger than this is not waited for: its lines are
+# read one by one instead (bounded memory on hostile input).
+MAX_BLOCK_BYTES = 64 << 20
+# Pretty-printed output has one `}`/`]` line at column 0 per value; a block
+# that fails to close more often than this is not such output (each try
+# parses the whole block, so this bounds the work too).
+MAX_FAILED_CLOSES = 8
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
     pending = b""
-    line_no = 0
     for chunk in chunks:
-        data = pending + chunk
-        lines = data.split(b"\n")
+        lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
-        for line in lines:
-            line_no += 1
-            yield from _one(line_no, line)
+        yield from lines
     if pending:
-        yield from _one(line_no + 1, pending)
+        yield pending
+
+
+def iter_documents(chunks: Iterator[bytes]) -> Iterator[tuple[int, Any]]:
+    """(line number, document or DocumentError) for each document of a stream of
+    chunks: JSON lines, or values pretty-printed over several lines (numbered by
+    their first line)."""
+    block: list[bytes] = []    # lines of an open pretty-printed value
+    block_start = 0
+    block_bytes = 0
+    failed_closes = 0
+    line_no = 0
+    for line in _lines(chunks):
+        line_no += 1
+        if block:
+            block.append(line)
+            block_bytes += len(line) + 1
+            if line.rstrip() in (b"}", b"]"):
+                found, open_yet = _close(block)
+                if found is not None:
+                    yield from ((block_start, d) for d in found)
+                    block = []
+                    continue
+                failed_closes += 1
+                if not open_yet or failed_closes > MAX_FAILED_CLOSES:
+                    yield from _unblock(block, block_start)
+                    block = []
+                    continue
+            if block_bytes > MAX_BLOCK_BYTES:
+                yield from _unblock(block, block_start)
+                block = []
+            continue
+        if line.strip() in (b"{", b"["):
+            block, block_start, block_bytes = [line], line_no, len(line) + 1
+            failed_closes = 0
+            continue
+        yield from _one(line_no, line)
+    if block:
+        yield from _unblock(block, block_start)
+
+
+def _close(block: list[bytes]) -> tuple[Optional[list[Any]], bool]:
+    """Try a pretty-printed block as one value: (documents, True) when it parses;
+    (None, True) when it is a valid prefix that may still close; (None, False)
+    when no more lines can make it valid (the error is before its end)."""
+    text = b"\n".join(block).strip()
+    try:
+        return documents_of(json.loads(text)), True
+    except json.JSONDecodeError as err:
+        return None, err.pos >= len(text.decode("utf-8", "replace"))
+    except (UnicodeDecodeError, RecursionError):
+        return None, False
+
+
+def _unblock(block: list[bytes], first_line: int) -> Iterator[tuple[int, Any]]:
+    """A value that never closed: its opening line is the error, and every line
+    after it is read on its own so that no document is lost."""
+    yield first_line, DocumentError("a JSON value opens here and never closes")
+    for offset, line in enumerate(block[1:], start=1):
+        yield from _one(first_line + offset, line)
 
 
 def _one(line_no: int, line: bytes) -> Iterator[tuple[int, Any]]:
     try:
-        doc = parse_document(line)
+        found = parse_documents(line)
     except DocumentError as err:
         yield line_no, err
         return
-    if doc is not None:
+    for doc in found or ():
         yield line_no, doc
