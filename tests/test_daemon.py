@@ -258,6 +258,28 @@ def test_sighup_with_a_config_syntax_error_keeps_running(tmp_path: Path) -> None
         stop_process(plugin.proc)
 
 
+def test_sighup_reopens_outputs_even_when_the_reload_fails(tmp_path: Path) -> None:
+    """logrotate's postrotate sends SIGHUP; a config being edited at that moment
+    must not keep the plugin writing into the rotated file."""
+    config = write_config(tmp_path)
+    plugin = Plugin(tmp_path, config)
+    try:
+        plugin.send(events(MATCHES[:1], 880))
+        assert wait_for(lambda: len(plugin.alerts()) == 1, 15.0)
+        plugin.alerts_path.rename(tmp_path / "alerts.json.1")
+        config.write_text(config.read_text() + "[plugin\n")
+        plugin.proc.send_signal(signal.SIGHUP)
+        plugin.wait_log("reload failed, keeping the old configuration")
+        open_files = {os.readlink(fd) for fd in Path(f"/proc/{plugin.proc.pid}/fd").iterdir()}
+        assert str(plugin.alerts_path) in open_files
+        assert str(tmp_path / "alerts.json.1") not in open_files
+        plugin.send(events(MATCHES[:1], 890))
+        assert wait_for(lambda: len(plugin.alerts()) == 1, 15.0)
+        assert plugin.close() == 0
+    finally:
+        stop_process(plugin.proc)
+
+
 def test_bad_config_exits_1_naming_file_and_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, extra="[output.stdout]\nformat = \"yaml\"\n")
     result = subprocess.run([str(PROGRAM), "plugin", str(config)], env={}, stdin=subprocess.DEVNULL,

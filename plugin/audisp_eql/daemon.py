@@ -145,19 +145,27 @@ class Plugin:
     def handle(self, events: Iterable[Any]) -> None:
         from .alerts import make_alert
         now = time.monotonic()
-        for event in events:
-            self.events += 1
-            try:
-                doc = self.builder.build(event)
-            except Exception as exc:  # noqa: BLE001 - one odd event must not stop the plugin
-                self.diag.log(syslog.LOG_ERR, f"event {getattr(event, 'event_id', '?')}: "
-                                              f"cannot build ECS document: {exc!r}")
-                continue
-            if doc is None:
-                continue
-            self.documents += 1
-            for rule in self.detector.engine.match(doc):
-                self.sink.emit(make_alert(doc, rule), now)
+        # Stages bound once per batch (none is swapped while a batch runs);
+        # counts kept locally and stored even if an output raises.
+        build, match, emit = self.builder.build, self.detector.engine.match, self.sink.emit
+        seen = documents = 0
+        try:
+            for event in events:
+                seen += 1
+                try:
+                    doc = build(event)
+                except Exception as exc:  # noqa: BLE001 - one odd event must not stop the plugin
+                    self.diag.log(syslog.LOG_ERR, f"event {getattr(event, 'event_id', '?')}: "
+                                                  f"cannot build ECS document: {exc!r}")
+                    continue
+                if doc is None:
+                    continue
+                documents += 1
+                for rule in match(doc):
+                    emit(make_alert(doc, rule), now)
+        finally:
+            self.events += seen
+            self.documents += documents
 
     def on_parse_error(self, error: Any) -> None:
         self.parse_errors += 1
@@ -181,9 +189,11 @@ class Plugin:
             cfg = load_config(self.cfg.path)
             detector = Detector(cfg)
         except ConfigError as exc:
+            self.sink.reopen()   # SIGHUP after log rotation: reopen whatever the config says
             self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old configuration: {exc}")
             return
         if detector.problems:
+            self.sink.reopen()
             self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
                           + "; ".join(detector.problems[:5])
                           + (f" (and {len(detector.problems) - 5} more)"
@@ -194,6 +204,7 @@ class Plugin:
                 outputs = build_outputs(cfg)
             except (OSError, ValueError) as exc:
                 # After a privilege drop a root-only file cannot be opened again.
+                self.sink.reopen()
                 self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old outputs: {exc}")
                 return
             self.sink.close()
