@@ -56,6 +56,24 @@ def test_i386_execve_execveat_and_failed_exec(parser: str) -> None:
     assert failed["process"]["working_directory"] == "/home/u"
 
 
+@pytest.mark.parametrize("parser", ["python", "auparse"])
+@pytest.mark.parametrize("program", ["\u00ebxfiltr\u00e4tor-daemon",   # 15 bytes are 13 characters
+                                     "abcdefghijklmn\u00e9x"])           # the cut splits the \u00e9
+def test_comm_cut_at_15_bytes_of_utf8_gives_the_executable_name(parser: str, program: str) -> None:
+    """The kernel cuts comm at 15 bytes, not characters: a non-ASCII name is
+    cut too (maybe inside a character) and must still be completed."""
+    name = program.encode()
+    comm, exe = name[:15], b"/opt/" + name
+    record = (f"type=SYSCALL msg=audit(1700000000.100:300): arch=c000003e syscall=59 success=yes "
+              f"exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=42 auid=0 uid=0 gid=0 euid=0 "
+              f"suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm={comm.hex().upper()} "
+              f"exe={exe.hex().upper()} key=(null)\n"
+              f"type=EXECVE msg=audit(1700000000.100:300): argc=1 a0={exe.hex().upper()}\n")
+    doc, = _docs(record.encode(), parser)
+    assert doc["process"]["executable"] == "/opt/" + program
+    assert doc["process"]["name"] == program
+
+
 def test_hundred_thousand_arguments(tmp_path: Path) -> None:
     n = 100_000
     lines = ["type=SYSCALL msg=audit(2.000:7): arch=c000003e syscall=59 success=yes exit=0 "

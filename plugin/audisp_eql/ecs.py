@@ -26,6 +26,7 @@ Field decisions:
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Optional
 
@@ -102,11 +103,27 @@ def _timestamp(sec: int, msec: int, cache: dict[int, str] = {}) -> str:
 
 
 def _process_name(comm: Optional[str], exe: Optional[str]) -> Optional[str]:
-    if comm is not None and len(comm) == 15 and exe:
-        base = exe.rpartition("/")[2]
-        if base.startswith(comm):
-            return base
+    if comm is not None and exe:
+        if len(comm) == 15:
+            base = exe.rpartition("/")[2]
+            if base.startswith(comm):
+                return base
+        elif not comm.isascii() or "\\" in comm:
+            # The cut is at 15 bytes, maybe inside a character (then \xNN).
+            cut = _raw_bytes(comm)
+            base = exe.rpartition("/")[2]
+            if len(cut) == 15 and _raw_bytes(base).startswith(cut):
+                return base
     return comm if comm is not None else (exe.rpartition("/")[2] if exe else None)
+
+
+_BYTE_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
+def _raw_bytes(text: str) -> bytes:
+    """The bytes a decoded value came from (\\xNN escapes undone)."""
+    return _BYTE_ESCAPE.sub(lambda m: bytes((int(m[1], 16),)),
+                            text.encode("utf-8", "surrogatepass"))
 
 
 def _tags(raw: Optional[str]) -> Optional[list[str]]:
