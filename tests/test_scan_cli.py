@@ -147,6 +147,15 @@ def test_ecs_input_unclosed_pretty_value_loses_no_following_line(tmp_path: Path,
     assert f"{path}:1:" in err and "3 events" in err and "parse errors: 1" in err
 
 
+def test_a_missing_rule_directory_is_named(tmp_path: Path, shared):
+    """`--rules typo/ audit.log`: `typo/` is taken for an input; say so, not only
+    that there are no rules."""
+    alerts, err, status = scan("--rules", str(tmp_path / "typo"),
+                               str(DATA / "seed_unix_socket.hit.log"))
+    assert (alerts, status) == ([], 2)
+    assert f"{tmp_path / 'typo'}" in err and "not a rule directory" in err
+
+
 def test_tags_select_compliance_rules():
     alerts, err, _ = scan("--tags", "compliance", "--rules", str(ROOT / "rules"),
                           str(ROOT / "examples" / "intrusion.log"))

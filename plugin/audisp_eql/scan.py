@@ -124,7 +124,12 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     engine = Engine(ruleset.rules)
     summary.rules = len(engine.rules)
     if not engine.rules:
-        err.write("audisp-eql: no rules to run (see `audisp-eql check`)\n")
+        if not args.rules and args.files:
+            # split_rule_paths took a mistyped rule path for the first input.
+            err.write(f"audisp-eql: no rules to run: {safe_text(args.files[0])} is not a rule "
+                      "directory or .toml file\n")
+        else:
+            err.write("audisp-eql: no rules to run (see `audisp-eql check`)\n")
         return 2
     as_json = args.format == "json" or (args.format == "auto" and not out.isatty())
     color = not as_json and out.isatty()
