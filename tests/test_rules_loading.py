@@ -217,3 +217,31 @@ def test_constant_fields_match_what_the_builder_produces():
             for part in dotted.split("."):
                 node = node[part]
             assert node == value, dotted
+
+
+def test_non_rule_toml_found_in_a_checkout_is_unsupported_not_invalid(tmp_path) -> None:
+    """A detection-rules checkout holds pyproject.toml, hunting queries and
+    settings next to its rules: found by searching a directory, a TOML file
+    without [rule] (and without [metadata]) is reported as not a rule file."""
+    from audisp_eql.rules import UNSUPPORTED, INVALID, load_rules
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    (tmp_path / "hunting").mkdir()
+    (tmp_path / "hunting" / "h.toml").write_text('[hunt]\nname = "h"\n')
+    (tmp_path / "broken_rule.toml").write_text('[metadata]\nmaturity = "production"\n')
+    ruleset = load_rules([tmp_path])
+    by_name = {r.path.name: r for r in ruleset.reports}
+    assert by_name["pyproject.toml"].status == UNSUPPORTED
+    assert "not a detection rule file" in by_name["pyproject.toml"].reason
+    assert by_name["h.toml"].status == UNSUPPORTED
+    # Half a rule is still a broken rule.
+    assert by_name["broken_rule.toml"].status == INVALID
+    # Named explicitly, a file that is not a rule is an error.
+    [explicit] = load_rules([tmp_path / "pyproject.toml"]).reports
+    assert explicit.status == INVALID and "no [rule] table" in explicit.reason
+
+
+def test_empty_rule_directory_is_reported(tmp_path) -> None:
+    from audisp_eql.rules import INVALID, load_rules
+    (tmp_path / "empty").mkdir()
+    [report] = load_rules([tmp_path / "empty"]).reports
+    assert report.status == INVALID and "no rule files" in report.reason

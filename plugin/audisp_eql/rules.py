@@ -107,14 +107,19 @@ class RuleFileError(Exception):
         self.line = line
 
 
-def iter_rule_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Every `*.toml` under `paths` (files as given, directories recursively, sorted)."""
+def iter_rule_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Every `*.toml` under `paths` (files as given, directories recursively,
+    sorted), each with whether it was found by searching a directory. A
+    directory without any gives (directory, False): reported, not ignored."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.toml") if p.is_file())
+            found = sorted(p for p in path.rglob("*.toml") if p.is_file())
+            if not found:
+                yield path, False
+            yield from ((p, True) for p in found)
         else:
-            yield path
+            yield path, False
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -276,9 +281,19 @@ def load_rules(paths: Iterable[str | Path], *, include_non_production: bool = Fa
     """Load every rule under `paths`; errors become reports, never exceptions."""
     ruleset = RuleSet()
     seen: dict[str, Path] = {}
-    for path in iter_rule_files(paths):
+    for path, searched in iter_rule_files(paths):
+        if path.is_dir():
+            ruleset.reports.append(RuleReport(path, None, None, INVALID,
+                                              f"{path}: no rule files (*.toml) in this directory"))
+            continue
         try:
             text, doc = _read_toml(path)
+            if searched and not isinstance(doc.get("rule"), dict) and "metadata" not in doc:
+                # A checkout of detection-rules also holds pyproject.toml, hunting
+                # queries, settings...: found while searching, they are not rules.
+                ruleset.reports.append(RuleReport(
+                    path, None, None, UNSUPPORTED, "not a detection rule file (no [rule] table)"))
+                continue
             rule = parse_rule(path, text, doc)
         except RuleFileError as err:
             where = f"{path}:{err.line}" if err.line else str(path)
