@@ -72,8 +72,12 @@ class JsonFileOutput(Output):
             self.last_error = f"{self.path}: {exc}"
 
     def reopen_or_raise(self) -> None:
-        self._close_fd()
+        # The new file first: if it cannot be opened (EACCES after a privilege
+        # drop), the descriptor we have still writes, so keep it.
+        old = self.fd
         self._open()
+        if old is not None:
+            os.close(old)
 
     def reopen(self) -> None:
         try:
