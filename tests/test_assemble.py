@@ -125,3 +125,21 @@ def test_last_line_without_newline_is_read_at_flush_and_between_sources() -> Non
     src.start_source("b")
     events = src.feed(b"type=CWD msg=audit(1.000:2): cwd=\"/\"") + src.flush()
     assert src.stats.records == 2 and _ids(events) == ["1.000:1", "1.000:2"]
+
+
+def test_auparse_completes_an_eoe_terminated_event_soon_after_input_stops() -> None:
+    """auparse holds even a complete event until the next line arrives; on a
+    quiet host the plugin's age() must hand it out after a short idle, not
+    after the whole EOE timeout."""
+    from audisp_eql import auparse_source
+    src = make_event_source("auparse", timeout=2)
+    data = (b'type=SYSCALL msg=audit(9.000:1): arch=c000003e syscall=59 success=yes pid=1\n'
+            b'type=EXECVE msg=audit(9.000:1): argc=1 a0="ls"\n'
+            b'type=EOE msg=audit(9.000:1): \n')
+    fed_at = time.monotonic()
+    assert src.feed(data) == []          # auparse's look-ahead holds it
+    (event,) = src.age(fed_at + auparse_source.EOE_IDLE + 0.01)
+    assert event.event_id == "9.000:1"
+    # Without EOE last, the full timeout applies (it may still be arriving).
+    src.feed(b'type=SYSCALL msg=audit(9.000:2): arch=c000003e syscall=59 success=yes pid=2\n')
+    assert src.age(time.monotonic() + auparse_source.EOE_IDLE + 0.01) == []

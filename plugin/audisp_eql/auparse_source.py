@@ -32,7 +32,10 @@ class AuparseEventSource(LineSplitter):
       holds is completed at once (the only flush it offers) and counted in
       `stats.evicted_pending`;
     * ageing by arrival: `age()` completes what is pending once no input has
-      come for `timeout` seconds. auparse's own `feed_age_events` compares
+      come for `timeout` seconds, or for `EOE_IDLE` seconds when the input
+      ended with an EOE record: auparse holds even a complete event until the
+      next line arrives, which on a quiet host would delay its alert by the
+      whole timeout. auparse's own `feed_age_events` compares
       event time with the wall clock, which splits events of replayed logs
       and of nodes whose clocks are behind; under steady input auparse's
       stream-time rule (a record 2 s newer) completes stragglers anyway.
@@ -49,6 +52,7 @@ class AuparseEventSource(LineSplitter):
         self._max_held = max_pending * RECORDS_PER_EVENT
         self._last_input = time.monotonic()
         self._fed_since_drain = False
+        self._ended_with_eoe = False
         self._auparse = auparse
         self._parser = auparse.AuParser(auparse.AUSOURCE_FEED)
         self._parser.set_eoe_timeout(int(timeout))
@@ -152,6 +156,8 @@ class AuparseEventSource(LineSplitter):
     def _feed(self, data: bytes, records: int, eoe_records: int) -> None:
         self._last_input = time.monotonic()
         self._fed_since_drain = True
+        last_line = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
+        self._ended_with_eoe = b"type=EOE " in last_line
         self._parser.feed(data)
         self._held += records - eoe_records
         if self._held > self._max_held:
@@ -164,7 +170,8 @@ class AuparseEventSource(LineSplitter):
         """Complete what is pending once no input came for `timeout` seconds
         (time.monotonic() clock; `now` for tests)."""
         now = time.monotonic() if now is None else now
-        if self._fed_since_drain and now - self._last_input >= self._timeout:
+        idle = EOE_IDLE if self._ended_with_eoe else self._timeout
+        if self._fed_since_drain and now - self._last_input >= idle:
             return self._counted(self._drain())
         return self._counted(self._take_ready())
 
@@ -178,6 +185,9 @@ class AuparseEventSource(LineSplitter):
 # How many records an event is assumed to hold when bounding what auparse
 # keeps (an exec event has 5 to 7; a bound, not a measure).
 RECORDS_PER_EVENT = 8
+# Idle time after which an input that ended with EOE is completed: the event
+# is done; only auparse's look-ahead holds it (see the class docstring).
+EOE_IDLE = 0.05
 
 
 def _is_utf8(data: bytes) -> bool:
