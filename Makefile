@@ -35,6 +35,7 @@ clean:
 # $(PREFIX)/lib/audisp-eql, run by the system python3), config, plugin drop-in,
 # audit rules, the rule pack (in rules.d) and man pages. DESTDIR stages into a tree (packaging, tests).
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
 BINDIR     := $(PREFIX)/bin
 LIBDIR     := $(PREFIX)/lib/audisp-eql
 MANDIR     := $(PREFIX)/share/man
@@ -45,6 +46,8 @@ install:
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d \
 	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d
+	# Where the commented config points the JSON alert file; alerts are not for everyone.
+	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/log/audisp-eql
 	rm -rf $(DESTDIR)$(LIBDIR)/audisp_eql
 	cd plugin && find audisp_eql -name '*.py' -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
 	# google-re2 (linear-time regex matching) has no Debian package: pip puts it

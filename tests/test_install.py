@@ -44,6 +44,8 @@ def test_destdir_install_and_uninstall(tmp_path: Path) -> None:
     args_line = next(l for l in dropin.splitlines() if l.startswith("args"))
     assert len(args_line.split("=", 1)[1].split()) <= 2
     assert os.stat(tmp_path / "usr/local/bin/audisp-eql").st_mode & 0o111
+    # The alert file's directory exists, closed to other users.
+    assert (os.stat(tmp_path / "var/log/audisp-eql").st_mode & 0o777) == 0o750
     # An administrator's config survives reinstall and uninstall.
     config = tmp_path / "etc/audisp-eql/audisp-eql.toml"
     config.write_text("# mine\n")
