@@ -58,7 +58,8 @@ def test_destdir_install_and_uninstall(tmp_path: Path) -> None:
 
 def test_installed_program_runs_with_an_empty_environment(tmp_path: Path) -> None:
     # PREFIX (not DESTDIR) so the launcher's library path is real.
-    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc")
+    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc",
+         f"LOCALSTATEDIR={tmp_path}/var")
     program = tmp_path / "usr/bin/audisp-eql"
     result = subprocess.run([str(program), "--version"], env={}, capture_output=True, text=True,
                             timeout=60)
@@ -70,7 +71,8 @@ def test_installed_program_runs_with_an_empty_environment(tmp_path: Path) -> Non
 
 def test_installed_program_scans_with_regex_rules(tmp_path: Path) -> None:
     """The installed tree is complete: rules with Lucene regexes need google-re2 beside it."""
-    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc")
+    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc",
+         f"LOCALSTATEDIR={tmp_path}/var")
     rule = tmp_path / "regex_rule.toml"
     rule.write_text(
         '[metadata]\nmaturity = "production"\n'
