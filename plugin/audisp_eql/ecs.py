@@ -126,13 +126,19 @@ def _raw_bytes(text: str) -> bytes:
                             text.encode("utf-8", "surrogatepass"))
 
 
-def _tags(raw: Optional[str]) -> Optional[list[str]]:
+def _tags(raw: Optional[str], cache: dict[str, tuple[str, ...]] = {}) -> Optional[list[str]]:
     if raw is None or raw == "(null)":
         return None
-    data = value_bytes(raw)
-    if not data:
-        return None
-    return [k.decode("utf-8", "backslashreplace") for k in data.split(b"\x01") if k]
+    # A host has a few audit rule keys: decode each once (bounded, keys are input).
+    keys = cache.get(raw)
+    if keys is None:
+        data = value_bytes(raw)
+        keys = tuple(k.decode("utf-8", "backslashreplace")
+                     for k in data.split(b"\x01") if k) if data else ()
+        if len(cache) >= 1024:
+            cache.clear()
+        cache[raw] = keys
+    return list(keys) if keys else None   # each document owns its list
 
 
 def _int(value: Optional[str]) -> Optional[int]:

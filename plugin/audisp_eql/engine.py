@@ -151,7 +151,9 @@ class Engine:
         return found
 
     def _gate_key(self, doc: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple([_freeze(get(doc)) for get in self._gate_getters])
+        # A string is its own key: no call for the usual "linux", "exec".
+        return tuple([value if (value := get(doc)).__class__ is str else _freeze(value)
+                      for get in self._gate_getters])
 
     def _view(self, doc: dict[str, Any], key: tuple[Any, ...]) -> RuleIndex[_Candidate]:
         """The rules whose category and gates hold for this gate key, indexed."""

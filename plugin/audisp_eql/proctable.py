@@ -100,7 +100,8 @@ class ProcessTable:
         share = shared.setdefault
         info.executable = share(info.executable, info.executable)
         info.name = share(info.name, info.name)
-        info.args = tuple([share(arg, arg) for arg in info.args])
+        args = info.args
+        info.args = tuple(map(share, args, args))  # C-level loop: no frame per argument
         info.user_id = share(info.user_id, info.user_id)
         info.group_id = share(info.group_id, info.group_id)
         info.working_directory = share(info.working_directory, info.working_directory)

@@ -158,17 +158,21 @@ class _PerDocumentField:
         """Add the clauses this document satisfies; False when the value is too
         long a list to index (then every clause must be assumed to hold)."""
         value = self.get(doc)
+        cached = self.per_item.get
         if value.__class__ is str:
-            hits = self.item_hits(value)
+            hits = cached(value)
+            if hits is None:
+                hits = self.item_hits(value)
             if hits:
                 out.update(hits)
         elif value.__class__ is list:
             if len(value) > _ARGS_LIMIT:
                 return False
-            item_hits = self.item_hits
             for text in value:
-                if text.__class__ is str:
-                    hits = item_hits(text)
+                if text.__class__ is str:   # (checked first: other items may be unhashable)
+                    hits = cached(text)
+                    if hits is None:
+                        hits = self.item_hits(text)
                     if hits:
                         out.update(hits)
         return True
@@ -246,6 +250,7 @@ class RuleIndex(Generic[Item]):
                                  if any(a.by_text for a in (*f.index.raw, *f.index.folded))]
         for field in self._document_fields:
             field.ready()
+        self._document_field_hits = tuple(f.hits for f in self._document_fields)
         self._used = [i for i, f in enumerate(self._by_field)
                       if any(a.by_text for a in (*f.raw, *f.folded))]
         used_getters = [self._getters[i] for i in self._used]
@@ -280,8 +285,8 @@ class RuleIndex(Generic[Item]):
     def _document_hits(self, doc: dict[str, Any]) -> set[int] | None:
         """Clauses the per-document fields satisfy; None: assume all (very long lists)."""
         satisfied: set[int] = set()
-        for field in self._document_fields:
-            if not field.hits(doc, satisfied):
+        for hits in self._document_field_hits:
+            if not hits(doc, satisfied):
                 return None
         return satisfied
 
