@@ -135,9 +135,10 @@ def _tags(raw: Optional[str], cache: dict[str, tuple[str, ...]] = {}) -> Optiona
         data = value_bytes(raw)
         keys = tuple(k.decode("utf-8", "backslashreplace")
                      for k in data.split(b"\x01") if k) if data else ()
-        if len(cache) >= 1024:
-            cache.clear()
-        cache[raw] = keys
+        if len(raw) <= 512:      # memory bounded whatever the input
+            if len(cache) >= 1024:
+                cache.clear()
+            cache[raw] = keys
     return list(keys) if keys else None   # each document owns its list
 
 
