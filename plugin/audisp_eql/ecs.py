@@ -142,6 +142,33 @@ def _tags(raw: Optional[str], cache: dict[str, tuple[str, ...]] = {}) -> Optiona
     return list(keys) if keys else None   # each document owns its list
 
 
+# Record bodies repeat (a host runs the same commands again and again): their
+# decoded argv and title are kept per body text, bounded in count and length.
+_BODY_CACHE_LIMIT = 4096
+_BODY_LENGTH_LIMIT = 512
+_ARGVS: dict[str, tuple[str, ...]] = {}
+_TITLES: dict[str, Optional[str]] = {}
+
+
+def _remember(cache: dict[str, Any], body: str, value: Any) -> None:
+    if len(body) <= _BODY_LENGTH_LIMIT:
+        if len(cache) >= _BODY_CACHE_LIMIT:
+            cache.clear()
+        cache[body] = value
+
+
+def _single_argv(body: str) -> Optional[list[str]]:
+    """`single_record_argv`, remembered per body; each document gets its own list."""
+    args = _ARGVS.get(body)
+    if args is None:
+        found = single_record_argv(body)
+        if found is None:
+            return None
+        args = tuple(found)
+        _remember(_ARGVS, body, args)
+    return list(args)
+
+
 def _int(value: Optional[str]) -> Optional[int]:
     if value is None:
         return None
@@ -246,11 +273,14 @@ class EcsBuilder:
                 if cwd is None:
                     cwd = value_text(split_body(body)[0].get("cwd"))
             elif rtype == "PROCTITLE":
-                raw_title = plain_proctitle(body)
-                if raw_title is None:
-                    raw_title = split_body(body)[0].get("proctitle")
-                title = proctitle_text(raw_title)
-        args = single_record_argv(execve[0]) if len(execve) == 1 else None
+                title = _TITLES.get(body)
+                if title is None:
+                    raw_title = plain_proctitle(body)
+                    if raw_title is None:
+                        raw_title = split_body(body)[0].get("proctitle")
+                    title = proctitle_text(raw_title)
+                    _remember(_TITLES, body, title)
+        args = _single_argv(execve[0]) if len(execve) == 1 else None
         if args is None:
             args = argv_of([split_body(b)[0] for b in execve])[0] if execve else []
         exe = value_text(exe_raw)
