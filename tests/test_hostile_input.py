@@ -22,6 +22,7 @@ SYSCALL = (b"type=SYSCALL msg=audit(1700000000.000:%d): arch=c000003e syscall=59
            b"fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=1 comm=\"x\" exe=\"/bin/x\" "
            b"key=(null)")
 EOE = b"type=EOE msg=audit(1700000000.000:%d): "
+PROCTITLE = b"type=PROCTITLE msg=audit(1700000000.000:%d): proctitle=78"
 
 
 def event_bytes(serial: int, *bodies: bytes) -> bytes:
@@ -222,9 +223,28 @@ def test_auparse_pending_bound() -> None:
         early += source.feed(SYSCALL % (i, i) + b"\n")
         most_held = max(most_held, i + 1 - len(early))
     assert source.stats.evicted_pending == len(early) > 0
-    assert most_held <= bound * auparse_source.RECORDS_PER_EVENT + 1
+    # None of these lines ends an event, so the flush waits for twice the bound.
+    assert most_held <= 2 * bound * auparse_source.RECORDS_PER_EVENT + 1
     rest = source.flush()
     assert sorted(e.serial for e in early + rest) == list(range(total))
+
+
+def test_auparse_bound_flushes_where_an_event_ends() -> None:
+    """One event that never completes holds every later one in auparse; past
+    the bound, the flush comes where the input ends an event, so the events
+    behind it come out whole and what is held stays near the bound."""
+    bound = 50
+    source = make_event_source(parser="auparse", max_pending=bound)
+    out: list = []
+    most_held = 0
+    out += source.feed(SYSCALL % (0, 0) + b"\n")          # never completes
+    for i in range(1, 2000):
+        out += source.feed(SYSCALL % (i, i) + b"\n" + PROCTITLE % i + b"\n")
+        most_held = max(most_held, i - len(out))
+    assert most_held <= bound * auparse_source.RECORDS_PER_EVENT
+    out += source.flush()
+    whole = [e for e in out if e.serial != 0]
+    assert len(whole) == 1999 and all(len(e.raw) == 2 for e in whole)
 
 
 @pytest.mark.parametrize("parser", PARSERS)

@@ -27,10 +27,12 @@ class AuparseEventSource(LineSplitter):
     carry line_no 0: auparse does not report line numbers in feed mode.
 
     Two things auparse does not do are done here:
-    * a bound: auparse keeps every incomplete event. When more than
-      `max_pending` events' worth of records are held, everything auparse
-      holds is completed at once (the only flush it offers) and counted in
-      `stats.evicted_pending`;
+    * a bound: auparse keeps every incomplete event, and every later one
+      behind it. When more than `max_pending` events' worth of records (at
+      most MAX_HELD_RECORDS) are held, everything auparse holds is completed
+      at once (the only flush it offers), where the input ends an event, and
+      counted in `stats.evicted_pending` (most of those were complete and only
+      waiting behind an older incomplete one);
     * ageing by arrival: `age()` completes what is pending once no input has
       come for `timeout` seconds, or for `EOE_IDLE` seconds when the input
       ended with an EOE record: auparse holds even a complete event until the
@@ -49,7 +51,7 @@ class AuparseEventSource(LineSplitter):
         self._timeout = timeout
         # Records auparse holds: fed, less EOE (never handed back), less handed back.
         self._held = 0
-        self._max_held = max_pending * RECORDS_PER_EVENT
+        self._max_held = min(max_pending * RECORDS_PER_EVENT, MAX_HELD_RECORDS)
         self._last_input = time.monotonic()
         self._fed_since_drain = False
         self._ended_with_eoe = False
@@ -158,9 +160,12 @@ class AuparseEventSource(LineSplitter):
         self._fed_since_drain = True
         last_line = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
         self._ended_with_eoe = b"type=EOE " in last_line
+        ended_an_event = self._ended_with_eoe or b"type=PROCTITLE " in last_line
         self._parser.feed(data)
         self._held += records - eoe_records
-        if self._held > self._max_held:
+        # Flush where the input ends an event (nothing cut in two), unless
+        # that never comes: then at twice the bound.
+        if self._held > self._max_held and (ended_an_event or self._held > 2 * self._max_held):
             before = len(self._ready)
             self._parser.flush_feed()
             self.stats.evicted_pending += len(self._ready) - before
@@ -185,6 +190,10 @@ class AuparseEventSource(LineSplitter):
 # How many records an event is assumed to hold when bounding what auparse
 # keeps (an exec event has 5 to 7; a bound, not a measure).
 RECORDS_PER_EVENT = 8
+# auparse hands events out in order, so one event that never completes holds
+# every later one for its timeout (2 s of stream time: thousands of events on
+# a busy host, about 2 KiB of auparse's memory per record). This caps it.
+MAX_HELD_RECORDS = 1024
 # Idle time after which an input that ended with EOE is completed: the event
 # is done; only auparse's look-ahead holds it (see the class docstring).
 EOE_IDLE = 0.05
