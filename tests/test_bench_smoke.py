@@ -63,8 +63,6 @@ def test_variant_streams_drop_eoe_or_leave_events_open(shared: Path) -> None:
 @pytest.mark.skipif(not (SHARED / "tools" / "gen_audit_log.py").exists(),
                     reason=f"shared data not found at {SHARED}")
 def test_quick_run_prints_well_formed_figures() -> None:
-    pytest.importorskip("audisp_eql.ecs", reason="ECS builder not landed yet")
-    pytest.importorskip("audisp_eql.eql.compile", reason="EQL compiler not landed yet")
     proc = subprocess.run([sys.executable, str(RUN), "--shared", str(SHARED), "--quick",
                            "--only", "e2e", "eval", "load"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
