@@ -28,7 +28,7 @@ from .eql.adaptive import adaptive_all
 from .eql.ast import And, Expr, fields_of
 from .eql.cost import cost
 from .eql.index_hints import EXACT, HINT_FIELDS, INDEX_FIELDS, Atom, index_hint
-from .ruleindex import RuleIndex, field_getter
+from .ruleindex import Pending, RuleIndex, field_getter
 from .rules import Rule
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ GATE_FIELDS: frozenset[str] = frozenset([
     "event.module", "event.dataset", "event.provider", "data_stream.dataset",
     "host.os.type", "host.os.family", "host.os.platform", "host.os.name", "agent.type",
 ])
+# Fields in the cached lookup's key (gate key + program fields): a term reading
+# only these has one answer per lookup entry, so it is decided there, once.
+KEY_FIELDS: frozenset[str] = GATE_FIELDS | frozenset(".".join(f) for f in INDEX_FIELDS)
 # Distinct gate keys kept; our own documents have one or two.
 _VIEW_LIMIT = 256
 # Distinct (gate key, program) pairs kept: bounded, programs are attacker-chosen.
@@ -89,10 +92,18 @@ def _all_of(predicates: Sequence[Predicate]) -> Predicate:
     return all_of
 
 
+def _residual(terms: Sequence[tuple[Expr, Predicate]]) -> Predicate:
+    # Order learnt from the first documents (eql/adaptive.py); one term: itself.
+    if len(terms) > 1:
+        return adaptive_all([p for _, p in terms], [cost(t) for t, _ in terms])
+    return _all_of([p for _, p in terms])
+
+
 class _Prepared:
     """One rule split into gate terms and residual, with its index hint."""
 
-    __slots__ = ("order", "rule", "category", "predicate", "gates", "residual", "hint")
+    __slots__ = ("order", "rule", "category", "predicate", "gates", "residual", "hint",
+                 "key_check", "document_residual")
 
     def __init__(self, order: int, rule: Rule) -> None:
         compiled = rule.compiled
@@ -101,11 +112,18 @@ class _Prepared:
         conjuncts: Sequence[tuple[Expr, Predicate]] = getattr(compiled, "conjuncts", ()) or ()
         gate_terms = [(t, p) for t, p in conjuncts if fields_of(t) <= GATE_FIELDS]
         rest = [(t, p) for t, p in conjuncts if not fields_of(t) <= GATE_FIELDS]
+        # Terms on the lookup key's fields (KEY_FIELDS), decided per lookup entry:
+        # their check, and the residual without them (None: no such terms).
+        self.key_check: Optional[Predicate] = None
+        self.document_residual: Optional[Predicate] = None
         if conjuncts:
             self.gates = [p for _, p in gate_terms]
-            # Order learnt from the first documents (eql/adaptive.py); one term: itself.
-            self.residual = adaptive_all([p for _, p in rest], [cost(t) for t, _ in rest]) \
-                if len(rest) > 1 else _all_of([p for _, p in rest])
+            self.residual = _residual(rest)
+            on_key = [(t, p) for t, p in rest if fields_of(t) <= KEY_FIELDS]
+            if on_key:
+                self.key_check = _all_of([p for _, p in on_key])
+                self.document_residual = _residual(
+                    [(t, p) for t, p in rest if not fields_of(t) <= KEY_FIELDS])
             terms = [t for t, _ in rest]
             self.hint = index_hint(And(tuple(terms)), HINT_FIELDS) if terms else ()
         else:  # a compiled query without conjuncts: the whole predicate, name hint only
@@ -119,6 +137,40 @@ class _Prepared:
         return {f for t in terms for f in fields_of(t) if f in GATE_FIELDS}
 
 
+class _View:
+    """The rules passing one gate key, indexed; `narrowings`: per candidate (by
+    id, kept alive by the index) its key-field check and its candidate without
+    those terms."""
+
+    __slots__ = ("index", "narrowings")
+
+    def __init__(self, index: RuleIndex[_Candidate],
+                 narrowings: dict[int, tuple[Predicate, _Candidate]]) -> None:
+        self.index, self.narrowings = index, narrowings
+
+    def _narrowed(self, doc: dict[str, Any], candidate: _Candidate) -> Optional[_Candidate]:
+        narrowing = self.narrowings.get(id(candidate))
+        if narrowing is None:
+            return candidate
+        check, narrowed = narrowing
+        try:
+            return narrowed if check(doc) else None
+        except Exception:  # noqa: BLE001 - keep the whole residual: the error shows per doc
+            return candidate
+
+    def narrow(self, doc: dict[str, Any], found: Any) -> Any:
+        """`found` (a tuple of candidates or a Pending) without the candidates
+        whose key-field terms fail on `doc`, the others without those terms."""
+        if found.__class__ is tuple:
+            kept = [self._narrowed(doc, c) for c in found]
+            return tuple(c for c in kept if c is not None)
+        pairs = [(self._narrowed(doc, c), left) for c, left in found.pairs]
+        pairs = [(c, left) for c, left in pairs if c is not None]
+        if not any(left for _, left in pairs):
+            return tuple(c for c, _ in pairs)
+        return Pending(pairs)
+
+
 class Engine:
     """Evaluate compiled rules on ECS documents; a failing predicate is counted, not fatal."""
 
@@ -129,7 +181,7 @@ class Engine:
         self._gate_paths = [tuple(name.split(".")) for name in sorted(used)]
         self._gate_getters = [field_getter(p) for p in self._gate_paths]
         self._category = field_getter(("event", "category"))
-        self._views: dict[tuple[Any, ...], RuleIndex[_Candidate]] = {}
+        self._views: dict[tuple[Any, ...], _View] = {}
         # (gate key + program field values) -> (view, its candidates by program fields)
         self._found: dict[tuple[Any, ...], tuple[RuleIndex[_Candidate], Any]] = {}
         self._program_getters = [field_getter(p) for p in INDEX_FIELDS]
@@ -155,7 +207,7 @@ class Engine:
         return tuple([value if (value := get(doc)).__class__ is str else _freeze(value)
                       for get in self._gate_getters])
 
-    def _view(self, doc: dict[str, Any], key: tuple[Any, ...]) -> RuleIndex[_Candidate]:
+    def _view(self, doc: dict[str, Any], key: tuple[Any, ...]) -> _View:
         """The rules whose category and gates hold for this gate key, indexed."""
         gate_doc: dict[str, Any] = {}
         for path, get in zip(self._gate_paths, self._gate_getters):
@@ -167,22 +219,40 @@ class Engine:
                 node[path[-1]] = list(value) if value.__class__ is list else value
         categories = _categories(self._category(doc))
         entries: list[tuple[_Candidate, Any]] = []
+        narrowings: dict[int, tuple[Predicate, _Candidate]] = {}
         for p in self._prepared:
             if p.category is not None and p.category not in categories:
                 continue
             try:
                 passed = all(gate(gate_doc) for gate in p.gates)
                 candidate = (p.rule, p.residual)
+                if passed and p.key_check is not None and p.document_residual is not None:
+                    # (only kept candidates: a dropped tuple's id can be reused)
+                    narrowings[id(candidate)] = (p.key_check, (p.rule, p.document_residual))
             except Exception:  # noqa: BLE001 - evaluate it whole; the error shows per doc
                 passed, candidate = True, (p.rule, p.predicate)
             if passed:
                 entries.append((candidate, p.hint))
-        view: RuleIndex[_Candidate] = RuleIndex(entries)
+        view = _View(RuleIndex(entries), narrowings)
         if len(self._views) >= _VIEW_LIMIT:
             self._views.clear()
             self._found.clear()
         self._views[key] = view
         return view
+
+    def _lookup(self, doc: dict[str, Any], key: tuple[Any, ...],
+                program: Optional[tuple[Any, ...]]) -> tuple[RuleIndex[_Candidate], Any]:
+        """The cached lookup's entry: candidates by the program fields, and the
+        terms on the key's fields decided (only for plain string values: the
+        key compares 1 == 1.0 == True, which EQL tells apart)."""
+        view = self._views.get(key)
+        if view is None:
+            view = self._view(doc, key)
+        found = view.index.compute(doc)
+        if view.narrowings and program is not None and \
+                all(v.__class__ is str or v is None for v in program):
+            found = view.narrow(doc, found)
+        return view.index, found
 
     def match(self, doc: dict[str, Any]) -> list[Rule]:
         """The rules whose query matches `doc`, in load order."""
@@ -190,17 +260,15 @@ class Engine:
             key = self._gate_key(doc)
         except (TypeError, AttributeError):  # an odd value (ECS input): no shortcuts
             return self._match_every_rule(doc)
-        full_key = key + tuple([get(doc) for get in self._program_getters])
+        program = tuple([get(doc) for get in self._program_getters])
+        full_key = key + program
         try:
             entry = self._found.get(full_key)
         except TypeError:  # a list program field (ECS input): not cached
             entry = None
             full_key = None
         if entry is None:
-            view = self._views.get(key)
-            if view is None:
-                view = self._view(doc, key)
-            entry = (view, view.compute(doc))
+            entry = self._lookup(doc, key, program if full_key is not None else None)
             if full_key is not None:
                 if len(self._found) >= _FOUND_LIMIT:
                     self._found.clear()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
+import re2
+
 from .eql.values import getter
 from .eql.index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
 
@@ -27,11 +29,44 @@ _CACHE_LIMIT = 8192
 _ARGS_LIMIT = 64
 _ITEM_CACHE_LIMIT = 8192
 _ITEM_LENGTH_LIMIT = 512
+# Whole lists are cached up to this many characters (memory bound as above).
+_LIST_TEXT_LIMIT = 512
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     """Raw value at `path` or None."""
     return getter(path)
+
+
+def _re2_literal(text: str) -> str:
+    return "".join(c if c.isascii() and c.isalnum() else "\\x{%x}" % ord(c) for c in text)
+
+
+class _SubstringSearch:
+    """Which of many texts occur in a value: one RE2 set pass, linear in the
+    value whatever the number of texts (a per-text `in` would be a pass each)."""
+
+    __slots__ = ("texts", "_match")
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self._match: Optional[Callable[[str], Any]] = None
+        searcher = re2.Set.SearchSet(re2.Options())
+        try:
+            for text in texts:
+                searcher.Add(_re2_literal(text))
+            searcher.Compile()
+        except re2.error:  # (not expected for literals) the plain loop answers
+            return
+        self._match = searcher.Match
+
+    def found(self, value: str) -> Iterable[str]:
+        if self._match is not None:
+            try:
+                return [self.texts[i] for i in self._match(value) or ()]
+            except (UnicodeEncodeError, re2.error):  # lone surrogates; DFA out of memory
+                pass
+        return [text for text in self.texts if text in value]
 
 
 class _Affix:
@@ -40,15 +75,17 @@ class _Affix:
     Prefixes are tried by length, only the lengths that occur for the value's
     first character (last, for suffixes) and fit in the value."""
 
-    __slots__ = ("kind", "by_text", "lengths")
+    __slots__ = ("kind", "by_text", "lengths", "_searcher")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.by_text: dict[str, list[int]] = {}
         self.lengths: dict[str, tuple[int, ...]] = {}  # end character -> lengths
+        self._searcher: Optional[_SubstringSearch] = None  # CONTAINS: built on first use
 
     def add(self, text: str, number: int) -> None:
         self.by_text.setdefault(text, []).append(number)
+        self._searcher = None
         if self.kind not in (EXACT, CONTAINS) and text:
             end = text[0] if self.kind == PREFIX else text[-1]
             self.lengths[end] = tuple(sorted(set(self.lengths.get(end, ())) | {len(text)}))
@@ -58,10 +95,12 @@ class _Affix:
         if self.kind == EXACT:
             out.update(by_text.get(value, ()))
             return
-        if self.kind == CONTAINS:  # one test per text: program fields only (cached)
-            for text, numbers in by_text.items():
-                if text in value:
-                    out.update(numbers)
+        if self.kind == CONTAINS:
+            searcher = self._searcher
+            if searcher is None:
+                searcher = self._searcher = _SubstringSearch(list(by_text))
+            for text in searcher.found(value):
+                out.update(by_text[text])
             return
         out.update(by_text.get("", ()))  # a bare "*" pattern
         if not value:
@@ -126,16 +165,22 @@ class _FieldIndex:
         return hits
 
 
+def _list_size(value: list) -> int:
+    """Characters in a list's string items, plus one per item."""
+    return sum([len(v) if v.__class__ is str else 1 for v in value]) + len(value)
+
+
 class _PerDocumentField:
     """Hits of one per-document field, cached per text (bounded): arguments
     repeat across documents ("-c", "-la"), and so do a host's command lines."""
 
-    __slots__ = ("get", "index", "per_item", "text_hits")
+    __slots__ = ("get", "index", "per_item", "per_list", "text_hits")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.get = field_getter(path)
         self.index = _FieldIndex()
         self.per_item: dict[str, frozenset[int]] = {}
+        self.per_list: dict[tuple[str, ...], frozenset[int]] = {}
         self.text_hits = self.index.one_hits()
 
     def ready(self) -> None:
@@ -168,13 +213,27 @@ class _PerDocumentField:
         elif value.__class__ is list:
             if len(value) > _ARGS_LIMIT:
                 return False
-            for text in value:
-                if text.__class__ is str:   # (checked first: other items may be unhashable)
-                    hits = cached(text)
-                    if hits is None:
-                        hits = self.item_hits(text)
-                    if hits:
-                        out.update(hits)
+            try:  # whole lists repeat too ("ls -la", "sh -c ..."): one lookup
+                key: Optional[tuple[str, ...]] = tuple(value)
+                hits = self.per_list.get(key)  # type: ignore[arg-type]
+            except TypeError:  # an unhashable item (ECS input)
+                key, hits = None, None
+            if hits is None:
+                found: set[int] = set()
+                for text in value:
+                    if text.__class__ is str:   # (checked first: other items may be unhashable)
+                        hits = cached(text)
+                        if hits is None:
+                            hits = self.item_hits(text)
+                        if hits:
+                            found.update(hits)
+                hits = frozenset(found)
+                if key is not None and _list_size(value) <= _LIST_TEXT_LIMIT:
+                    if len(self.per_list) >= _ITEM_CACHE_LIMIT:
+                        self.per_list.clear()
+                    self.per_list[key] = hits
+            if hits:
+                out.update(hits)
         return True
 
 
@@ -227,10 +286,8 @@ class RuleIndex(Generic[Item]):
         self._cache: dict[Any, tuple[Item, ...] | Pending] = {}
         for slot, (item, clauses) in enumerate(entries):
             self.items.append(item)
-            # A substring atom costs a search per text: not for per-document fields.
             usable = [c for c in clauses if c and all(
-                a.field in self._fields or a.field in self._per_document and a.kind != CONTAINS
-                for a in c)]
+                a.field in self._fields or a.field in self._per_document for a in c)]
             numbers = tuple(range(len(self._document_clause),
                                   len(self._document_clause) + len(usable)))
             self._clauses.append(numbers)

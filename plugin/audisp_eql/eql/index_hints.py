@@ -173,7 +173,7 @@ def _score(hint: FrozenSet[Atom]) -> float:
         if atom.kind == EXACT:
             total += 1.0
         elif atom.kind == CONTAINS and atom.field in PER_DOCUMENT_FIELDS:
-            total += 1000.0  # not indexed (ruleindex.py): any other clause is better
+            total += 1000.0  # searched in every new text (ruleindex.py): any other clause is better
         else:  # a short prefix such as "/" lets almost everything through
             total += 1.0 + 64.0 / (1 + len(atom.text))
     return total
