@@ -31,6 +31,10 @@ _ITEM_CACHE_LIMIT = 8192
 _ITEM_LENGTH_LIMIT = 512
 # Whole lists are cached up to this many characters (memory bound as above).
 _LIST_TEXT_LIMIT = 512
+# Substring search (below): the RE2 set's memory budget, used as needed, and
+# the longest value searched.
+_SEARCH_MEMORY = 64 << 20
+_SEARCH_LENGTH_LIMIT = 1 << 16
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
@@ -44,14 +48,22 @@ def _re2_literal(text: str) -> str:
 
 class _SubstringSearch:
     """Which of many texts occur in a value: one RE2 set pass, linear in the
-    value whatever the number of texts (a per-text `in` would be a pass each)."""
+    value whatever the number of texts (a per-text `in` would be a pass each).
+
+    RE2's set search has no fallback when its DFA runs out of memory: it then
+    says "no match". So the DFA gets room for every state of a literal set
+    (at most one per pattern character), and values longer than
+    _SEARCH_LENGTH_LIMIT are answered "every text" (a superset of candidates:
+    the predicates decide)."""
 
     __slots__ = ("texts", "_match")
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
         self._match: Optional[Callable[[str], Any]] = None
-        searcher = re2.Set.SearchSet(re2.Options())
+        options = re2.Options()
+        options.max_mem = _SEARCH_MEMORY
+        searcher = re2.Set.SearchSet(options)
         try:
             for text in texts:
                 searcher.Add(_re2_literal(text))
@@ -61,6 +73,8 @@ class _SubstringSearch:
         self._match = searcher.Match
 
     def found(self, value: str) -> Iterable[str]:
+        if len(value) > _SEARCH_LENGTH_LIMIT:
+            return self.texts
         if self._match is not None:
             try:
                 return [self.texts[i] for i in self._match(value) or ()]
