@@ -1,4 +1,4 @@
-"""The rule index's substring search (one RE2 set pass) against Python's `in`.
+"""The rule index's literal search (one RE2 set pass) against Python's string tests.
 
 A wrong "absent" would drop a rule that should fire, so it is compared with
 the plain answer on hostile-looking values: made of fragments of the
@@ -11,19 +11,24 @@ import random
 
 from audisp_eql.engine import Engine
 from audisp_eql.rules import load_rules
-from audisp_eql.ruleindex import _SEARCH_LENGTH_LIMIT, _SubstringSearch
+from audisp_eql.literalset import CONTAINS, PREFIX, SEARCH_LENGTH_LIMIT, SUFFIX, LiteralSet
 
 from conftest import CORPUS, SEED
 
 
-def _corpus_substrings() -> list[str]:
-    """Every substring text the corpus rules index on per-document fields."""
+def _corpus_literals() -> list[tuple[str, str]]:
+    """Every (kind, text) the corpus rules' index hints hold, but exact texts."""
     engine = Engine(load_rules([CORPUS, SEED]).rules)
-    texts: set[str] = set()
+    literals: set[tuple[str, str]] = set()
     for prepared in engine._prepared:
         for clause in prepared.hint:
-            texts.update(a.text for a in clause if a.kind == "contains")
-    return sorted(texts)
+            literals.update((a.kind, a.text) for a in clause if a.kind != "exact")
+    return sorted(literals)
+
+
+def _holds(kind: str, text: str, value: str) -> bool:
+    return value.startswith(text) if kind == PREFIX else \
+        value.endswith(text) if kind == SUFFIX else text in value
 
 
 def _fragment_text(texts: list[str], rng: random.Random, size: int) -> str:
@@ -38,21 +43,26 @@ def _fragment_text(texts: list[str], rng: random.Random, size: int) -> str:
     return "".join(parts)[:size]
 
 
-def test_substring_search_agrees_with_in_on_hostile_values(shared) -> None:
-    texts = _corpus_substrings()
-    assert len(texts) > 50  # the corpus really has many
-    search = _SubstringSearch(texts)
+def test_literal_search_agrees_with_python_on_hostile_values(shared) -> None:
+    literals = _corpus_literals()
+    kinds = {kind for kind, _ in literals}
+    assert {PREFIX, SUFFIX, CONTAINS} <= kinds and len(literals) > 50
+    search = LiteralSet(literals)
+    texts = [text for _, text in literals if text]
     rng = random.Random(7)
-    for size in (0, 1, 40, 300, 5000, _SEARCH_LENGTH_LIMIT - 64):
+    for size in (0, 1, 40, 300, 5000, SEARCH_LENGTH_LIMIT - 128):
         for _ in range(4):
-            value = _fragment_text(texts, rng, size) + rng.choice(texts)
+            value = rng.choice(texts) + _fragment_text(texts, rng, size) + rng.choice(texts)
             if rng.random() < 0.3:
                 value = "\udc80" + value  # not UTF-8 encodable: the fallback answers
-            assert sorted(search.found(value)) == sorted(t for t in texts if t in value)
+            found = search.found(value)
+            assert found is not None
+            assert sorted(found) == [i for i, (kind, text) in enumerate(literals)
+                                     if _holds(kind, text, value)]
 
 
-def test_values_past_the_limit_count_as_containing_every_text(shared) -> None:
-    texts = ["needle", "other"]
-    search = _SubstringSearch(texts)
-    assert list(search.found("x" * (_SEARCH_LENGTH_LIMIT + 1))) == texts
-    assert list(search.found("x" * 100 + "needle")) == ["needle"]
+def test_values_past_the_limit_are_not_searched() -> None:
+    search = LiteralSet([(CONTAINS, "needle"), (PREFIX, "x"), (SUFFIX, "e")])
+    assert search.found("x" * (SEARCH_LENGTH_LIMIT + 1)) is None
+    assert sorted(search.found("x" * 100 + "needle")) == [0, 1, 2]
+    assert list(search.found("y")) == []

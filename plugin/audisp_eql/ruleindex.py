@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
-import re2
+from .literalset import LiteralSet
 
 from .eql.values import getter
 from .eql.index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
@@ -31,56 +31,11 @@ _ITEM_CACHE_LIMIT = 8192
 _ITEM_LENGTH_LIMIT = 512
 # Whole lists are cached up to this many characters (memory bound as above).
 _LIST_TEXT_LIMIT = 512
-# Substring search (below): the RE2 set's memory budget, used as needed, and
-# the longest value searched.
-_SEARCH_MEMORY = 64 << 20
-_SEARCH_LENGTH_LIMIT = 1 << 16
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     """Raw value at `path` or None."""
     return getter(path)
-
-
-def _re2_literal(text: str) -> str:
-    return "".join(c if c.isascii() and c.isalnum() else "\\x{%x}" % ord(c) for c in text)
-
-
-class _SubstringSearch:
-    """Which of many texts occur in a value: one RE2 set pass, linear in the
-    value whatever the number of texts (a per-text `in` would be a pass each).
-
-    RE2's set search has no fallback when its DFA runs out of memory: it then
-    says "no match". So the DFA gets room for every state of a literal set
-    (at most one per pattern character), and values longer than
-    _SEARCH_LENGTH_LIMIT are answered "every text" (a superset of candidates:
-    the predicates decide)."""
-
-    __slots__ = ("texts", "_match")
-
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self._match: Optional[Callable[[str], Any]] = None
-        options = re2.Options()
-        options.max_mem = _SEARCH_MEMORY
-        searcher = re2.Set.SearchSet(options)
-        try:
-            for text in texts:
-                searcher.Add(_re2_literal(text))
-            searcher.Compile()
-        except re2.error:  # (not expected for literals) the plain loop answers
-            return
-        self._match = searcher.Match
-
-    def found(self, value: str) -> Iterable[str]:
-        if len(value) > _SEARCH_LENGTH_LIMIT:
-            return self.texts
-        if self._match is not None:
-            try:
-                return [self.texts[i] for i in self._match(value) or ()]
-            except (UnicodeEncodeError, re2.error):  # lone surrogates; DFA out of memory
-                pass
-        return [text for text in self.texts if text in value]
 
 
 class _Affix:
@@ -95,7 +50,7 @@ class _Affix:
         self.kind = kind
         self.by_text: dict[str, list[int]] = {}
         self.lengths: dict[str, tuple[int, ...]] = {}  # end character -> lengths
-        self._searcher: Optional[_SubstringSearch] = None  # CONTAINS: built on first use
+        self._searcher: Optional[LiteralSet] = None  # CONTAINS: built on first use
 
     def add(self, text: str, number: int) -> None:
         self.by_text.setdefault(text, []).append(number)
@@ -112,8 +67,10 @@ class _Affix:
         if self.kind == CONTAINS:
             searcher = self._searcher
             if searcher is None:
-                searcher = self._searcher = _SubstringSearch(list(by_text))
-            for text in searcher.found(value):
+                searcher = self._searcher = LiteralSet([(CONTAINS, t) for t in by_text])
+            found = searcher.found(value)
+            texts = searcher.literals if found is None else [searcher.literals[i] for i in found]
+            for _, text in texts:
                 out.update(by_text[text])
             return
         out.update(by_text.get("", ()))  # a bare "*" pattern
@@ -130,6 +87,27 @@ class _Affix:
                 if length > size:
                     break
                 out.update(by_text.get(value[size - length:], ()))
+
+
+def _side_hits(affixes: Sequence[_Affix]) -> tuple[Optional[dict[str, list[int]]],
+                                                   Optional[Callable[[str, set[int]], None]]]:
+    """The exact-text dict and a literal-set search for the other affixes."""
+    exact = next((a.by_text for a in affixes if a.kind == EXACT and a.by_text), None)
+    literals = [(a.kind, text) for a in affixes if a.kind != EXACT for text in a.by_text]
+    if not literals:
+        return exact, None
+    numbers = [a.by_text[text] for a in affixes if a.kind != EXACT for text in a.by_text]
+    every = [n for group in numbers for n in group]
+    literal_set = LiteralSet(literals)
+
+    def search(text: str, out: set[int]) -> None:
+        found = literal_set.found(text)
+        if found is None:  # too long to search: assume every clause holds
+            out.update(every)
+            return
+        for position in found:
+            out.update(numbers[position])
+    return exact, search
 
 
 class _FieldIndex:
@@ -165,17 +143,23 @@ class _FieldIndex:
 
     def one_hits(self) -> Callable[[str, set[int]], None]:
         """hits_of for a single text, specialised to the affixes in use (call
-        after every atom is added)."""
-        raw = tuple(a.hits for a in self.raw if a.by_text)
-        folded = tuple(a.hits for a in self.folded if a.by_text)
+        after every atom is added): exact texts by a dict, the others by one
+        literal-set search per side."""
+        raw_exact, raw_search = _side_hits(self.raw)
+        folded_exact, folded_search = _side_hits(self.folded)
+        any_folded = folded_exact is not None or folded_search is not None
 
         def hits(text: str, out: set[int]) -> None:
-            for affix_hits in raw:
-                affix_hits(text, out)
-            if folded:
+            if raw_exact is not None and (numbers := raw_exact.get(text)):
+                out.update(numbers)
+            if raw_search is not None:
+                raw_search(text, out)
+            if any_folded:
                 lowered = text.lower()
-                for affix_hits in folded:
-                    affix_hits(lowered, out)
+                if folded_exact is not None and (numbers := folded_exact.get(lowered)):
+                    out.update(numbers)
+                if folded_search is not None:
+                    folded_search(lowered, out)
         return hits
 
 
