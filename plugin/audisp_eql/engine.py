@@ -185,6 +185,8 @@ class Engine:
         # (gate key + program field values) -> (view, its candidates by program fields)
         self._found: dict[tuple[Any, ...], tuple[RuleIndex[_Candidate], Any]] = {}
         self._program_getters = [field_getter(p) for p in INDEX_FIELDS]
+        self._key_getters = self._gate_getters + self._program_getters
+        self._gate_count = len(self._gate_getters)
         self.errors: dict[str, int] = {}
 
     @property
@@ -201,11 +203,6 @@ class Engine:
                     (names is None or (name is not None and name in names)):
                 found.append((p.order, p.rule, p.predicate))
         return found
-
-    def _gate_key(self, doc: dict[str, Any]) -> tuple[Any, ...]:
-        # A string is its own key: no call for the usual "linux", "exec".
-        return tuple([value if (value := get(doc)).__class__ is str else _freeze(value)
-                      for get in self._gate_getters])
 
     def _view(self, doc: dict[str, Any], key: tuple[Any, ...]) -> _View:
         """The rules whose category and gates hold for this gate key, indexed."""
@@ -241,38 +238,34 @@ class Engine:
         return view
 
     def _lookup(self, doc: dict[str, Any], key: tuple[Any, ...],
-                program: Optional[tuple[Any, ...]]) -> tuple[RuleIndex[_Candidate], Any]:
+                program: tuple[Any, ...]) -> tuple[RuleIndex[_Candidate], Any]:
         """The cached lookup's entry: candidates by the program fields, and the
-        terms on the key's fields decided (only for plain string values: the
-        key compares 1 == 1.0 == True, which EQL tells apart)."""
+        terms on the key's fields decided (only for plain string values, the
+        common case: other values are in the key as _freeze stand-ins)."""
         view = self._views.get(key)
         if view is None:
             view = self._view(doc, key)
         found = view.index.compute(doc)
-        if view.narrowings and program is not None and \
-                all(v.__class__ is str or v is None for v in program):
+        if view.narrowings and all(v.__class__ is str or v is None for v in program):
             found = view.narrow(doc, found)
         return view.index, found
 
     def match(self, doc: dict[str, Any]) -> list[Rule]:
         """The rules whose query matches `doc`, in load order."""
+        # Gate key + program fields; a string is its own key part (no call for
+        # the usual "linux", "exec"), other values their _freeze stand-in.
         try:
-            key = self._gate_key(doc)
+            full_key = tuple([value if (value := get(doc)).__class__ is str else _freeze(value)
+                              for get in self._key_getters])
         except (TypeError, AttributeError):  # an odd value (ECS input): no shortcuts
             return self._match_every_rule(doc)
-        program = tuple([get(doc) for get in self._program_getters])
-        full_key = key + program
-        try:
-            entry = self._found.get(full_key)
-        except TypeError:  # a list program field (ECS input): not cached
-            entry = None
-            full_key = None
+        entry = self._found.get(full_key)
         if entry is None:
-            entry = self._lookup(doc, key, program if full_key is not None else None)
-            if full_key is not None:
-                if len(self._found) >= _FOUND_LIMIT:
-                    self._found.clear()
-                self._found[full_key] = entry
+            gates = self._gate_count
+            entry = self._lookup(doc, full_key[:gates], full_key[gates:])
+            if len(self._found) >= _FOUND_LIMIT:
+                self._found.clear()
+            self._found[full_key] = entry
         view, found = entry
         candidates = found if found.__class__ is tuple else view.settle(doc, found)
         matched: list[Rule] = []
