@@ -300,6 +300,12 @@ class RuleIndex(Generic[Item]):
                     else:
                         self._by_field[self._fields.index(atom.field)].add(atom, number)
         self._hinted = [s for s, numbers in enumerate(self._clauses) if numbers]
+        # A hinted item needs each program-only clause satisfied by the program
+        # fields: only the items of satisfied clauses, and those whose clauses
+        # all involve per-document fields, can be candidates.
+        self._slot_of = [s for s, numbers in enumerate(self._clauses) for _ in numbers]
+        self._document_only = [s for s in self._hinted
+                               if all(self._document_clause[n] for n in self._clauses[s])]
         self._always_only = tuple(self.items[s] for s in self.always)
         self._document_fields = [f for f in self._per_document.values()
                                  if any(a.by_text for a in (*f.index.raw, *f.index.folded))]
@@ -327,7 +333,8 @@ class RuleIndex(Generic[Item]):
                 self._by_field[i].hits(value, satisfied)
         document_clause = self._document_clause
         found: list[tuple[int, tuple[int, ...]]] = [(s, ()) for s in self.always]
-        for slot in self._hinted:
+        slot_of = self._slot_of
+        for slot in sorted({slot_of[n] for n in satisfied}.union(self._document_only)):
             left = tuple(n for n in self._clauses[slot] if n not in satisfied)
             if all(document_clause[n] for n in left):
                 found.append((slot, left))
