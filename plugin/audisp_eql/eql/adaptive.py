@@ -40,12 +40,16 @@ def adaptive_all(terms: Sequence[Predicate], costs: Sequence[float]) -> Predicat
                 p_false = (failed[position] + 1) / (evaluated[position] + 2)
                 return costs[position] / p_false
             order = [order[p] for p in sorted(range(len(order)), key=rank)]
+            learned[:] = order
         return result
 
+    # Empty while learning; then the learned order (one truth test per call).
+    learned: List[Predicate] = []
+
     def all_terms(doc: dict) -> bool:
-        if calls < LEARNING_CALLS:
+        if not learned:
             return learn(doc)
-        for term in order:
+        for term in learned:
             if not term(doc):
                 return False
         return True
