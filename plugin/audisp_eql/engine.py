@@ -50,7 +50,7 @@ KEY_FIELDS: frozenset[str] = GATE_FIELDS | frozenset(".".join(f) for f in INDEX_
 # Distinct gate keys kept; our own documents have one or two.
 _VIEW_LIMIT = 256
 # Distinct (gate key, program) pairs kept: bounded, programs are attacker-chosen.
-_FOUND_LIMIT = 8192
+_FOUND_LIMIT = 2048
 
 
 def _categories(value: Any) -> tuple[str, ...]:

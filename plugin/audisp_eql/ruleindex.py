@@ -23,11 +23,12 @@ from .eql.values import getter
 from .eql.index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
 
 Item = TypeVar("Item")
-_CACHE_LIMIT = 8192
+# Cache sizes keep the plugin's memory under its 64 MiB target (8192 cost ~10 MiB).
+_CACHE_LIMIT = 2048
 # Longer argument lists skip the per-document index (the predicates decide
 # alone), so that its cost per document stays small whatever the input.
 _ARGS_LIMIT = 64
-_ITEM_CACHE_LIMIT = 8192
+_ITEM_CACHE_LIMIT = 2048
 _ITEM_LENGTH_LIMIT = 512
 # Whole lists are cached up to this many characters (memory bound as above).
 _LIST_TEXT_LIMIT = 512
