@@ -119,7 +119,7 @@ class AuparseEventSource(LineSplitter):
                 and _RECORD_BLOCK.fullmatch(block + b"\n") is not None:
             # Every line is a record auparse can take as is: one call.
             self.stats.records += lines.count
-            self._feed(block + b"\n", lines.count, block.count(b"type=EOE "))
+            self._feed(block + b"\n", lines.count)
             return self._take_ready()
         valid: list[bytes] = []
         match = HEADER.match
@@ -152,24 +152,23 @@ class AuparseEventSource(LineSplitter):
             count = len(valid)
             valid.append(b"")
             data = b"\n".join(valid)
-            self._feed(data, count, data.count(b"type=EOE "))
+            self._feed(data, count)
         return self._take_ready()
 
-    def _feed(self, data: bytes, records: int, eoe_records: int) -> None:
+    def _feed(self, data: bytes, records: int) -> None:
         self._last_input = time.monotonic()
         self._fed_since_drain = True
         last_line = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
         self._ended_with_eoe = b"type=EOE " in last_line
         ended_an_event = self._ended_with_eoe or b"type=PROCTITLE " in last_line
         self._parser.feed(data)
-        self._held += records - eoe_records
+        self._held += records - data.count(b"type=EOE ")   # auparse never hands EOE back
         # Flush where the input ends an event (nothing cut in two), unless
         # that never comes: then at twice the bound.
         if self._held > self._max_held and (ended_an_event or self._held > 2 * self._max_held):
             before = len(self._ready)
-            self._parser.flush_feed()
+            self._complete_all()
             self.stats.evicted_pending += len(self._ready) - before
-            self._held = 0
 
     def age(self, now: Optional[float] = None) -> list[AuditEvent]:
         """Complete what is pending once no input came for `timeout` seconds
@@ -181,10 +180,14 @@ class AuparseEventSource(LineSplitter):
         return self._counted(self._take_ready())
 
     def _drain(self) -> list[AuditEvent]:
+        self._complete_all()
+        return self._take_ready()
+
+    def _complete_all(self) -> None:
+        """auparse's only flush: every event it holds is handed to the callback."""
         self._parser.flush_feed()
         self._held = 0
         self._fed_since_drain = False
-        return self._take_ready()
 
 
 # How many records an event is assumed to hold when bounding what auparse
