@@ -69,7 +69,7 @@ def alerts(path: Path) -> List[dict]:
         return []
 
 
-@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+@pytest.mark.skipif(unavailable_reason(False) is not None, reason=str(unavailable_reason(False)))
 def test_seed_rule_alerts_under_real_auditd(tmp_path: Path, run_socket: Path) -> None:
     if not (Path("/usr/bin/nc").exists() and Path("/usr/bin/socat").exists()):
         pytest.skip("nc and socat are needed (tools/bootstrap.sh installs them)")

@@ -5,14 +5,17 @@ config directory (auditd.conf, plugins.d, log file), stopped by PID.
         ad.add_rules(["-a always,exit -F arch=b64 -S execve -k exec"])
         ... run commands; read ad.log_path ...
 
-The kernel has one audit daemon at a time: if another is registered
-(`auditctl -s` pid != 0) this skips rather than take it over. On the way out,
-always: `auditctl -D`, `auditctl -e 0`, auditd stopped by PID.
+The kernel has one audit daemon at a time: test runs on one machine (several
+checkouts, a benchmark) take turns through a lock file; if an audit daemon
+that is not ours is registered (`auditctl -s` pid != 0) this skips rather
+than take it over. On the way out, always: `auditctl -D`, `auditctl -e 0`,
+auditd stopped by PID.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -24,6 +27,10 @@ from typing import Dict, Iterable, Iterator, List, Mapping
 import pytest
 
 from .procs import stop_process, tail, wait_for
+
+# One private auditd on this machine at a time, whichever checkout runs it.
+LOCK_PATH = Path("/run/lock/audisp-eql-test-auditd.lock")
+LOCK_WAIT_SECONDS = 1800.0
 
 AUDITD = shutil.which("auditd") or "/usr/sbin/auditd"
 AUDITCTL = shutil.which("auditctl") or "/usr/sbin/auditctl"
@@ -80,8 +87,10 @@ def audit_status() -> Dict[str, str]:
     return status
 
 
-def unavailable_reason() -> str | None:
-    """Why a test auditd cannot run here, or None."""
+def unavailable_reason(registered_check: bool = True) -> str | None:
+    """Why a test auditd cannot run here, or None. Without `registered_check`
+    (at collection time) a daemon registered now is not a reason: it may be
+    another test run's, which the lock waits for."""
     if os.geteuid() != 0:
         return "auditd tests need root"
     if not (Path(AUDITD).exists() and Path(AUDITCTL).exists()):
@@ -90,7 +99,7 @@ def unavailable_reason() -> str | None:
         status = audit_status()
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         return f"the kernel audit interface is not usable here: {exc}"
-    if status.get("pid", "0") != "0":
+    if registered_check and status.get("pid", "0") != "0":
         return f"another audit daemon (pid {status['pid']}) is registered; not taking it over"
     if status.get("enabled") == "2":
         return "kernel audit configuration is locked (enabled 2)"
@@ -149,10 +158,43 @@ def _private_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
+def _machine_lock() -> Iterator[None]:
+    """Wait for other test runs' auditd to finish (bounded), then hold the lock."""
+    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_PATH, "a+b") as lock:
+        if not wait_for(lambda: _try_lock(lock), LOCK_WAIT_SECONDS, 0.2):
+            pytest.fail(f"another test run held {LOCK_PATH} for {LOCK_WAIT_SECONDS:.0f} s")
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _try_lock(lock) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
 def running_auditd(directory: Path, plugins: Mapping[str, str] | None = None,
                    q_depth: int = 2000, timeout: float = 20.0) -> Iterator[Auditd]:
     """auditd in the foreground with a private config dir holding `plugins`
     ({name: plugins.d drop-in text}); skips where auditd cannot run."""
+    if os.geteuid() == 0:
+        with _machine_lock():
+            with _running_auditd(directory, plugins, q_depth, timeout) as handle:
+                yield handle
+        return
+    with _running_auditd(directory, plugins, q_depth, timeout) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _running_auditd(directory: Path, plugins: Mapping[str, str] | None,
+                    q_depth: int, timeout: float) -> Iterator[Auditd]:
     reason = unavailable_reason()
     if reason:
         pytest.skip(reason)
