@@ -33,25 +33,19 @@ class EvalResult:
 def build_documents(log: Path, limit: int) -> list[dict[str, Any]]:
     """The first `limit` process-start documents of a log, as the plugin would build them."""
     from audisp_eql.config import Config
-    from audisp_eql.daemon import make_builder, make_source
+    from audisp_eql.daemon import pipeline_options
+    from audisp_eql.pipeline import build_pipeline
 
     # The plugin's own wiring, with the end-to-end run's settings: "exec", no /proc.
-    cfg = Config(event_action="exec", parent_from_proc=False)
-    source = make_source(cfg, on_error=lambda *problem: None)
-    builder = make_builder(cfg)
     docs: list[dict[str, Any]] = []
+    pipeline = build_pipeline(pipeline_options(Config(event_action="exec", parent_from_proc=False)),
+                              on_document=docs.append)
     with open(log, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 16), b""):
-            for event in source.feed(chunk):
-                doc = builder.build(event)
-                if doc is not None:
-                    docs.append(doc)
+            pipeline.feed(chunk)
             if len(docs) >= limit:
                 return docs[:limit]
-    for event in source.flush():
-        doc = builder.build(event)
-        if doc is not None:
-            docs.append(doc)
+    pipeline.flush()
     return docs[:limit]
 
 
@@ -60,11 +54,11 @@ def evaluate_ours(rule_paths: Sequence[Path], docs: Sequence[dict[str, Any]]) ->
     from audisp_eql.rules import load_rules
 
     engine = Engine(load_rules(rule_paths).rules)
-    match = engine.match
+    process = engine.process
     matches = 0
     start = time.perf_counter()
     for doc in docs:
-        matches += len(match(doc))
+        matches += len(process(doc))
     return time.perf_counter() - start, matches, len(engine.rules)
 
 

@@ -39,11 +39,8 @@ def _engine_rules(args: argparse.Namespace) -> list[Path]:
 def _require_pipeline() -> None:
     """Our end-to-end path needs every stage; say which is missing instead of a traceback."""
     try:
-        import audisp_eql.assemble  # noqa: F401
         import audisp_eql.daemon  # noqa: F401
-        import audisp_eql.ecs  # noqa: F401
-        import audisp_eql.engine  # noqa: F401
-        import audisp_eql.eql  # noqa: F401
+        import audisp_eql.pipeline  # noqa: F401
     except ImportError as exc:
         raise Skip(f"audisp-eql pipeline not importable yet: {exc}") from None
 

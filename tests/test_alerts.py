@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from conftest import ROOT, SEED
 from audisp_eql.alerts import make_alert
+from audisp_eql.engine import Match
 from audisp_eql.rules import load_rules
 
 DOC = {
@@ -22,7 +23,7 @@ NOW = datetime(2024, 6, 3, 8, 0, 0, tzinfo=timezone.utc)
 def test_alert_carries_event_rule_and_threat(shared):
     rule = load_rules([SEED]).rules[0]
     before = copy.deepcopy(DOC)
-    alert = make_alert(DOC, rule, now=NOW)
+    alert = make_alert(Match(rule, (DOC,)), now=NOW)
     assert DOC == before  # the input is not mutated
     assert alert["event"]["kind"] == "alert"
     assert alert["event"]["id"] == "1717400000.000:7100"
@@ -47,7 +48,7 @@ def test_alert_carries_event_rule_and_threat(shared):
 
 def test_subtechniques_and_several_tactics():
     rule = load_rules([ROOT / "rules" / "execution_download_piped_to_shell.toml"]).rules[0]
-    alert = make_alert(DOC, rule, now=NOW)
+    alert = make_alert(Match(rule, (DOC,)), now=NOW)
     threat = alert["threat"]
     assert threat["tactic"]["id"] == ["TA0011", "TA0002"]
     assert threat["technique"]["id"] == ["T1105", "T1059"]
@@ -58,7 +59,31 @@ def test_subtechniques_and_several_tactics():
 
 def test_document_without_event_or_time_still_gives_an_alert(shared):
     rule = load_rules([SEED]).rules[0]
-    alert = make_alert({"process": {"name": "nc"}}, rule, now=NOW)
+    alert = make_alert(Match(rule, ({"process": {"name": "nc"}},)), now=NOW)
     assert alert["event"]["kind"] == "alert"
     assert alert["@timestamp"] == "2024-06-03T08:00:00.000Z"
     assert "id" not in alert["event"]
+
+
+def test_alert_of_several_documents_names_each_in_order(shared):
+    """A sequence's alert: the last document's fields, a group id per match and
+    one ancestor per matched event, in order (each one `ausearch --event` finds)."""
+    rule = load_rules([SEED]).rules[0]
+    first = {**DOC, "event": {**DOC["event"], "id": "1717400000.000:7000"},
+             "process": {"name": "bash", "pid": 3999}}
+    last = DOC
+    alert = make_alert(Match(rule, (first, last)), now=NOW)
+    assert alert["process"] == last["process"] and alert["event"]["id"] == last["event"]["id"]
+    ancestors = alert["kibana"]["alert"]["ancestors"]
+    assert ancestors == [{"id": "1717400000.000:7000", "type": "event", "depth": 0},
+                         {"id": "1717400000.000:7100", "type": "event", "depth": 0}]
+    group = alert["kibana"]["alert"]["group"]["id"]
+    assert group == make_alert(Match(rule, (first, last)), now=NOW)["kibana"]["alert"]["group"]["id"]
+    other = make_alert(Match(rule, (last, first)), now=NOW)["kibana"]["alert"]["group"]["id"]
+    assert other != group
+    # Without event ids nothing tells matches apart: each gets its own group.
+    bare = ({"process": {"name": "a"}}, {"process": {"name": "b"}})
+    assert make_alert(Match(rule, bare))["kibana"]["alert"]["group"]["id"] != \
+        make_alert(Match(rule, bare))["kibana"]["alert"]["group"]["id"]
+    single = make_alert(Match(rule, (last,)), now=NOW)
+    assert "group" not in single["kibana"]["alert"] and "ancestors" not in single["kibana"]["alert"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from audisp_eql.assemble import PythonEventSource, make_event_source
+from audisp_eql.source import make_event_source
+from audisp_eql.source.assemble import PythonEventSource
 
 DATA = Path(__file__).parent / "data" / "records"
 PARSERS = ["python", "auparse"]
@@ -131,7 +132,7 @@ def test_auparse_completes_an_eoe_terminated_event_soon_after_input_stops() -> N
     """auparse holds even a complete event until the next line arrives; on a
     quiet host the plugin's age() must hand it out after a short idle, not
     after the whole EOE timeout."""
-    from audisp_eql import auparse_source
+    from audisp_eql.source import auparse_source
     src = make_event_source("auparse", timeout=2)
     data = (b'type=SYSCALL msg=audit(9.000:1): arch=c000003e syscall=59 success=yes pid=1\n'
             b'type=EXECVE msg=audit(9.000:1): argc=1 a0="ls"\n'

@@ -1,4 +1,4 @@
-"""ecs.py: process-start documents from hand-written exec events."""
+"""ecs/process.py: process-start documents from hand-written exec events."""
 
 from __future__ import annotations
 
@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from audisp_eql.assemble import make_event_source
-from audisp_eql.ecs import PRODUCED_FIELDS, EcsBuilder
-from audisp_eql.proctable import ProcessTable
+from audisp_eql.ecs import catalog
+from harness.pipelines import run
+
+PRODUCED_FIELDS = catalog().fields()
 
 DATA = Path(__file__).parent / "data" / "records"
 
 
 def _docs(data: bytes, parser: str = "python", **kw) -> list[dict]:
-    src = make_event_source(parser)
-    builder = EcsBuilder(table=ProcessTable(), **kw)
-    docs = [builder.build(e) for e in src.feed(data) + src.flush()]
-    assert not src.errors
-    return [d for d in docs if d is not None]
+    docs, _alerts, pipeline = run(data, parser, **kw)
+    assert not pipeline.source.errors and not pipeline.counts.build_errors
+    return docs
 
 
 def _flat(doc: dict, prefix: str = "") -> dict:

@@ -5,21 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import replace
 
 from conftest import CORPUS, ROOT, SEED, SHARED
-from audisp_eql.assemble import make_event_source
-from audisp_eql.ecs import EcsBuilder
-from audisp_eql.proctable import ProcessTable
 from audisp_eql.engine import Engine
 from audisp_eql.rules import load_rules
+from harness.pipelines import documents_of as _documents_of, rules_matching
 
 
 def documents_of(data: bytes) -> list[dict]:
-    source = make_event_source("python")
-    builder = EcsBuilder(table=ProcessTable(4096))
-    events = source.feed(data) + source.flush()
-    return [d for d in (builder.build(e) for e in events) if d]
+    return _documents_of(data, process_table_size=4096)
 
 
 def brute_force(rules, doc) -> list:
@@ -42,26 +37,10 @@ def test_index_agrees_with_evaluating_every_rule(shared):
     matched = 0
     for doc in docs:
         expected = brute_force(engine.rules, doc)
-        assert engine.match(doc) == expected, doc.get("process", {}).get("args")
+        assert rules_matching(engine, doc) == expected, doc.get("process", {}).get("args")
         matched += bool(expected)
     assert matched > 50  # the comparison covered real matches, not only empty lists
     assert engine.error_count == 0
-
-
-def test_named_rules_are_only_candidates_for_their_process_names(shared):
-    engine = Engine(load_rules([SEED]).rules)
-    seed = engine.rules[0]
-    assert seed.compiled.process_names  # the seed names nc, socat, ...
-    assert [e[1] for e in engine.candidates(("process",), "nc")] == [seed]
-    assert engine.candidates(("process",), "ls") == []
-    assert engine.candidates(("file",), "nc") == []
-
-
-def test_rules_without_a_name_set_are_always_candidates(tmp_path):
-    rules = load_rules([ROOT / "rules" / "execution_from_world_writable_directory.toml"]).rules
-    assert rules[0].compiled.process_names is None
-    engine = Engine(rules)
-    assert [e[1] for e in engine.candidates(("process",), "anything")] == rules
 
 
 def test_a_failing_predicate_is_counted_and_the_others_still_match(caplog):
@@ -71,14 +50,16 @@ def test_a_failing_predicate_is_counted_and_the_others_still_match(caplog):
     def explode(doc):
         raise TypeError("boom")
 
-    broken.compiled = SimpleNamespace(category="process", process_names=None, predicate=explode,
-                                      fields=frozenset())
+    # Its last term fails on every document (the first ones, gates, hold).
+    conjuncts = broken.compiled.conjuncts
+    broken.compiled = replace(broken.compiled, predicate=explode,
+                              conjuncts=conjuncts[:-1] + ((conjuncts[-1][0], explode),))
     engine = Engine(rules)
     doc = documents_of((ROOT / "tests" / "data" / "rules" / "execution_unix_socket_client.hit.log")
                        .read_bytes())[0]
     for _ in range(12):
-        assert engine.match(doc) == [rules[1]]
-    assert engine.errors == {broken.rule_id: 12}
+        assert rules_matching(engine, doc) == [rules[1]]
+    assert engine.errors.by_rule == {broken.rule_id: 12}
     # rate-limited: the 1st and the 10th failure are logged, not all 12
     assert sum("boom" in r.getMessage() for r in caplog.records) == 2
 
@@ -87,5 +68,5 @@ def test_documents_without_category_or_name_do_not_crash():
     engine = Engine(load_rules([ROOT / "rules"]).rules)
     for doc in ({}, {"event": {"category": "process"}}, {"event": "x", "process": "y"},
                 {"event": {"category": ["process", 3]}, "process": {"name": 5}}):
-        assert engine.match(doc) == []
+        assert rules_matching(engine, doc) == []
     assert engine.error_count == 0

@@ -1,5 +1,6 @@
 """Engine shortcuts (gates per gate key, index hints on program fields, per-document
-field memo) must give exactly what evaluating every rule's whole predicate gives.
+field memo, learned term order) must give exactly what the plain reference
+interpreter (tests/harness/eql_reference.py) gives for every rule.
 
 Documents are built from each corpus rule's own constants (so that rules do
 match, through wildcards and case changes) and from hostile shapes (lists where
@@ -11,10 +12,12 @@ import random
 from typing import Any
 
 from conftest import CORPUS, SEED
+from harness.eql_reference import matches as reference_matches
+from harness.pipelines import rules_matching
 from audisp_eql.engine import Engine
 from audisp_eql.eql import ast
 from audisp_eql.eql.fieldmemo import FieldMemo
-from audisp_eql.eql.index_hints import CONTAINS, EXACT, PREFIX, SUFFIX, index_hint
+from audisp_eql.engine.index_hints import CONTAINS, EXACT, PREFIX, SUFFIX, index_hint
 from audisp_eql.rules import load_rules
 
 MULTI = {"args", "env_vars"}
@@ -27,12 +30,8 @@ GATE_VARIANTS = {
 
 
 def brute_force(rules: list, doc: dict) -> list:
-    event = doc.get("event")
-    cats = event.get("category") if isinstance(event, dict) else None
-    cats = [cats] if isinstance(cats, str) else [c for c in cats if isinstance(c, str)] \
-        if isinstance(cats, list) else []
-    return [r for r in rules if (r.compiled.category is None or r.compiled.category in cats)
-            and r.compiled.predicate(doc)]
+    """The rules whose query holds, by the reference interpreter, in load order."""
+    return [r for r in rules if reference_matches(r.compiled.query, doc)]
 
 
 def _instantiate(pattern: str, rng: random.Random) -> str:
@@ -122,7 +121,7 @@ def test_shortcuts_agree_with_every_predicate_on_rule_made_documents(shared):
         for rule in rules:
             doc = _doc_for(rule, rng)
             expected = brute_force(engine.rules, doc)
-            assert engine.match(doc) == expected, (rule.path.name, doc)
+            assert rules_matching(engine, doc) == expected, (rule.path.name, doc)
             matched += rule in expected
             compared += 1
     assert engine.error_count == 0
@@ -169,13 +168,13 @@ def test_gate_keys_tell_booleans_from_numbers():
     base = {"event": {"category": ["process"], "type": ["start"], "action": "exec"},
             "host": {"os": {"type": "linux"}},
             "process": {"name": "nc", "args": ["nc", "-U", "/run/x.sock"]}}
-    assert engine.match(base) == rules
+    assert rules_matching(engine, base) == rules
     for odd in (True, 1, 1.0, {"x": 1}, [1], [True]):
         doc = {**base, "host": {"os": {"type": odd}}}
-        assert engine.match(doc) == brute_force(rules, doc) == []
+        assert rules_matching(engine, doc) == brute_force(rules, doc) == []
     doc = {**base, "host": {"os": {"type": [1, "linux"]}}}  # any element may match
-    assert engine.match(doc) == brute_force(rules, doc) == rules
-    assert engine.match(base) == rules  # the odd keys did not spoil the cached view
+    assert rules_matching(engine, doc) == brute_force(rules, doc) == rules
+    assert rules_matching(engine, base) == rules  # the odd keys did not spoil the cached view
 
 
 def test_field_memo_sees_a_list_changed_in_place():
@@ -195,16 +194,16 @@ def test_a_list_changed_in_place_between_documents_is_matched_afresh(shared):
     args = ["nc", "-U", "/run/x.sock"]
     doc = {"event": {"category": ["process"], "type": ["start"], "action": "exec"},
            "host": {"os": {"type": "linux"}}, "process": {"name": "nc", "args": args}}
-    assert engine.match(doc) == rules
+    assert rules_matching(engine, doc) == rules
     args[2] = "/home/x.sock"
-    assert engine.match(doc) == []
+    assert rules_matching(engine, doc) == []
     args[2] = "/RUN/x.sock"  # `:` folds case
-    assert engine.match(doc) == rules
+    assert rules_matching(engine, doc) == rules
 
 
 def test_rule_index_affix_edges():
-    from audisp_eql.eql.index_hints import Atom
-    from audisp_eql.ruleindex import RuleIndex
+    from audisp_eql.engine.index_hints import Atom
+    from audisp_eql.engine.ruleindex import RuleIndex
     name = ("process", "name")
     index = RuleIndex([
         ("suffix", (frozenset([Atom(name, "suffix", "sh", False)]),)),
@@ -215,7 +214,8 @@ def test_rule_index_affix_edges():
     ])
 
     def names(doc: dict) -> list:
-        return list(index.lookup(doc))
+        found = index.compute(doc)
+        return list(found if isinstance(found, tuple) else index.settle(doc, found))
     assert names({"process": {"name": "sh"}}) == ["suffix", "always"]  # whole value
     assert names({"process": {"name": "h"}}) == ["always"]
     assert names({"process": {"name": "PY"}}) == ["prefix", "always"]  # folded atom
@@ -231,6 +231,6 @@ def test_long_argument_lists_skip_the_argument_index_but_still_match(shared):
     doc = {"event": {"category": ["process"], "type": ["start"], "action": "exec"},
            "host": {"os": {"type": "linux"}},
            "process": {"name": "nc", "args": ["nc", "-U"] + ["x"] * 100 + ["/RUN/a.sock"]}}
-    assert engine.match(doc) == brute_force(rules, doc) == rules
+    assert rules_matching(engine, doc) == brute_force(rules, doc) == rules
     doc["process"]["args"][1] = "-u"  # `==` is case-sensitive
-    assert engine.match(doc) == brute_force(rules, doc) == []
+    assert rules_matching(engine, doc) == brute_force(rules, doc) == []

@@ -22,7 +22,7 @@ from fuzz.mutators import Mutator
 from fuzz.pipeline import Pipeline, check_line, load_rule_set
 from fuzz.seeds import load_seeds
 
-from audisp_eql.records import RecordError, parse_line
+from audisp_eql.source.records import RecordError, parse_line
 
 PARSERS = ("auparse", "python")
 MUTATED_INPUTS = 1500   # per parser
@@ -54,7 +54,7 @@ def test_parse_line_raises_only_record_error(line: bytes) -> None:
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_event_source_never_raises_and_accounts_for_every_line(parser: str,
                                                                chunks: list[bytes]) -> None:
-    from audisp_eql.assemble import make_event_source
+    from audisp_eql.source import make_event_source
     source = make_event_source(parser=parser)
     events = []
     for chunk in chunks:
@@ -81,11 +81,18 @@ SYSCALL_FIELDS = ("arch", "syscall", "success", "exit", "ppid", "pid", "auid", "
 
 @pytest.fixture(scope="module")
 def builder() -> object:
-    from audisp_eql.config import Config
-    from audisp_eql.daemon import make_builder
-    cfg = Config()
-    cfg.parent_from_proc = False
-    return make_builder(cfg)
+    """The documents-only pipeline the tests below feed, one for the module
+    (a long-lived process table, as in the plugin)."""
+    from audisp_eql.pipeline import PipelineOptions, build_pipeline
+    documents: list = []
+    pipeline = build_pipeline(PipelineOptions(parser="python", parent_from_proc=False),
+                              on_document=documents.append, on_build_error=_reraise)
+    pipeline.collected = documents  # type: ignore[attr-defined]
+    return pipeline
+
+
+def _reraise(event: object, error: Exception) -> None:
+    raise error
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +109,7 @@ def test_ecs_builder_alert_and_formats_on_hostile_values(builder: object, rules:
     import json
 
     from audisp_eql.alerts import make_alert
-    from audisp_eql.assemble import make_event_source
+    from audisp_eql.engine import Match
     from audisp_eql.outputs.format import FORMATS, format_alert
     base = {"arch": "c000003e", "syscall": "59", "success": "yes", "exit": "0", "ppid": "1",
             "pid": "4242", "auid": "1000", "uid": "0", "gid": "0", "euid": "0", "ses": "1",
@@ -117,16 +124,14 @@ def test_ecs_builder_alert_and_formats_on_hostile_values(builder: object, rules:
              "type=CWD " + header + "cwd=" + data.draw(field_value),
              "type=PATH " + header + "item=0 name=" + data.draw(field_value) + " nametype=NORMAL",
              "type=PROCTITLE " + header + "proctitle=" + data.draw(field_value)]
-    source = make_event_source(parser="python")
-    events = source.feed(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
-    events += source.flush()
+    documents = builder.collected  # type: ignore[attr-defined]
+    documents.clear()
+    builder.feed(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+    builder.flush()  # type: ignore[attr-defined]
     engine_rules, seed_rule = rules
-    for event in events:
-        doc = builder.build(event)  # type: ignore[attr-defined]
-        if doc is None:
-            continue
+    for doc in documents:
         json.dumps(doc, allow_nan=False)
-        alert = make_alert(doc, seed_rule)
+        alert = make_alert(Match(seed_rule, (doc,)))
         for fmt in FORMATS:
             check_line(format_alert(alert, fmt), fmt)
 
@@ -227,7 +232,8 @@ def test_any_json_document_through_the_corpus_rules(rules: tuple, doc: dict) -> 
     import json
 
     from audisp_eql.alerts import make_alert
-    from audisp_eql.ecs_input import DocumentError, parse_document
+    from audisp_eql.engine import Match
+    from audisp_eql.source.ecs_input import DocumentError, parse_document
     from audisp_eql.outputs.format import FORMATS, format_alert
     engine_rules, seed_rule = rules
     engine = _engine_for(engine_rules)
@@ -238,10 +244,10 @@ def test_any_json_document_through_the_corpus_rules(rules: tuple, doc: dict) -> 
     if parsed is None:
         return
     before = engine.error_count
-    matched = engine.match(parsed)
-    assert engine.error_count == before, engine.errors
-    for rule in [*matched, seed_rule]:
-        alert = make_alert(parsed, rule)
+    matches = engine.process(parsed)
+    assert engine.error_count == before, engine.errors.by_rule
+    for match in [*matches, Match(seed_rule, (parsed,))]:
+        alert = make_alert(match)
         for fmt in FORMATS:
             check_line(format_alert(alert, fmt), fmt)
 

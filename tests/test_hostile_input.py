@@ -11,9 +11,11 @@ import json
 
 import pytest
 
-from audisp_eql import assemble, auparse_source
-from audisp_eql.assemble import make_event_source
-from audisp_eql.records import execve_args
+from audisp_eql import limits
+from audisp_eql.source import auparse_source
+from audisp_eql.source import make_event_source
+from harness import pipelines
+from audisp_eql.source.records import execve_args
 
 PARSERS = ("auparse", "python")
 
@@ -87,7 +89,7 @@ def test_one_megabyte_argument_line_is_accepted(parser: str) -> None:
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_oversized_line_is_counted_reported_and_skipped(parser: str) -> None:
-    too_long = b"x" * (assemble.MAX_LINE + 1)
+    too_long = b"x" * (limits.MAX_LINE + 1)
     data = event_bytes(1) + too_long + b"\n" + event_bytes(2)
     events, source = run(parser, data)
     assert [e.serial for e in events] == [1, 2]
@@ -110,7 +112,7 @@ def test_endless_line_is_not_buffered(parser: str) -> None:
     events += source.flush()
     assert [e.serial for e in events] == [1, 2]
     assert source.stats.oversized_lines == 1
-    assert biggest <= assemble.MAX_LINE
+    assert biggest <= limits.MAX_LINE
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -249,13 +251,13 @@ def test_auparse_bound_flushes_where_an_event_ends() -> None:
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_error_list_is_bounded_but_counted(parser: str) -> None:
-    bad = 3 * assemble.MAX_ERRORS
+    bad = 3 * limits.MAX_REPORTED_LINE_ERRORS
     reported: list[object] = []
     source = make_event_source(parser=parser, on_error=reported.append)
     source.feed(b"garbage line\n" * bad)
     source.flush()
     assert source.stats.malformed == bad
-    assert len(source.errors) == assemble.MAX_ERRORS
+    assert len(source.errors) == limits.MAX_REPORTED_LINE_ERRORS
     assert len(reported) == bad    # the callback (rate-limited by its owner) sees every one
 
 
@@ -270,38 +272,26 @@ def test_error_excerpts_are_safe_text(parser: str) -> None:
     json.dumps([str(e) for e in source.errors])
 
 
-def _builder() -> object:
-    from audisp_eql.config import Config
-    from audisp_eql.daemon import make_builder
-    cfg = Config()
-    cfg.parent_from_proc = False
-    return make_builder(cfg)
-
-
 @pytest.mark.parametrize("parser", PARSERS)
 def test_event_time_beyond_time_t_is_a_bad_header(parser: str) -> None:
     """Found by the fuzzer: 20-digit seconds crashed the ECS builder (gmtime overflow)."""
     stamp = b"99999999999999999999.999:1"
     data = event_bytes(1).replace(b"1700000000.000:1", stamp) + event_bytes(2)
-    events, source = run(parser, data)
-    builder = _builder()
-    assert [e.serial for e in events] == [2]
-    assert builder.build(events[0]) is not None  # type: ignore[attr-defined]
+    docs, _alerts, pipeline = pipelines.run(data, parser)
+    assert [d["event"]["id"] for d in docs] == ["1700000000.000:2"]
+    assert pipeline.counts.build_errors == 0
+    source = pipeline.source
     assert source.stats.malformed == 2
     assert [err.line_no for err in source.errors] == [1, 2]
 
 
 # -- the other bounds: process table, alert queue, rate limit -------------------
 def test_process_table_bound_counts_evictions() -> None:
-    from audisp_eql.ecs import EcsBuilder
-    from audisp_eql.proctable import ProcessTable
     bound, total = 100, 1000
-    table = ProcessTable(max_entries=bound)
-    builder = EcsBuilder(table=table)
-    source = make_event_source(parser="python")
     data = b"".join(event_bytes(i, execve(i, b'argc=1 a0="x"')) for i in range(total))
-    docs = [builder.build(e) for e in source.feed(data) + source.flush()]
-    assert sum(d is not None for d in docs) == total
+    docs, _alerts, pipeline = pipelines.run(data, "python", process_table_size=bound)
+    table = pipeline.builders.builders[0].context.table  # type: ignore[union-attr]
+    assert len(docs) == total
     assert len(table) == bound
     assert table.evicted == total - bound
 

@@ -178,17 +178,10 @@ def assert_safe_lines(blob: bytes, what: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def hostile_docs() -> list[dict]:
-    from audisp_eql.assemble import make_event_source
-    from audisp_eql.config import Config
-    from audisp_eql.daemon import make_builder
-    cfg = Config()
-    cfg.parent_from_proc = False
-    builder = make_builder(cfg)
+    from harness.pipelines import documents_of
     docs = []
     for parser in ("auparse", "python"):
-        source = make_event_source(parser=parser)
-        events = source.feed(hostile_event(1)) + source.flush()
-        docs += [d for d in (builder.build(e) for e in events) if d is not None]
+        docs += documents_of(hostile_event(1), parser)
     assert len(docs) == 2
     return docs
 
@@ -214,8 +207,8 @@ def test_every_alert_format_is_one_safe_line(hostile_docs: list[dict], catchall_
     from audisp_eql.outputs.format import FORMATS, format_alert
     engine = Engine([catchall_rule])
     for doc in hostile_docs:
-        [rule] = engine.match(doc)
-        alert = make_alert(doc, rule)
+        [match] = engine.process(doc)
+        alert = make_alert(match)
         for fmt in FORMATS:
             line = format_alert(alert, fmt)
             assert_one_safe_line(line)
@@ -233,9 +226,10 @@ def test_file_stdout_and_socket_outputs(tmp_path: Path, hostile_docs: list[dict]
     import io
 
     from audisp_eql.alerts import make_alert
+    from audisp_eql.engine import Match
     from audisp_eql.outputs import (JsonFileOutput, LocalSyslogOutput, RemoteSyslogOutput,
                                     StdoutOutput)
-    alert = make_alert(hostile_docs[0], catchall_rule)
+    alert = make_alert(Match(catchall_rule, (hostile_docs[0],)))
     dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     dgram.bind(str(tmp_path / "log.sock"))
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from audisp_eql.ecs import EcsBuilder
-from audisp_eql.assemble import make_event_source
-from audisp_eql.proctable import ProcessTable
+from audisp_eql.ecs.proctable import ProcessTable
+from harness.pipelines import documents_of
 from harness.records import exec_event
 
 
@@ -40,12 +39,8 @@ def test_unseen_parent_is_read_from_proc(parent_process) -> None:
 def test_child_document_carries_the_live_parent(parent_process) -> None:
     """Through the builder: an exec whose parent's exec was never seen."""
     now = int(time.time())
-    source = make_event_source("python")
-    builder = EcsBuilder(table=ProcessTable(proc_fallback=True))
     lines = exec_event(1, ["id"], "/usr/bin/id", pid=999999, ppid=parent_process.pid, sec=now)
-    [event] = source.feed(b"".join(lines)) + source.flush()
-    doc = builder.build(event)
-    assert doc is not None
+    [doc] = documents_of(b"".join(lines), parent_from_proc=True)
     parent = doc["process"]["parent"]
     assert parent["pid"] == parent_process.pid
     assert parent["args"][-1] == "audisp-eql-parent-marker"

@@ -13,11 +13,11 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audisp_eql.proctable import ProcessInfo, ProcessTable
-from audisp_eql.record_bodies import (SYSCALL_HEAD, SYSCALL_LAYOUT, plain_cwd, plain_proctitle,
+from audisp_eql.ecs.proctable import ProcessInfo, ProcessTable
+from audisp_eql.source.record_bodies import (SYSCALL_HEAD, SYSCALL_LAYOUT, plain_cwd, plain_proctitle,
                                       single_record_argv, syscall_values,
                                       syscall_values_by_splitting)
-from audisp_eql.records import argv_of, split_body, split_fields, value_text
+from audisp_eql.source.records import argv_of, split_body, split_fields, value_text
 from conftest import LOGS
 
 KERNEL_SYSCALL = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audisp_eql.records import (RecordError, execve_args, parse_line, proctitle_text,
+from audisp_eql.source.records import (RecordError, execve_args, parse_line, proctitle_text,
                                 value_bytes, value_text)
 
 

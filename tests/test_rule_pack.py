@@ -9,12 +9,8 @@ import uuid
 import pytest
 
 from conftest import ROOT
-from audisp_eql.alerts import make_alert
-from audisp_eql.assemble import make_event_source
-from audisp_eql.ecs import EcsBuilder
-from audisp_eql.proctable import ProcessTable
-from audisp_eql.engine import Engine
 from audisp_eql.rules import OK, load_rules
+from harness.pipelines import documents_of, run
 
 DATA = ROOT / "tests" / "data" / "rules"
 sys.path.insert(0, str(DATA))
@@ -25,10 +21,7 @@ STEMS = [p.stem for p in RULE_FILES]
 
 
 def documents(path) -> list[dict]:
-    source = make_event_source("python")
-    builder = EcsBuilder(table=ProcessTable(4096))
-    events = source.feed(path.read_bytes()) + source.flush()
-    return [d for d in (builder.build(e) for e in events) if d]
+    return documents_of(path.read_bytes(), process_table_size=4096)
 
 
 def test_pack_has_at_least_20_rules_all_ok():
@@ -67,14 +60,14 @@ def test_committed_logs_are_what_make_logs_writes():
 @pytest.mark.parametrize("stem", STEMS)
 def test_rule_fires_on_its_hits_and_not_on_its_near_misses(stem):
     rule = load_rules([ROOT / "rules" / f"{stem}.toml"]).rules[0]
-    engine = Engine([rule])
-    hits = documents(DATA / f"{stem}.hit.log")
+    hits, alerts, _ = run((DATA / f"{stem}.hit.log").read_bytes(), rules=[rule],
+                          process_table_size=4096)
     expected = [hits[i]["event"]["id"] for i in make_logs.expected_alerts(stem)]
     assert expected
-    fired = [doc["event"]["id"] for doc in hits if engine.match(doc)]
-    assert fired == expected
-    misses = documents(DATA / f"{stem}.miss.log")
+    assert [alert["event"]["id"] for alert in alerts] == expected
+    misses, missed_alerts, _ = run((DATA / f"{stem}.miss.log").read_bytes(), rules=[rule],
+                                   process_table_size=4096)
     assert misses
-    assert [doc["process"]["args"] for doc in misses if engine.match(doc)] == []
-    alert = make_alert(hits[make_logs.expected_alerts(stem)[0]], rule)
+    assert [alert["process"]["args"] for alert in missed_alerts] == []
+    alert = alerts[0]
     assert alert["rule"]["uuid"] == rule.rule_id and alert["threat"]["tactic"]["id"]

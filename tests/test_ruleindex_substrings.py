@@ -11,7 +11,8 @@ import random
 
 from audisp_eql.engine import Engine
 from audisp_eql.rules import load_rules
-from audisp_eql.literalset import CONTAINS, PREFIX, SEARCH_LENGTH_LIMIT, SUFFIX, LiteralSet
+from audisp_eql.engine.literalset import CONTAINS, PREFIX, SUFFIX, LiteralSet
+from audisp_eql.limits import LITERAL_SEARCH_LENGTH as SEARCH_LENGTH_LIMIT
 
 from conftest import CORPUS, SEED
 
@@ -20,7 +21,7 @@ def _corpus_literals() -> list[tuple[str, str]]:
     """Every (kind, text) the corpus rules' index hints hold, but exact texts."""
     engine = Engine(load_rules([CORPUS, SEED]).rules)
     literals: set[tuple[str, str]] = set()
-    for prepared in engine._prepared:
+    for prepared in engine.single._prepared:
         for clause in prepared.hint:
             literals.update((a.kind, a.text) for a in clause if a.kind != "exact")
     return sorted(literals)

@@ -195,30 +195,6 @@ def test_file_rule_cannot_fire_but_stays_loaded(tmp_path):
     assert len(ruleset.rules) == 1
 
 
-def test_constant_fields_match_what_the_builder_produces():
-    """coverage.CONSTANT_FIELDS must be what EcsBuilder really sets, or the analysis lies."""
-    from audisp_eql.assemble import make_event_source
-    from audisp_eql.ecs import PRODUCED_FIELDS, EcsBuilder
-    from audisp_eql.logfiles import iter_file
-
-    assert set(coverage.CONSTANT_FIELDS) <= PRODUCED_FIELDS
-    source = make_event_source("python")
-    builder = EcsBuilder()
-    docs = []
-    log = ROOT / "tests" / "data" / "rules" / "execution_unix_socket_client.hit.log"
-    for chunk in iter_file(str(log)):
-        docs += [builder.build(e) for e in source.feed(chunk)]
-    docs += [builder.build(e) for e in source.flush()]
-    docs = [d for d in docs if d]
-    assert len(docs) == 3
-    for doc in docs:
-        for dotted, value in coverage.CONSTANT_FIELDS.items():
-            node = doc
-            for part in dotted.split("."):
-                node = node[part]
-            assert node == value, dotted
-
-
 def test_non_rule_toml_found_in_a_checkout_is_unsupported_not_invalid(tmp_path) -> None:
     """A detection-rules checkout holds pyproject.toml, hunting queries and
     settings next to its rules: found by searching a directory, a TOML file

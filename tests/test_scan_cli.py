@@ -166,7 +166,7 @@ def test_tags_select_compliance_rules():
 
 
 def test_text_alerts_escape_hostile_arguments():
-    from audisp_eql.report import render_alert
+    from audisp_eql.summary import render_alert
 
     alert = {"@timestamp": "t", "rule": {"name": "R"}, "kibana": {"alert": {"severity": "high"}},
              "process": {"args": ["sh", "-c", "x\n\x1b[2Jforged line"], "executable": "/bin/\x07sh"},

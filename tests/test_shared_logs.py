@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from audisp_eql.assemble import make_event_source
-from audisp_eql.ecs import EcsBuilder
-from audisp_eql.proctable import ProcessTable
 from conftest import LOGS
+from harness.pipelines import run
 
 # The go-libaudit *.yaml files embed records in YAML block scalars: the
 # indented record lines are pulled out here without a YAML library.
@@ -28,11 +26,9 @@ def _records_of(path: Path) -> bytes:
 
 
 def _docs(path: Path, parser: str) -> tuple[list[dict], object]:
-    src = make_event_source(parser)
-    src.start_source(str(path))
-    builder = EcsBuilder(table=ProcessTable())
-    events = src.feed(_records_of(path)) + src.flush()
-    return [d for d in map(builder.build, events) if d is not None], src
+    docs, _alerts, pipeline = run(_records_of(path), parser, name=str(path))
+    assert pipeline.counts.build_errors == 0
+    return docs, pipeline.source
 
 
 @pytest.mark.parametrize("path", LOG_FILES, ids=lambda p: str(p.relative_to(LOGS)))

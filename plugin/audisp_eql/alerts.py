@@ -1,4 +1,4 @@
-"""A matched document plus its rule -> one ECS alert document.
+"""A match (a rule and the documents it matched) -> one ECS alert document.
 
 Independent of how alerts are written (syslog, JSON lines, terminal): this
 only builds the nested dict. The input document is never mutated: the alert is
@@ -15,13 +15,22 @@ names Elastic Security uses for its own alerts):
     threat.framework, threat.tactic.*, threat.technique.*,
     threat.technique.subtechnique.* (ECS arrays, one entry per mapping)
     kibana.alert.severity ("low".."critical"), kibana.alert.risk_score
+
+An alert from several documents (a sequence) carries the top-level fields of
+the last one, `kibana.alert.group.id` (the same for every alert of that one
+match, different for any other match) and `kibana.alert.ancestors`: one
+`{"id": event.id, "type": "event", "depth": 0}` per matched document, in
+order, so that each can be pulled back with `ausearch --event`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from .engine import Match
 from .rules import Rule
 
 
@@ -99,11 +108,13 @@ def _rule_parts(rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
     return parts[1], parts[2]
 
 
-def make_alert(doc: dict[str, Any], rule: Rule, *, now: datetime | None = None) -> dict[str, Any]:
-    """The ECS alert for `doc` matching `rule`; `now` stamps event.created.
+def make_alert(match: Match, *, now: datetime | None = None) -> dict[str, Any]:
+    """The ECS alert for `match`; `now` stamps event.created.
 
-    Treat the result as read-only: it shares sub-objects with `doc` and with
-    the other alerts of the same rule."""
+    Treat the result as read-only: it shares sub-objects with the last
+    document and with the other alerts of the same rule."""
+    rule, documents = match
+    doc = documents[-1]
     alert = dict(doc)
     moment = now if now is not None else datetime.now(timezone.utc)
     event = doc.get("event")
@@ -124,5 +135,24 @@ def make_alert(doc: dict[str, Any], rule: Rule, *, now: datetime | None = None) 
     kibana = doc.get("kibana")
     kibana = dict(kibana) if isinstance(kibana, dict) else {}
     kibana["alert"] = {"severity": rule.severity, "risk_score": rule.risk_score}
+    if len(documents) > 1:
+        ids = [_event_id(d) for d in documents]
+        kibana["alert"]["group"] = {"id": _group_id(rule, ids)}
+        kibana["alert"]["ancestors"] = [{"id": i, "type": "event", "depth": 0} for i in ids]
     alert["kibana"] = kibana
     return alert
+
+
+def _event_id(doc: dict[str, Any]) -> str:
+    event = doc.get("event")
+    ident = event.get("id") if isinstance(event, dict) else None
+    return ident if isinstance(ident, str) else ""
+
+
+def _group_id(rule: Rule, event_ids: list[str]) -> str:
+    """Stable per match: the rule and the ids of the events it matched (random
+    when a document has no event.id: nothing else tells two matches apart)."""
+    if not all(event_ids):
+        return uuid.uuid4().hex
+    digest = hashlib.sha256("\x00".join([rule.rule_id, *event_ids]).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:32]

@@ -1,6 +1,6 @@
 """Command line: wires the pipeline stages together; no logic of its own.
 
-    audisp-eql events FILE...          audit records -> ECS process-start documents
+    audisp-eql events FILE...          audit records -> ECS documents
     audisp-eql check --rules PATH...   load and validate rules
     audisp-eql scan --rules PATH... FILE...   offline evaluation of audit logs
     audisp-eql plugin [CONFIG]         run as an auditd plugin (stdin = records)
@@ -13,13 +13,13 @@ import sys
 from typing import Callable, Sequence
 
 from . import __version__
-from .proctable import MAX_PROCESSES
+from . import limits
 
 
 def _add_events(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "events", help="print the ECS process-start documents of audit logs",
-        description="Print one JSON document per process start. Malformed lines are "
+        "events", help="print the ECS documents of audit logs",
+        description="Print one JSON ECS document per line. Malformed lines are "
                     "reported on stderr (file:line) and skipped; the exit status is 0 "
                     "even then, 1 only when an input cannot be read.")
     p.add_argument("files", nargs="*", default=["-"], metavar="FILE",
@@ -35,57 +35,53 @@ def _add_events(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--local-users", action="store_true",
                    help="resolve uid/gid names from this host's user database "
                         "(only right for this host's logs)")
-    p.add_argument("--process-table-size", type=int, default=MAX_PROCESSES, metavar="N",
-                   help=f"processes remembered for process.parent.* (default: {MAX_PROCESSES})")
+    p.add_argument("--process-table-size", type=int, default=limits.MAX_PROCESSES, metavar="N",
+                   help="processes remembered for process.parent.* "
+                        f"(default: {limits.MAX_PROCESSES})")
     p.set_defaults(handler=_cmd_events)
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
     import json
 
-    from .assemble import make_event_source
-    from .ecs import EcsBuilder
     from .escape import safe_json, safe_text
-    from .logfiles import display_name, iter_file, rotation_order
-    from .proctable import ProcessTable
-    from .users import UserDb
+    from .pipeline import PipelineOptions, build_pipeline
 
     def report(message: object) -> None:
         print(f"audisp-eql: {message}", file=sys.stderr)
 
-    source = make_event_source(args.parser, on_error=report)
-    builder = EcsBuilder(action=args.action, include_failed=args.include_failed,
-                         table=ProcessTable(max(1, args.process_table_size)),
-                         users=UserDb() if args.local_users else None,
-                         hostname=args.hostname)
     out = sys.stdout
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def write(doc: dict) -> None:
+        out.write(safe_json(dumps(doc)))
+        out.write("\n")
+
     unreadable = 0
 
-    def emit(events: list) -> None:
-        for event in events:
-            doc = builder.build(event)
-            if doc is not None:
-                source.stats.process_starts += 1
-                out.write(safe_json(dumps(doc)))
-                out.write("\n")
+    def cannot_read(name: str, error: Exception) -> None:
+        nonlocal unreadable
+        unreadable += 1
+        report(f"{safe_text(name)}: cannot read: {safe_text(str(error))}")
 
-    for path in rotation_order(list(args.files)):
-        emit(source.start_source(display_name(path)))
-        try:
-            for chunk in iter_file(path):
-                emit(source.feed(chunk))
-        except (OSError, EOFError) as e:
-            unreadable += 1
-            report(f"{safe_text(display_name(path))}: cannot read: {safe_text(str(e))}")
-    emit(source.flush())
+    options = PipelineOptions(parser=args.parser, action=args.action,
+                              include_failed=args.include_failed, hostname=args.hostname,
+                              local_users=args.local_users,
+                              process_table_size=max(1, args.process_table_size))
+    pipeline = build_pipeline(options, on_document=write, on_error=report,
+                              on_build_error=lambda event, exc: report(
+                                  f"event {event.event_id}: cannot build ECS document: {exc!r}"))
+    pipeline.read_files(args.files, cannot_read)
+    pipeline.flush()
     out.flush()
-    st = source.stats
-    if st.malformed or st.oversized_lines or st.evicted_pending or unreadable:
+    st, counts = pipeline.source.stats, pipeline.counts  # type: ignore[union-attr]
+    if st.malformed or st.oversized_lines or st.evicted_pending or unreadable \
+            or counts.build_errors:
         report(f"summary: {st.lines} lines, {st.records} records, {st.events} events, "
-               f"{st.process_starts} process starts; {st.malformed} malformed lines, "
+               f"{counts.documents} documents; {st.malformed} malformed lines, "
                f"{st.oversized_lines} oversized lines, {st.evicted_pending} events completed "
-               f"early (too many pending), {unreadable} unreadable files")
+               f"early (too many pending), {unreadable} unreadable files, "
+               f"{counts.build_errors} events no document could be built from")
     return 1 if unreadable else 0
 
 

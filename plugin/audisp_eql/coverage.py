@@ -1,5 +1,10 @@
 """Can a rule ever fire on the documents audisp-eql produces?
 
+What is produced comes from the registered event kinds (ecs/kinds.py,
+through `Catalog`): their categories, their fields, and the fields that have
+one value on all documents of a category; adding a kind changes this
+analysis without touching this module.
+
 A report, not a filter: the rule stays loaded because ECS documents read with
 `scan --input ecs` may come from elsewhere. Two sound checks, both erring on
 the side of "may fire":
@@ -17,20 +22,10 @@ the side of "may fire":
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
+from .ecs.registry import Catalog
 from .eql import ast
-
-# The values every document of our builder carries for these fields
-# (tests check this against EcsBuilder output, so it cannot drift silently).
-CONSTANT_FIELDS: dict[str, Any] = {
-    "event.action": "exec",
-    "event.category": ["process"],
-    "event.type": ["start"],
-    "event.kind": "event",
-    "host.os.type": "linux",
-}
-PRODUCED_CATEGORIES = ("process",)
 
 _UNKNOWN = None  # third truth value
 
@@ -121,23 +116,25 @@ class _ConstantEvaluator:
         return self._leaf(node)
 
 
-def never_fires(query: Any, compiled: Any, produced: Iterable[str] | None,
-                compile_query: Any) -> list[str]:
+def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
     """Reasons why `query` can never match one of our documents (empty: it may)."""
     if not isinstance(query, ast.EventQuery):
         return []
     reasons: list[str] = []
-    if query.category is not None and query.category not in PRODUCED_CATEGORIES:
+    categories = catalog.categories
+    # The documents the query can see: those of its category; for `any`, or a
+    # category nobody produces (already a reason), all of them.
+    scope = query.category if query.category in categories else None
+    if query.category is not None and scope is None:
         reasons.append(f"category {query.category}: audisp-eql produces "
-                       f"{'/'.join(PRODUCED_CATEGORIES)} events only")
-    if produced is not None:
-        known = set(produced) | CONSTANT_FIELDS.keys()
-        missing = sorted(required_fields(query.condition) - known)
-        if missing:
-            reasons.append("needs " + ", ".join(missing))
-    evaluator = _ConstantEvaluator(compile_query, CONSTANT_FIELDS)
+                       f"{'/'.join(categories)} events only")
+    constants = catalog.constants(scope)
+    missing = sorted(required_fields(query.condition) - catalog.fields(scope) - constants.keys())
+    if missing:
+        reasons.append("needs " + ", ".join(missing))
+    evaluator = _ConstantEvaluator(compile_query, constants)
     if evaluator.evaluate(query.condition) is False:
         gated = sorted(ast.fields_of(*evaluator.decided_terms))
-        values = ", ".join(f"{name} = {CONSTANT_FIELDS[name]!r}" for name in gated)
+        values = ", ".join(f"{name} = {constants[name]!r}" for name in gated)
         reasons.append(f"never true with {values}")
     return reasons

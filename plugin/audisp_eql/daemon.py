@@ -1,4 +1,4 @@
-"""The auditd plugin loop: stdin records -> events -> ECS -> rules -> alerts.
+"""The auditd plugin loop: stdin -> the pipeline (pipeline.py) -> the alert sink.
 
 auditd (3.x) starts a plugin with an empty environment, stdin a unix stream
 socket, every signal ignored, and (after a restart) some signals blocked. The
@@ -95,7 +95,7 @@ def build_outputs(cfg: Config) -> List[Output]:
 
 
 class Detector:
-    """Rules and the per-event path (ECS document -> alerts); swapped on reload."""
+    """Rules and the engine over them; swapped whole on reload."""
 
     def __init__(self, cfg: Config) -> None:
         from .engine import Engine
@@ -112,28 +112,24 @@ class Detector:
         return len(self.engine.rules)
 
 
-def make_builder(cfg: Config) -> Any:
-    from .ecs import EcsBuilder
-    from .proctable import ProcessTable
-    return EcsBuilder(action=cfg.event_action, table=ProcessTable(proc_fallback=cfg.parent_from_proc))
-
-
-def make_source(cfg: Config, on_error: Any) -> Any:
-    from .assemble import make_event_source
-    return make_event_source(parser=cfg.parser, timeout=cfg.event_timeout, on_error=on_error)
+def pipeline_options(cfg: Config) -> Any:
+    from .pipeline import PipelineOptions
+    return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
+                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc)
 
 
 class Plugin:
     def __init__(self, cfg: Config, diag: Diagnostics) -> None:
+        from .pipeline import build_pipeline
         self.cfg = cfg
         self.diag = diag
         self.detector = Detector(cfg)
-        self.builder = make_builder(cfg)
         self.parse_errors = 0
-        self.source = make_source(cfg, self.on_parse_error)
         self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
-        self.events = 0
-        self.documents = 0
+        self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
+                                       on_error=self.on_parse_error,
+                                       on_build_error=self.on_build_error)
+        self.pipeline.engine = self.detector.engine
         self.stop = False
         self.reload_requested = False
         self.status_requested = False
@@ -141,31 +137,14 @@ class Plugin:
         self.last_read = 0
         self.next_status = time.monotonic() + cfg.status_interval if cfg.status_interval else None
 
-    # -- the per-event path -------------------------------------------------
-    def handle(self, events: Iterable[Any]) -> None:
-        from .alerts import make_alert
-        now = time.monotonic()
-        # Stages bound once per batch (none is swapped while a batch runs);
-        # counts kept locally and stored even if an output raises.
-        build, match, emit = self.builder.build, self.detector.engine.match, self.sink.emit
-        seen = documents = 0
-        try:
-            for event in events:
-                seen += 1
-                try:
-                    doc = build(event)
-                except Exception as exc:  # noqa: BLE001 - one odd event must not stop the plugin
-                    self.diag.log(syslog.LOG_ERR, f"event {getattr(event, 'event_id', '?')}: "
-                                                  f"cannot build ECS document: {exc!r}")
-                    continue
-                if doc is None:
-                    continue
-                documents += 1
-                for rule in match(doc):
-                    emit(make_alert(doc, rule), now)
-        finally:
-            self.events += seen
-            self.documents += documents
+    # -- the per-event path (the pipeline calls these) --------------------------------
+    def emit(self, alert: dict) -> None:
+        self.sink.emit(alert, time.monotonic())
+
+    def on_build_error(self, event: Any, exc: Exception) -> None:
+        # (One odd event must not stop the plugin: the pipeline skips it.)
+        self.diag.log(syslog.LOG_ERR, f"event {getattr(event, 'event_id', '?')}: "
+                                      f"cannot build ECS document: {exc!r}")
 
     def on_parse_error(self, error: Any) -> None:
         self.parse_errors += 1
@@ -213,18 +192,22 @@ class Plugin:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
         if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
-            self.builder = make_builder(cfg)
+            from .pipeline import build_builders
+            self.pipeline.builders = build_builders(pipeline_options(cfg))
         self.cfg, self.detector = cfg, detector
+        self.pipeline.engine = detector.engine
         self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
 
     def status_line(self) -> str:
-        stats = getattr(self.source, "stats", None)
-        source = _stats_text(stats)
+        source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
+        counts = self.pipeline.counts
+        engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
-        return (f"status: events={self.events} documents={self.documents} "
-                f"parse_errors={self.parse_errors} alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
+        return (f"status: events={counts.events} documents={counts.documents} "
+                f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
+                f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
-                f"rule_errors={self.detector.engine.error_count}"
+                + " ".join(f"{k}={v}" for k, v in engine.items())
                 + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
 
     # -- the loop ------------------------------------------------------------
@@ -251,7 +234,7 @@ class Plugin:
             # records auditd already wrote to the socket count as pending.
             if not eof:
                 self.read_input(stdin_fd)
-            self.handle(self.source.flush())
+            self.pipeline.flush()
             self.diag.log(syslog.LOG_INFO, ("end of input; " if eof else "stopping; ")
                           + self.status_line())
             return 0
@@ -285,11 +268,11 @@ class Plugin:
                 return True
             budget -= len(chunk)
             self.last_read += len(chunk)
-            self.handle(self.source.feed(chunk))
+            self.pipeline.feed(chunk)
         return False
 
     def housekeeping(self) -> None:
-        self.handle(self.source.age())
+        self.pipeline.age()
         self.sink.tick(time.monotonic())
         self.diag.syslog.flush()
         if self.reload_requested:

@@ -238,18 +238,10 @@ def _unsupported_reason(doc: dict[str, Any], rule: Rule, include_non_production:
     return None
 
 
-def _produced_fields() -> frozenset | None:
-    """What our ECS builder can set; None while the builder is not available."""
-    try:
-        from .ecs import PRODUCED_FIELDS
-    except ImportError:
-        return None
-    return frozenset(PRODUCED_FIELDS)
-
-
 def compile_rule(rule: Rule) -> tuple[str, str]:
     """Parse, compile and assess `rule.query`; sets `rule.compiled` when it can run."""
     from . import coverage
+    from .ecs import catalog
     from .eql import (EqlError, EqlSyntaxError, EqlUnsupported, compile_query,
                       parse_query)
 
@@ -271,7 +263,7 @@ def compile_rule(rule: Rule) -> tuple[str, str]:
         return INVALID, f"{rule.path}:{rule.query_line}: {err}"
     except Exception as err:  # noqa: BLE001
         return INVALID, f"{rule.path}:{rule.query_line}: cannot compile: {type(err).__name__}: {err}"
-    reasons = coverage.never_fires(query, rule.compiled, _produced_fields(), compile_query)
+    reasons = coverage.never_fires(query, catalog(), compile_query)
     if reasons:
         return CANNOT_FIRE, "; ".join(reasons)
     return OK, ""

@@ -13,13 +13,11 @@ import json
 import sys
 from typing import Any, Callable, Iterable, TextIO
 
-from .alerts import make_alert
-from .engine import Engine
+from . import limits
 from .escape import safe_json, safe_text
-from .report import Progress, ScanSummary, render_alert
+from .pipeline import PipelineOptions, build_pipeline
 from .rules import RuleSet, load_rules
-
-MAX_REPORTED_ERRORS = 20  # per scan, on stderr; the summary counts them all
+from .summary import Progress, ScanSummary, render_alert
 
 
 class _Reporter:
@@ -33,9 +31,9 @@ class _Reporter:
         self.say(message)
 
     def say(self, message: object) -> None:
-        if self._shown < MAX_REPORTED_ERRORS:
+        if self._shown < limits.MAX_REPORTED_SCAN_ERRORS:
             self._stream.write(f"audisp-eql: {message}\n")
-        elif self._shown == MAX_REPORTED_ERRORS:
+        elif self._shown == limits.MAX_REPORTED_SCAN_ERRORS:
             self._stream.write("audisp-eql: further errors are only counted in the summary\n")
         self._shown += 1
 
@@ -62,40 +60,10 @@ def select_rules(args: argparse.Namespace, err: TextIO) -> RuleSet:
     return ruleset
 
 
-def _audit_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Reporter,
-                     progress: Callable[[str], None]) -> Iterable[dict[str, Any]]:
-    from .assemble import make_event_source
-    from .ecs import EcsBuilder
-    from .logfiles import display_name, iter_file, rotation_order
-    from .proctable import MAX_PROCESSES, ProcessTable
-
-    source = make_event_source(args.parser, on_error=reporter.parse_error)
-    builder = EcsBuilder(action=args.action, table=ProcessTable(MAX_PROCESSES), hostname=args.hostname)
-
-    def build(events: list) -> Iterable[dict[str, Any]]:
-        for event in events:
-            doc = builder.build(event)
-            if doc is not None:
-                yield doc
-
-    for path in rotation_order(list(args.files)):
-        name = display_name(path)
-        summary.files += 1
-        yield from build(source.start_source(name))
-        try:
-            for chunk in iter_file(path):
-                yield from build(source.feed(chunk))
-                progress(name)
-        except (OSError, EOFError) as e:
-            summary.unreadable += 1
-            reporter.say(f"{safe_text(name)}: cannot read: {safe_text(str(e))}")
-    yield from build(source.flush())
-
-
 def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Reporter,
                    progress: Callable[[str], None]) -> Iterable[dict[str, Any]]:
-    from .ecs_input import DocumentError, iter_documents
-    from .logfiles import display_name, iter_file
+    from .source.ecs_input import DocumentError, iter_documents
+    from .source.logfiles import display_name, iter_file
 
     for path in args.files:
         name = display_name(path)
@@ -121,9 +89,9 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     reporter = _Reporter(err, summary)
     split_rule_paths(args)
     ruleset = select_rules(args, err)
-    engine = Engine(ruleset.rules)
-    summary.rules = len(engine.rules)
-    if not engine.rules:
+    rules = [r for r in ruleset.rules if r.compiled is not None]
+    summary.rules = len(rules)
+    if not rules:
         if not args.rules and args.files:
             # split_rule_paths took a mistyped rule path for the first input.
             err.write(f"audisp-eql: no rules to run: {safe_text(args.files[0])} is not a rule "
@@ -137,18 +105,34 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     progress = Progress(err if err.isatty() and not args.quiet else None)
 
     def show_progress(name: str) -> None:
+        summary.events = pipeline.counts.documents
         progress.update(summary, name)
 
-    documents = (_ecs_documents if args.input == "ecs" else _audit_documents)(
-        args, summary, reporter, show_progress)
-    for doc in documents:
-        summary.events += 1
-        for rule in engine.match(doc):
-            alert = make_alert(doc, rule)
-            summary.count_alert(alert)
-            out.write(safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n")
+    def write(alert: dict[str, Any]) -> None:
+        summary.count_alert(alert)
+        out.write(safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n")
+
+    def cannot_read(name: str, error: Exception) -> None:
+        summary.unreadable += 1
+        reporter.say(f"{safe_text(name)}: cannot read: {safe_text(str(error))}")
+
+    def build_failed(event: Any, error: Exception) -> None:
+        reporter.say(f"event {event.event_id}: cannot build ECS document: {error!r}")
+
+    options = PipelineOptions(parser=args.parser, action=args.action, hostname=args.hostname,
+                              audit_input=args.input != "ecs", rules=rules)
+    pipeline = build_pipeline(options, on_alert=write, on_error=reporter.parse_error,
+                              on_build_error=build_failed)
+    if args.input == "ecs":
+        pipeline.documents(_ecs_documents(args, summary, reporter, show_progress))
+    else:
+        summary.files += pipeline.read_files(args.files, cannot_read, show_progress)
+    pipeline.flush()
+    summary.events = pipeline.counts.documents
     out.flush()
     progress.finish()
+    engine = pipeline.engine
+    assert engine is not None
     summary.rule_errors = engine.error_count
     if not args.quiet:
         if args.summary_json:

@@ -86,11 +86,6 @@ def test_process_rules_evaluate_and_fire_where_expected() -> None:
     assert any("reverse_shell" in p or "netcat" in p for p in fired), sorted(fired)
     assert "rules/linux/execution_python_tty_shell.toml" in fired, sorted(fired)
     assert not any(c.predicate({}) for c in rules.values())
-    for path, c in rules.items():
-        names = c.process_names  # index hints must never exclude a matching doc
-        for d in docs:
-            if names is not None and c.predicate(d):
-                assert d["process"]["name"].lower() in names, path
     # A rough figure (the real benchmark lives under bench/).
     predicates = [c.predicate for c in rules.values()]
     started = time.perf_counter()

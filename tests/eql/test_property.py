@@ -1,5 +1,5 @@
 """Property: for random events and random conditions (rendered to EQL text
-and parsed), the compiled closure agrees with reference_interpreter.py."""
+and parsed), the compiled closure agrees with harness/eql_reference.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audisp_eql.eql import ast, compile_query, parse_query
-from reference_interpreter import holds
+from harness.eql_reference import holds
 
 TEXT = st.text(alphabet="aAbB*?\\ é", max_size=5)
 SCALAR = st.one_of(TEXT, st.integers(-3, 3), st.booleans(), st.sampled_from([1.5, -0.5]))

@@ -173,25 +173,7 @@ def test_compiled_query_metadata() -> None:
         'process where process.name in ("Sh", "bash") and ?user.id == "0"'))
     assert compiled.category == "process"
     assert compiled.fields == {"process.name", "user.id"}
-    assert compiled.process_names == {"sh", "bash"}
     assert compile_query(parse_query("any where true")).category is None
-
-
-@pytest.mark.parametrize("condition,names", [
-    ('process.name == "A"', {"a"}),
-    ('process.name : ("A", "b")', {"a", "b"}),
-    ('process.name : ("A*", "b")', None),
-    ('process.name == "a" or process.name == "b"', {"a", "b"}),
-    ('process.name == "a" or user.id == "0"', None),
-    ('process.name in ("a", "b") and process.name in ("b", "c")', {"b"}),
-    ('user.id == "0" and process.name in ("a")', {"a"}),
-    ('not process.name == "a"', None),
-    ('process.name not in ("a")', None),
-    ('process.name like~ "x" and not process.name == "y"', {"x"}),
-])
-def test_process_name_index_hints(condition: str, names: object) -> None:
-    compiled = compile_query(parse_query(f"process where {condition}"))
-    assert compiled.process_names == names
 
 
 def test_unknown_function_and_arity_are_compile_errors() -> None:

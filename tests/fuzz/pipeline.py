@@ -43,23 +43,26 @@ def load_rule_set(corpus: Path, seed_rule: Path) -> tuple[list[Any], Any]:
 
 
 class Pipeline:
-    """One long-lived source and builder, like the plugin's; fed many inputs."""
+    """One long-lived pipeline, like the plugin's (audisp_eql.pipeline), fed many
+    inputs; every event and document is checked on its way through."""
 
     def __init__(self, parser: str, rules: Sequence[Any], alert_rule: Any,
                  max_pending: Optional[int] = None, engine_every: int = 1,
                  alert_every: int = 1) -> None:
         """`engine_every`/`alert_every`: run the rules / the forced alert on every
         Nth document only (the long run samples to keep 1M inputs in minutes)."""
-        from audisp_eql.assemble import make_event_source
-        from audisp_eql.config import Config
-        from audisp_eql.daemon import make_builder
+        from audisp_eql import limits
         from audisp_eql.engine import Engine
+        from audisp_eql.pipeline import PipelineOptions, build_pipeline
         self.parser = parser
-        kwargs = {"max_pending": max_pending} if max_pending else {}
-        self.source = make_event_source(parser=parser, **kwargs)
-        cfg = Config()
-        cfg.parent_from_proc = False   # the fuzzer's pids are not this host's
-        self.builder = make_builder(cfg)
+        # The fuzzer's pids are not this host's: no parents from /proc.
+        options = PipelineOptions(parser=parser, parent_from_proc=False)
+        with limits.lowered(MAX_PENDING_EVENTS=max_pending or limits.MAX_PENDING_EVENTS):
+            self.pipeline = build_pipeline(options, on_document=self.check_document,
+                                           on_event=self.check_event,
+                                           on_build_error=self.builder_crashed)
+        self.source = self.pipeline.source
+        # The rules run on every Nth document only: an engine of its own.
         self.engine = Engine(rules)
         self.alert_rule = alert_rule
         self.engine_every = engine_every
@@ -69,49 +72,53 @@ class Pipeline:
         self.doc_shapes: set[tuple[str, ...]] = set()
 
     def feed(self, data: bytes) -> None:
-        self.handle(self.source.feed(data))
+        self.pipeline.feed(data)
 
     def age_all(self, now: float) -> None:
-        self.handle(self.source.age(now))
+        self.pipeline.age(now)
 
     def finish(self) -> None:
-        self.handle(self.source.flush())
+        self.pipeline.flush()
 
-    def handle(self, events: Iterable[Any]) -> None:
+    def check_event(self, event: Any) -> None:
+        self.counts["events"] += 1
+        self.counts["records"] += len(event.records)
+        if len(self.event_shapes) < SHAPE_LIMIT:
+            self.event_shapes.add(tuple(r.type for r in event.records))
+
+    @staticmethod
+    def builder_crashed(event: Any, error: Exception) -> None:
+        raise error   # the plugin would survive it; the fuzzer calls it a crash
+
+    def check_document(self, doc: dict[str, Any]) -> None:
         from audisp_eql.alerts import make_alert
+        from audisp_eql.engine import Match
         from audisp_eql.outputs.format import FORMATS, format_alert
-        for event in events:
-            self.counts["events"] += 1
-            self.counts["records"] += len(event.records)
-            if len(self.event_shapes) < SHAPE_LIMIT:
-                self.event_shapes.add(tuple(r.type for r in event.records))
-            doc = self.builder.build(event)
-            if doc is None:
-                continue
-            self.counts["documents"] += 1
-            try:
-                json.dumps(doc, allow_nan=False)
-            except (TypeError, ValueError) as err:
-                raise InvariantError(f"document is not JSON: {err}") from err
-            if len(self.doc_shapes) < SHAPE_LIMIT:
-                self.doc_shapes.add(tuple(sorted(_paths(doc))))
-            n = self.counts["documents"]
-            matched = []
-            if n % self.engine_every == 0:
-                self.counts["matched_documents"] += 1
-                errors_before = self.engine.error_count
-                matched = self.engine.match(doc)
-                if self.engine.error_count != errors_before:
-                    raise InvariantError(
-                        f"a rule predicate raised on a document: {self.engine.errors}")
-                self.counts["alerts"] += len(matched)
-            # Documents also go through alert + formats (with the seed rule), so
-            # the output path sees the fuzzed strings, matched or not.
-            forced = [self.alert_rule] if n % self.alert_every == 0 else []
-            for rule in [*matched, *forced]:
-                alert = make_alert(doc, rule)
-                for fmt in FORMATS:
-                    check_line(format_alert(alert, fmt), f"{fmt} format")
+        self.counts["documents"] += 1
+        try:
+            json.dumps(doc, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise InvariantError(f"document is not JSON: {err}") from err
+        if len(self.doc_shapes) < SHAPE_LIMIT:
+            self.doc_shapes.add(tuple(sorted(_paths(doc))))
+        n = self.counts["documents"]
+        matches = []
+        if n % self.engine_every == 0:
+            self.counts["matched_documents"] += 1
+            errors_before = self.engine.error_count
+            matches = self.engine.process(doc)
+            if self.engine.error_count != errors_before:
+                raise InvariantError(
+                    f"a rule predicate raised on a document: {self.engine.errors.by_rule}")
+            self.counts["alerts"] += len(matches)
+        # Documents also go through alert + formats (with the seed rule), so
+        # the output path sees the fuzzed strings, matched or not.
+        if n % self.alert_every == 0:
+            matches = [*matches, Match(self.alert_rule, (doc,))]
+        for match in matches:
+            alert = make_alert(match)
+            for fmt in FORMATS:
+                check_line(format_alert(alert, fmt), f"{fmt} format")
 
 
 def _paths(doc: dict[str, Any], prefix: str = "") -> Iterable[str]:

@@ -28,7 +28,6 @@ from .cost import and_order, or_order
 from .errors import EqlUnsupported
 from .leaves import compare, in_set, match
 from .merge import merge_or_terms
-from .names import process_names
 from .values import compile_values
 
 Predicate = Callable[[dict], bool]
@@ -45,11 +44,10 @@ class CompiledQuery:
     category: Optional[str]
     predicate: Predicate
     fields: FrozenSet[str]
-    process_names: Optional[FrozenSet[str]]
     # The top-level `and` terms (nested ones flattened) in evaluation order,
     # each compiled: `predicate` is true exactly when all of them are. The
     # engine evaluates document-level gates among them once per gate value.
-    conjuncts: Tuple[Tuple[ast.Expr, Predicate], ...] = ()
+    conjuncts: Tuple[Tuple[ast.Expr, Predicate], ...]
 
 
 def compile_query(query: ast.Query) -> CompiledQuery:
@@ -59,8 +57,7 @@ def compile_query(query: ast.Query) -> CompiledQuery:
     terms = and_order(conjuncts_of(query.condition))
     conjuncts = tuple((term, compile_condition(term)) for term in terms)
     predicate = conjuncts[0][1] if len(conjuncts) == 1 else _all([p for _, p in conjuncts])
-    return CompiledQuery(query, query.category, predicate, query.fields,
-                         process_names(query.condition), conjuncts)
+    return CompiledQuery(query, query.category, predicate, query.fields, conjuncts)
 
 
 def conjuncts_of(expr: ast.Expr) -> Tuple[ast.Expr, ...]:
@@ -83,13 +80,13 @@ def compile_condition(expr: ast.Expr) -> Predicate:
         inner = compile_condition(expr.term)
         return lambda doc: not inner(doc)
     if isinstance(expr, ast.Compare):
-        return compare(expr)
+        return compare(expr, compile_condition)
     if isinstance(expr, ast.InSet):
-        found = in_set(expr)
+        found = in_set(expr, compile_condition)
         return (lambda doc: not found(doc)) if expr.negated else found
     if isinstance(expr, ast.Match):
-        return match(expr)
-    values = compile_values(expr)  # a boolean field, function, or constant
+        return match(expr, compile_condition)
+    values = compile_values(expr, compile_condition)  # a boolean field, function, or constant
 
     def is_true(doc: dict) -> bool:
         for value in values(doc):

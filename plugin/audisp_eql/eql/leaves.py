@@ -6,12 +6,13 @@ allocate nothing per call; lists and lower-cased forms come from fieldmemo.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Tuple
 
+from .. import limits
 from . import ast
 from .fieldmemo import memo_for
 from .lucene import compile_regex
-from .values import COMPARATORS, compile_values, equal, getter
+from .values import COMPARATORS, ConditionCompiler, compile_values, equal, getter
 from .wildcard import PatternSet, compile_patterns
 
 Predicate = Callable[[dict], bool]
@@ -21,19 +22,19 @@ def _is_null(expr: ast.Expr) -> bool:
     return isinstance(expr, ast.Literal) and expr.value is None
 
 
-def compare(expr: ast.Compare) -> Predicate:
+def compare(expr: ast.Compare, condition: ConditionCompiler) -> Predicate:
     left, right, op = expr.left, expr.right, expr.op
     if _is_null(left) and not _is_null(right):
         left, right = right, left
     if _is_null(right):
-        values = compile_values(left)
+        values = compile_values(left, condition)
         if op == "==":
             return lambda doc: not values(doc)
         if op == "!=":
             return lambda doc: bool(values(doc))
         return lambda doc: False  # ordering against null is never true
     if op == "!=":
-        equal = compare(ast.Compare("==", left, right))
+        equal = compare(ast.Compare("==", left, right), condition)
         return lambda doc: not equal(doc)
     if isinstance(left, ast.Literal) and isinstance(right, ast.Field):
         flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
@@ -41,7 +42,7 @@ def compare(expr: ast.Compare) -> Predicate:
     test = COMPARATORS[op]
     if isinstance(left, ast.Field) and isinstance(right, ast.Literal):
         return _field_against_constant(left, right.value, op, test)
-    left_values, right_values = compile_values(left), compile_values(right)
+    left_values, right_values = compile_values(left, condition), compile_values(right, condition)
 
     def general(doc: dict) -> bool:
         rights = right_values(doc)
@@ -77,13 +78,13 @@ def _field_against_constant(field: ast.Field, constant: Any, op: str,
     return compare_constant
 
 
-def in_set(expr: ast.InSet) -> Predicate:
+def in_set(expr: ast.InSet, condition: ConditionCompiler) -> Predicate:
     constants = [v.value for v in expr.values]
     include_null = any(c is None for c in constants)
     constants = [c for c in constants if c is not None]
     if expr.insensitive:
         constants = [c.lower() if isinstance(c, str) else c for c in constants]
-    null_test = compile_values(expr.expr) if include_null else None
+    null_test = compile_values(expr.expr, condition) if include_null else None
     if isinstance(expr.expr, ast.Field) and all(c.__class__ is str for c in constants):
         get = getter(expr.expr.path)
         members = frozenset(constants)
@@ -110,7 +111,7 @@ def in_set(expr: ast.InSet) -> Predicate:
             return null_test is not None and not null_test(doc)
         return in_exact
 
-    values = compile_values(expr.expr)
+    values = compile_values(expr.expr, condition)
     insensitive = expr.insensitive
 
     def in_general(doc: dict) -> bool:
@@ -127,7 +128,7 @@ def in_set(expr: ast.InSet) -> Predicate:
     return in_general
 
 
-def match(expr: ast.Match) -> Predicate:
+def match(expr: ast.Match, condition: ConditionCompiler) -> Predicate:
     if expr.kind == "like" and isinstance(expr.expr, ast.Field):
         return _like_field(expr.expr.path, PatternSet(expr.patterns, expr.insensitive))
     if expr.kind == "like":
@@ -149,28 +150,23 @@ def match(expr: ast.Match) -> Predicate:
                         return True
             return False
         return match_field
-    values = compile_values(expr.expr)
+    values = compile_values(expr.expr, condition)
     return lambda doc: any(v.__class__ is str and matcher(v) for v in values(doc))
 
 
-# Regex answers kept per leaf: executables and names repeat from one document
-# to the next, and a dict lookup is far cheaper than an RE2 call. Bounded in
-# count and in value length, since values are attacker-chosen.
-_REMEMBERED = 4096
-_REMEMBERED_LENGTH = 256
-
-
 def _remembered(matcher: Callable[[str], bool]) -> Callable[[str], bool]:
-    answers: Dict[str, bool] = {}
+    """Regex answers kept per leaf: executables and names repeat from one document
+    to the next, and a dict lookup is far cheaper than an RE2 call. Bounded in
+    count and in value length, since values are attacker-chosen."""
+    answers = limits.BoundedCache("MAX_REGEX_ANSWERS")
+    longest = limits.MAX_REGEX_ANSWER_LENGTH
 
     def match_remembered(value: str) -> bool:
         answer = answers.get(value)
         if answer is None:
             answer = matcher(value)
-            if len(value) <= _REMEMBERED_LENGTH:
-                if len(answers) >= _REMEMBERED:
-                    answers.clear()
-                answers[value] = answer
+            if len(value) <= longest:
+                answers.remember(value, answer)
         return answer
     return match_remembered
 

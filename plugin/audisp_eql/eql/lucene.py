@@ -19,10 +19,10 @@ from typing import Callable, List
 
 import re2
 
+from .. import limits
 from .errors import EqlCompileError
 
 _CLASS_ESCAPES = {"d": r"\d", "D": r"\D", "s": r"\s", "S": r"\S", "w": r"\w", "W": r"\W"}
-_MAX_INTERVAL_VALUES = 10000
 
 
 def _literal(char: str) -> str:
@@ -171,8 +171,8 @@ class _Translator:
         if end < 0 or not low.isdigit() or not high.isdigit():
             raise self.error("malformed numeric interval, expected <n-m>")
         lo, hi = sorted((int(low), int(high)))
-        if hi - lo >= _MAX_INTERVAL_VALUES:
-            raise self.error(f"numeric interval wider than {_MAX_INTERVAL_VALUES} values")
+        if hi - lo >= limits.MAX_INTERVAL_VALUES:
+            raise self.error(f"numeric interval wider than {limits.MAX_INTERVAL_VALUES} values")
         self.pos = end + 1
         # Lucene pads to the width of the bounds when they are written with the
         # same number of digits; leading zeros are accepted either way.
@@ -189,7 +189,7 @@ def compile_regex(pattern: str, insensitive: bool) -> Callable[[str], bool]:
     """A whole-value matcher for a Lucene regex; EqlCompileError if untranslatable."""
     source = ("(?is)" if insensitive else "(?s)") + translate(pattern)
     options = re2.Options()
-    options.max_mem = 8 << 20  # bounds the automaton a hostile rule could ask for
+    options.max_mem = limits.REGEX_MEMORY  # bounds the automaton a hostile rule could ask for
     try:
         compiled = re2.compile(source, options)
     except re2.error as err:

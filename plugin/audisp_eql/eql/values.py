@@ -93,7 +93,12 @@ COMPARATORS: Dict[str, Callable[[Any, Any], bool]] = {
 _ARITH = {"+": add, "-": subtract, "*": multiply, "/": divide, "%": modulo}
 
 
-def compile_values(expr: ast.Expr) -> Values:
+# Compiles a condition used as a value (`f(a == b)`); compile.py passes its own,
+# so that this module does not import it back.
+ConditionCompiler = Callable[[ast.Expr], Callable[[dict], bool]]
+
+
+def compile_values(expr: ast.Expr, condition: ConditionCompiler) -> Values:
     """doc -> candidate values of `expr` (no None inside; empty means null)."""
     if isinstance(expr, ast.Field):
         get = getter(expr.path)
@@ -122,12 +127,11 @@ def compile_values(expr: ast.Expr) -> Values:
                         f"{spec.min_args} or more" if spec.max_args is None else
                         f"{spec.min_args} to {spec.max_args}")
             raise EqlCompileError(f"{spec.name}() takes {expected} arguments, got {count}")
-        return _apply(spec.impl, expr.insensitive, [compile_values(a) for a in expr.args])
+        return _apply(spec.impl, expr.insensitive, [compile_values(a, condition) for a in expr.args])
     if isinstance(expr, ast.Arith):
         return _apply(_ARITH[expr.op], False,
-                      [compile_values(expr.left), compile_values(expr.right)])
-    from .compile import compile_condition  # a condition used as a value: mutual recursion
-    predicate = compile_condition(expr)
+                      [compile_values(expr.left, condition), compile_values(expr.right, condition)])
+    predicate = condition(expr)
     return lambda doc: (predicate(doc),)
 
 

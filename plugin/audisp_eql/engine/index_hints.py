@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import FrozenSet, Optional, Sequence, Tuple
 
-from . import ast
+from ..eql import ast
 
 # Fields that identify the program: short single strings, very selective.
 INDEX_FIELDS: Tuple[Tuple[str, ...], ...] = (

@@ -36,6 +36,10 @@ HEADER = re.compile(
 # A field: NAME=VALUE where VALUE is "double quoted", 'single quoted' (userspace
 # records such as USER_CMD msg='...') or runs to the next space.
 FIELD = re.compile(r"([^\s=]+)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
+# A block whose every line has a HEADER (no groups: only says yes or no). On
+# bytes, so \\d is ASCII only: a line with other digits goes line by line.
+RECORD_BLOCK = re.compile(
+    rb"(?:(?:node=[^ \n]* )?type=[^ \n]+ msg=audit\(\d{1,11}\.\d+:\d+\)[^\n]*\n)*")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 ENRICHED_SEPARATOR = "\x1d"
 

@@ -1,9 +1,13 @@
-"""A slow, obvious interpreter of the EQL AST, for the property test.
+"""A slow, obvious interpreter of the EQL AST: the plain path every compiled
+and indexed path is tested against.
 
-It follows the semantics in compile.py's docstring directly: evaluate every
-expression to a list of candidate values, try every combination; wildcards
-via Python's re (fine for the small test inputs).  Regex leaves are limited
-by the test to patterns that mean the same in Python and Lucene.
+It follows the semantics in eql/compile.py's docstring directly: evaluate
+every expression to a list of candidate values, try every combination;
+wildcards via Python's re (fine for test inputs). Regex leaves use Python's
+re (`holds`, for patterns that mean the same in Python and Lucene) or, in
+`matches`, the Lucene translation run by RE2: the language's own regex
+engine, tested on its own (tests/eql/test_semantics.py); what this
+interpreter checks is everything around it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 from typing import Any, List
 
 from audisp_eql.eql import ast
+from audisp_eql.eql.lucene import compile_regex
 from audisp_eql.eql.functions import FUNCTIONS, add, divide, modulo, multiply, subtract
 
 ARITH = {"+": add, "-": subtract, "*": multiply, "/": divide, "%": modulo}
@@ -65,13 +70,28 @@ def wildcard_regex(pattern: str) -> str:
     return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
-def holds(expr: ast.Expr, doc: dict) -> bool:
+def categories(doc: dict) -> List[str]:
+    event = doc.get("event")
+    found = event.get("category") if isinstance(event, dict) else None
+    if isinstance(found, str):
+        return [found]
+    return [c for c in found if isinstance(c, str)] if isinstance(found, list) else []
+
+
+def matches(query: ast.EventQuery, doc: dict) -> bool:
+    """Whether a single-event query matches `doc`: its category, then its condition."""
+    if query.category is not None and query.category not in categories(doc):
+        return False
+    return holds(query.condition, doc, lucene=True)
+
+
+def holds(expr: ast.Expr, doc: dict, lucene: bool = False) -> bool:
     if isinstance(expr, ast.And):
-        return all(holds(t, doc) for t in expr.terms)
+        return all(holds(t, doc, lucene) for t in expr.terms)
     if isinstance(expr, ast.Or):
-        return any(holds(t, doc) for t in expr.terms)
+        return any(holds(t, doc, lucene) for t in expr.terms)
     if isinstance(expr, ast.Not):
-        return not holds(expr.term, doc)
+        return not holds(expr.term, doc, lucene)
     if isinstance(expr, ast.Compare):
         left, right = values(expr.left, doc), values(expr.right, doc)
         null_left = isinstance(expr.left, ast.Literal) and expr.left.value is None
@@ -107,7 +127,9 @@ def holds(expr: ast.Expr, doc: dict) -> bool:
                         subject, source = item.lower(), wildcard_regex(pattern.lower())
                     if re.fullmatch(source, subject, re.S):
                         return True
-                elif re.fullmatch(pattern, item, flags):
+                elif lucene and compile_regex(pattern, expr.insensitive)(item):
+                    return True
+                elif not lucene and re.fullmatch(pattern, item, flags):
                     return True
         return False
     return any(v is True for v in values(expr, doc))

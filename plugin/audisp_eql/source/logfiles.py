@@ -8,9 +8,9 @@ import re
 import sys
 from typing import BinaryIO, Iterator
 
-from .escape import safe_text
+from .. import limits
+from ..escape import safe_text
 
-CHUNK = 1 << 20
 _ROTATION = re.compile(r"^(.*?)\.(\d+)(\.gz)?$")
 
 
@@ -52,9 +52,11 @@ def display_name(path: str) -> str:
     return "<stdin>" if path == "-" else safe_text(path)
 
 
-def iter_file(path: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-    """The chunks of one file. OSError (missing file, bad gzip) and EOFError
-    (truncated gzip) propagate to the caller, which names the file."""
+def iter_file(path: str, chunk_size: int = 0) -> Iterator[bytes]:
+    """The chunks of one file (`chunk_size` 0: limits.READ_CHUNK_BYTES).
+    OSError (missing file, bad gzip) and EOFError (truncated gzip) propagate
+    to the caller, which names the file."""
+    chunk_size = chunk_size or limits.READ_CHUNK_BYTES
     f = _open(path)
     try:
         while True:
@@ -65,12 +67,3 @@ def iter_file(path: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
     finally:
         if path != "-":
             f.close()
-
-
-def iter_chunks(paths: list[str], chunk_size: int = CHUNK) -> Iterator[tuple[str, bytes]]:
-    """Yield (display name, chunk) for each file in rotation order; each file
-    starts with an empty chunk so the reader knows a new source begins."""
-    for path in rotation_order(paths):
-        yield display_name(path), b""
-        for data in iter_file(path, chunk_size):
-            yield display_name(path), data

@@ -2,7 +2,7 @@
 
 The static order (cost.py) knows what a term costs, not how often it holds
 on this host: `process.user.id == "0" and ...` is cheap but true for most
-root commands. For the first `LEARNING_CALLS` evaluations the terms run in
+root commands. For the first `limits.LEARNING_CALLS` evaluations the terms run in
 the static order and each evaluated term's outcome is counted; then they are
 sorted once by cost / P(false) (the classic order for independent filters,
 smallest first) and kept. Terms have no side effects, so any order gives the
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Callable, List, Sequence
 
+from .. import limits
+
 Predicate = Callable[[dict], bool]
-LEARNING_CALLS = 512
 
 
 def adaptive_all(terms: Sequence[Predicate], costs: Sequence[float]) -> Predicate:
@@ -23,6 +24,7 @@ def adaptive_all(terms: Sequence[Predicate], costs: Sequence[float]) -> Predicat
     evaluated = [0] * len(order)
     failed = [0] * len(order)
     calls = 0
+    learning_calls = limits.LEARNING_CALLS
 
     def learn(doc: dict) -> bool:
         nonlocal calls, order
@@ -34,7 +36,7 @@ def adaptive_all(terms: Sequence[Predicate], costs: Sequence[float]) -> Predicat
                 failed[position] += 1
                 result = False
                 break
-        if calls == LEARNING_CALLS:
+        if calls == learning_calls:
             def rank(position: int) -> float:
                 # unseen terms keep a neutral rate; a never-false term goes last
                 p_false = (failed[position] + 1) / (evaluated[position] + 2)

@@ -6,7 +6,8 @@ Python `startswith` / `in` per literal would be a pass, and a call, each).
 
 RE2's set search has no fallback when its DFA runs out of memory: it then
 says "no match". So the DFA gets room for every state of a literal set (at
-most one per literal character), and values longer than SEARCH_LENGTH_LIMIT
+most one per literal character), and values longer than
+limits.LITERAL_SEARCH_LENGTH
 are answered None, "every literal": callers treat that as a superset, which
 only costs them time. Values RE2 cannot take (lone surrogates, not UTF-8
 encodable) are checked literal by literal.
@@ -18,9 +19,9 @@ from typing import Callable, Optional, Sequence
 
 import re2
 
+from .. import limits
+
 PREFIX, SUFFIX, CONTAINS = "prefix", "suffix", "contains"
-SEARCH_MEMORY = 64 << 20  # a budget, allocated as needed
-SEARCH_LENGTH_LIMIT = 1 << 16
 
 
 def _re2_literal(text: str) -> str:
@@ -39,14 +40,15 @@ class LiteralSet:
     """`found(value)`: the positions, in `literals`, of the (kind, text) pairs
     the value satisfies; None when the value is too long to search."""
 
-    __slots__ = ("literals", "_match", "_tests")
+    __slots__ = ("literals", "_match", "_tests", "_longest")
 
     def __init__(self, literals: Sequence[tuple[str, str]]) -> None:
         self.literals = list(literals)
+        self._longest = limits.LITERAL_SEARCH_LENGTH
         self._tests = [_python_test(kind, text) for kind, text in self.literals]
         self._match: Optional[Callable[[str], object]] = None
         options = re2.Options()
-        options.max_mem = SEARCH_MEMORY
+        options.max_mem = limits.LITERAL_SEARCH_MEMORY  # a budget, allocated as needed
         searcher = re2.Set.SearchSet(options)
         try:
             for kind, text in self.literals:
@@ -59,7 +61,7 @@ class LiteralSet:
         self._match = searcher.Match
 
     def found(self, value: str) -> Optional[Sequence[int]]:
-        if len(value) > SEARCH_LENGTH_LIMIT:
+        if len(value) > self._longest:
             return None
         if self._match is not None:
             try:

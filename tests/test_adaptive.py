@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from audisp_eql.eql.adaptive import LEARNING_CALLS, adaptive_all
+from audisp_eql.engine.adaptive import adaptive_all
+from audisp_eql.limits import LEARNING_CALLS
 
 
 def test_answers_equal_all_across_the_reordering():

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .escape import safe_text
+from ..escape import safe_text
 from .records import RecordError
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, Optional
 
+from .. import limits
+
 # Keyword fields that exporters sometimes write as numbers.
 _KEYWORD_ID_KEYS = frozenset({"id", "entity_id"})
 
@@ -136,13 +138,11 @@ def parse_documents(text: bytes) -> Optional[list[Any]]:
         raise DocumentError("JSON nested too deeply") from None
 
 
-# A pretty-printed value larger than this is not waited for: its lines are
-# read one by one instead (bounded memory on hostile input).
-MAX_BLOCK_BYTES = 64 << 20
+# A pretty-printed value larger than limits.MAX_ECS_BLOCK_BYTES is not waited
+# for: its lines are read one by one instead (bounded memory on hostile input).
 # Pretty-printed output has one `}`/`]` line at column 0 per value; a block
-# that fails to close more often than this is not such output (each try
-# parses the whole block, so this bounds the work too).
-MAX_FAILED_CLOSES = 8
+# that fails to close more often than limits.MAX_ECS_FAILED_CLOSES is not such
+# output (each try parses the whole block, so this bounds the work too).
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -176,11 +176,11 @@ def iter_documents(chunks: Iterator[bytes]) -> Iterator[tuple[int, Any]]:
                     block = []
                     continue
                 failed_closes += 1
-                if not open_yet or failed_closes > MAX_FAILED_CLOSES:
+                if not open_yet or failed_closes > limits.MAX_ECS_FAILED_CLOSES:
                     yield from _unblock(block, block_start)
                     block = []
                     continue
-            if block_bytes > MAX_BLOCK_BYTES:
+            if block_bytes > limits.MAX_ECS_BLOCK_BYTES:
                 yield from _unblock(block, block_start)
                 block = []
             continue

@@ -16,14 +16,41 @@ close it, no quoted value may hold the 0x1D ENRICHED separator).
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from .records import ENRICHED_SEPARATOR, plain_value, split_body, text_of
 
-# (arch, syscall, success, exit, a0, a1, a2, a3, ppid, pid, auid, uid, gid,
-#  euid, suid, egid, sgid, tty, ses, comm, exe, key,
-#  0x1D + ENRICHED tail or "")
-SyscallValues = tuple
+
+class SyscallValues(NamedTuple):
+    """The SYSCALL fields the builders read, as written (numbers unquoted;
+    comm, exe and key raw), None when absent; `tail` is the 0x1D separator
+    and the ENRICHED fields, or ""."""
+    arch: Optional[str]
+    syscall: Optional[str]
+    success: Optional[str]
+    exit: Optional[str]
+    a0: Optional[str]
+    a1: Optional[str]
+    a2: Optional[str]
+    a3: Optional[str]
+    ppid: Optional[str]
+    pid: Optional[str]
+    auid: Optional[str]
+    uid: Optional[str]
+    gid: Optional[str]
+    euid: Optional[str]
+    suid: Optional[str]
+    egid: Optional[str]
+    sgid: Optional[str]
+    tty: Optional[str]
+    ses: Optional[str]
+    comm: Optional[str]
+    exe: Optional[str]
+    key: Optional[str]
+    tail: str
+
+
+_MAKE_VALUES = SyscallValues._make
 
 _NUM = r"([0-9]+)"
 _HEXNUM = r"([0-9a-f]+)"
@@ -43,9 +70,7 @@ SYSCALL_LAYOUT = re.compile(
     rf" tty={_UNQUOTED} ses={_NUM} comm={_TEXT} exe={_TEXT}(?: subj={_UNCAPTURED_TEXT})?"
     rf" key={_TEXT}(\x1d.*|)", re.DOTALL)
 
-_SYSCALL_NAMES = ("arch", "syscall", "success", "exit", "a0", "a1", "a2", "a3", "ppid",
-                  "pid", "auid", "uid", "gid", "euid", "suid", "egid", "sgid", "tty", "ses",
-                  "comm", "exe", "key")
+_SYSCALL_NAMES = SyscallValues._fields[:-1]   # all but the ENRICHED tail
 _PLAIN_NAMES = frozenset(_SYSCALL_NAMES) - {"comm", "exe", "key"}
 
 
@@ -54,7 +79,7 @@ def syscall_values(body: str) -> SyscallValues:
     the general splitter."""
     m = SYSCALL_LAYOUT.fullmatch(body)
     if m is not None:
-        return m.groups()
+        return _MAKE_VALUES(m.groups())
     return syscall_values_by_splitting(body)
 
 
@@ -65,7 +90,7 @@ def syscall_values_by_splitting(body: str) -> SyscallValues:
     values = [plain_value(get(n)) if n in _PLAIN_NAMES else get(n) for n in _SYSCALL_NAMES]
     _raw, separator, tail = body.partition(ENRICHED_SEPARATOR)
     values.append(separator + tail)
-    return tuple(values)
+    return _MAKE_VALUES(values)
 
 
 # A whole single-record argv as the kernel writes it: every argument "quoted"

@@ -1,9 +1,11 @@
-"""Rules indexed by the fields of a document named in their hints (eql/index_hints.py).
+"""Rules indexed by the fields of a document named in their hints (index_hints.py).
 
 A `RuleIndex` holds rules with their index hints: for each indexed field,
 dicts from exact text / prefix / suffix to the hint clauses it satisfies,
-split into raw and lower-cased atoms. `lookup(doc)` returns, in load order,
-the rules whose hint the document satisfies plus the rules without a hint.
+split into raw and lower-cased atoms. `compute(doc)` gives, in load order,
+the rules whose hint the program fields satisfy plus the rules without a
+hint, and `settle(doc, pending)` those whose remaining clauses the
+per-document fields satisfy. The engine caches `compute` per program.
 
 Two kinds of fields: the program fields (name, executable, parent's), few
 distinct values, whose result is cached by their raw values (bounded: names
@@ -17,21 +19,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
+from .. import limits
+from ..eql.values import getter
+from .index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
 from .literalset import LiteralSet
 
-from .eql.values import getter
-from .eql.index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PREFIX, Atom
-
 Item = TypeVar("Item")
-# Cache sizes keep the plugin's memory under its 64 MiB target (8192 cost ~10 MiB).
-_CACHE_LIMIT = 2048
-# Longer argument lists skip the per-document index (the predicates decide
-# alone), so that its cost per document stays small whatever the input.
-_ARGS_LIMIT = 64
-_ITEM_CACHE_LIMIT = 2048
-_ITEM_LENGTH_LIMIT = 512
-# Whole lists are cached up to this many characters (memory bound as above).
-_LIST_TEXT_LIMIT = 512
+# Cache sizes (limits.MAX_INDEX_*) keep the plugin's memory under its target;
+# argument lists longer than limits.MAX_INDEXED_ARGS skip the per-document
+# index (the predicates decide alone), so its cost per document stays small
+# whatever the input.
 
 
 def field_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
@@ -173,13 +170,17 @@ class _PerDocumentField:
     """Hits of one per-document field, cached per text (bounded): arguments
     repeat across documents ("-c", "-la"), and so do a host's command lines."""
 
-    __slots__ = ("get", "index", "per_item", "per_list", "text_hits")
+    __slots__ = ("get", "index", "per_item", "per_list", "text_hits", "max_args",
+                 "max_item_length", "max_list_length")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.get = field_getter(path)
         self.index = _FieldIndex()
-        self.per_item: dict[str, frozenset[int]] = {}
-        self.per_list: dict[tuple[str, ...], frozenset[int]] = {}
+        self.per_item = limits.BoundedCache("MAX_INDEX_ITEMS")   # text -> clause numbers
+        self.per_list = limits.BoundedCache("MAX_INDEX_ITEMS")   # tuple of texts -> same
+        self.max_args = limits.MAX_INDEXED_ARGS
+        self.max_item_length = limits.MAX_INDEX_ITEM_LENGTH
+        self.max_list_length = limits.MAX_INDEX_LIST_LENGTH
         self.text_hits = self.index.one_hits()
 
     def ready(self) -> None:
@@ -192,10 +193,8 @@ class _PerDocumentField:
             found: set[int] = set()
             self.text_hits(text, found)
             hits = frozenset(found)
-            if len(text) <= _ITEM_LENGTH_LIMIT:  # memory stays bounded whatever the input
-                if len(self.per_item) >= _ITEM_CACHE_LIMIT:
-                    self.per_item.clear()
-                self.per_item[text] = hits
+            if len(text) <= self.max_item_length:  # memory stays bounded whatever the input
+                self.per_item.remember(text, hits)
         return hits
 
     def hits(self, doc: dict[str, Any], out: set[int]) -> bool:
@@ -210,7 +209,7 @@ class _PerDocumentField:
             if hits:
                 out.update(hits)
         elif value.__class__ is list:
-            if len(value) > _ARGS_LIMIT:
+            if len(value) > self.max_args:
                 return False
             try:  # whole lists repeat too ("ls -la", "sh -c ..."): one lookup
                 key: Optional[tuple[str, ...]] = tuple(value)
@@ -227,10 +226,8 @@ class _PerDocumentField:
                         if hits:
                             found.update(hits)
                 hits = frozenset(found)
-                if key is not None and _list_size(value) <= _LIST_TEXT_LIMIT:
-                    if len(self.per_list) >= _ITEM_CACHE_LIMIT:
-                        self.per_list.clear()
-                    self.per_list[key] = hits
+                if key is not None and _list_size(value) <= self.max_list_length:
+                    self.per_list.remember(key, hits)
             if hits:
                 out.update(hits)
         return True
@@ -248,7 +245,7 @@ class Pending(Generic[Item]):
         self.pairs = pairs
         self.settled = tuple(item for item, left in pairs if not left)
         self.relevant = frozenset(n for _, left in pairs for n in left)
-        self._by_hits: dict[frozenset[int], tuple[Item, ...]] = {}
+        self._by_hits = limits.BoundedCache("MAX_PENDING_SELECTIONS")
 
     def select(self, satisfied: set[int]) -> tuple[Item, ...]:
         hits = self.relevant.intersection(satisfied)
@@ -258,14 +255,13 @@ class Pending(Generic[Item]):
         if found is None:
             holds = hits.issuperset
             found = tuple(item for item, left in self.pairs if not left or holds(left))
-            if len(self._by_hits) >= _ITEM_CACHE_LIMIT:
-                self._by_hits.clear()
-            self._by_hits[hits] = found
+            self._by_hits.remember(hits, found)
         return found
 
 
 class RuleIndex(Generic[Item]):
-    """Items (rules) with hint clauses; `lookup` gives the candidates for a document.
+    """Items (rules) with hint clauses; `compute` and `settle` give the
+    candidates for a document.
 
     Each clause gets a number; atoms point to the clauses they satisfy. An
     item is a candidate when the document satisfies all of its clauses."""
@@ -282,7 +278,6 @@ class RuleIndex(Generic[Item]):
         self._per_document = {f: _PerDocumentField(f) for f in per_document}
         # clause number -> True when some atom of it is on a per-document field
         self._document_clause: list[bool] = []
-        self._cache: dict[Any, tuple[Item, ...] | Pending] = {}
         for slot, (item, clauses) in enumerate(entries):
             self.items.append(item)
             usable = [c for c in clauses if c and all(
@@ -315,14 +310,6 @@ class RuleIndex(Generic[Item]):
         self._document_field_hits = tuple(f.hits for f in self._document_fields)
         self._used = [i for i, f in enumerate(self._by_field)
                       if any(a.by_text for a in (*f.raw, *f.folded))]
-        used_getters = [self._getters[i] for i in self._used]
-        if len(used_getters) == 0:
-            self.key = lambda doc: ()
-        elif len(used_getters) == 1:
-            (g0,) = used_getters
-            self.key = lambda doc: g0(doc)
-        else:
-            self.key = lambda doc: tuple([g(doc) for g in used_getters])
 
     def compute(self, doc: dict[str, Any]) -> tuple[Item, ...] | Pending:
         """The candidates for `doc` by the program fields: a tuple of items, or
@@ -352,22 +339,6 @@ class RuleIndex(Generic[Item]):
             if not hits(doc, satisfied):
                 return None
         return satisfied
-
-    def lookup(self, doc: dict[str, Any]) -> tuple[Item, ...] | list[Item]:
-        key = self.key(doc)
-        try:
-            found = self._cache.get(key)
-        except TypeError:  # a list value (ECS input): not a cache key
-            found = self.compute(doc)
-        else:
-            if found is None:
-                found = self.compute(doc)
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[key] = found
-        if found.__class__ is tuple:
-            return found  # type: ignore[return-value]
-        return self.settle(doc, found)  # type: ignore[arg-type]
 
     def settle(self, doc: dict[str, Any], pending: Pending) -> list[Item]:
         """The pending items whose remaining clauses this document satisfies."""

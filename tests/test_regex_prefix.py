@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from audisp_eql.eql.index_hints import regex_prefix
+from audisp_eql.engine.index_hints import regex_prefix
 from audisp_eql.eql.lucene import compile_regex
 
 PATTERNS = [

@@ -23,9 +23,11 @@ import re
 import time
 from itertools import groupby
 from operator import itemgetter
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional
 
-from .framing import LineError, Lines, LineSplitter, Stats
+from .. import limits
+from .event import EOE_TIMEOUT, AuditEvent
+from .framing import LineError, Lines, LineSplitter
 from .records import Record, RecordError, parse_line
 
 try:  # Debian: python3-audit
@@ -33,61 +35,16 @@ try:  # Debian: python3-audit
 except ImportError:  # pragma: no cover - exercised only without the bindings
     _audit = None  # type: ignore[assignment]
 
-MAX_LINE = (1 << 20) + 4096     # the kernel caps a record far below; 1 MiB + margin
-MAX_PENDING = 4096              # events in progress before the oldest is forced out
-MAX_ERRORS = 1000               # kept in `.errors`; the count goes on
-MAX_ENRICHED_HELD = 65536       # auparse source: ENRICHED tails waiting for their event
-EOE_TIMEOUT = 2                 # seconds, as auparse's default
+
+# Record type -> whether auparse considers an event complete after it.
+_ENDS_EVENT = limits.BoundedCache("MAX_RECORD_TYPES")
+# The cached types known not to end an event (cleared with the cache).
+_CONTINUING: set[str] = set()
 
 
-class AuditEvent:
-    """One event: its id and its records as (type, body) pairs (`raw`).
-
-    `records` gives them as `Record` objects, built on first use: the ECS
-    builder reads `raw` directly, so most events never build them.
-    """
-
-    __slots__ = ("node", "sec", "msec", "serial", "raw", "_records")
-
-    def __init__(self, node: Optional[str], sec: int, msec: int, serial: int,
-                 raw: list[tuple[str, str]]) -> None:
-        self.node = node
-        self.sec = sec
-        self.msec = msec
-        self.serial = serial
-        self.raw = raw
-        self._records: Optional[list[Record]] = None
-
-    @property
-    def records(self) -> list[Record]:
-        if self._records is None:
-            node, sec, msec, serial = self.node, self.sec, self.msec, self.serial
-            self._records = [Record(rtype, node, sec, msec, serial, body)
-                             for rtype, body in self.raw]
-        return self._records
-
-    @property
-    def event_id(self) -> str:
-        """`SEC.MSEC:SERIAL` exactly as auditd writes it in msg=audit(...)."""
-        return f"{self.sec}.{self.msec:03d}:{self.serial}"
-
-    def __repr__(self) -> str:
-        return f"AuditEvent({self.node!r}, {self.event_id}, {[t for t, _ in self.raw]})"
-
-
-class EventSource(Protocol):
-    stats: Stats
-    errors: list[LineError]
-
-    def start_source(self, name: str) -> None: ...
-    def feed(self, data: bytes) -> list[AuditEvent]: ...
-    def age(self, now: Optional[float] = None) -> list[AuditEvent]: ...
-    def flush(self) -> list[AuditEvent]: ...
-
-
-def _ends_event(record_type: str, cache: dict[str, bool] = {}) -> bool:
+def _ends_event(record_type: str) -> bool:
     """Record types after which auparse considers an event complete."""
-    done = cache.get(record_type)
+    done = _ENDS_EVENT.get(record_type)
     if done is None:
         if record_type in ("EOE", "PROCTITLE"):
             done = True
@@ -102,26 +59,18 @@ def _ends_event(record_type: str, cache: dict[str, bool] = {}) -> bool:
                 or n >= _audit.AUDIT_ANOM_PROMISCUOUS
                 or n == _audit.AUDIT_KERNEL
                 or _audit.AUDIT_MAC_UNLBL_ALLOW <= n <= _audit.AUDIT_MAC_CALIPSO_DEL)
-        if len(cache) < 4096:      # record type names come from the input
-            cache[record_type] = done
-            if not done:
-                _CONTINUING.add(record_type)
+        if _ENDS_EVENT.remember(record_type, done):   # record type names come from the input
+            _CONTINUING.clear()
+        if not done:
+            _CONTINUING.add(record_type)
     return done
 
-
-# Record types known not to end an event (filled by _ends_event).
-_CONTINUING: set[str] = set()
 
 # Every record line of a clean block, with HEADER's meaning per line: "node=N "
 # or "", type, sec, msec, serial, body.
 _RECORD_LINE = re.compile(
     r"^((?:node=[^ \n]* )?)type=([^ \n]+) msg=audit\((\d{1,11})\.(\d+):(\d+)\):?[ ]?(.*)$",
     re.MULTILINE)
-# (The auparse source, in auparse_source.py, checks blocks with this.)
-# A block whose every line has a HEADER (no groups: only says yes or no). On
-# bytes, so \\d is ASCII only: a line with other digits goes line by line.
-_RECORD_BLOCK = re.compile(
-    rb"(?:(?:node=[^ \n]* )?type=[^ \n]+ msg=audit\(\d{1,11}\.\d+:\d+\)[^\n]*\n)*")
 _RUN_KEY = itemgetter(0, 2, 3, 4)
 _TYPE_OF = itemgetter(1)
 
@@ -142,12 +91,11 @@ class PythonEventSource(LineSplitter):
       and a lone EOE is dropped.
     """
 
-    def __init__(self, timeout: float = EOE_TIMEOUT, max_pending: int = MAX_PENDING,
-                 max_line: int = MAX_LINE,
+    def __init__(self, timeout: float = EOE_TIMEOUT, max_pending: int = 0, max_line: int = 0,
                  on_error: Optional[Callable[[LineError], None]] = None) -> None:
-        super().__init__(max_line, MAX_ERRORS, on_error)
+        super().__init__(max_line or limits.MAX_LINE, limits.MAX_REPORTED_LINE_ERRORS, on_error)
         self._timeout = timeout
-        self._max_pending = max_pending
+        self._max_pending = max_pending or limits.MAX_PENDING_EVENTS
         self._open: dict[tuple, int] = {}             # building event key -> slot
         self._touched: dict[tuple, float] = {}        # key -> monotonic time of last record
         self._slots: list[Optional[AuditEvent]] = []
@@ -286,21 +234,3 @@ class PythonEventSource(LineSplitter):
         done: list[AuditEvent] = []
         self._ready(done)
         return done
-
-
-def make_event_source(parser: str = "auto", timeout: float = EOE_TIMEOUT,
-                      max_pending: int = MAX_PENDING, max_line: int = MAX_LINE,
-                      on_error: Optional[Callable[[LineError], None]] = None) -> EventSource:
-    """`parser`: "auparse", "python", or "auto" (auparse when its bindings import)."""
-    if parser not in ("auto", "auparse", "python"):
-        raise ValueError(f"unknown parser {parser!r} (auto, auparse or python)")
-    if parser != "python":
-        from .auparse_source import AuparseEventSource
-        try:
-            return AuparseEventSource(timeout=timeout, max_line=max_line, on_error=on_error,
-                                      max_pending=max_pending)
-        except ImportError:
-            if parser == "auparse":
-                raise
-    return PythonEventSource(timeout=timeout, max_pending=max_pending,
-                             max_line=max_line, on_error=on_error)

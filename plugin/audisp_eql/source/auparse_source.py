@@ -10,10 +10,10 @@ import re
 import time
 from typing import Callable, Optional
 
-from .assemble import (_RECORD_BLOCK, EOE_TIMEOUT, MAX_ENRICHED_HELD, MAX_ERRORS, MAX_LINE,
-                       MAX_PENDING, AuditEvent)
+from .. import limits
+from .event import EOE_TIMEOUT, AuditEvent
 from .framing import LineError, Lines, LineSplitter
-from .records import ENRICHED_SEPARATOR, HEADER, RecordError, parse_line
+from .records import ENRICHED_SEPARATOR, HEADER, RECORD_BLOCK, RecordError, parse_line
 
 
 class AuparseEventSource(LineSplitter):
@@ -29,7 +29,7 @@ class AuparseEventSource(LineSplitter):
     Two things auparse does not do are done here:
     * a bound: auparse keeps every incomplete event, and every later one
       behind it. When more than `max_pending` events' worth of records (at
-      most MAX_HELD_RECORDS) are held, everything auparse holds is completed
+      most limits.MAX_HELD_RECORDS) are held, everything auparse holds is completed
       at once (the only flush it offers), where the input ends an event, and
       counted in `stats.evicted_pending` (most of those were complete and only
       waiting behind an older incomplete one);
@@ -43,15 +43,17 @@ class AuparseEventSource(LineSplitter):
       stream-time rule (a record 2 s newer) completes stragglers anyway.
     """
 
-    def __init__(self, timeout: float = EOE_TIMEOUT, max_line: int = MAX_LINE,
+    def __init__(self, timeout: float = EOE_TIMEOUT, max_line: int = 0,
                  on_error: Optional[Callable[[LineError], None]] = None,
-                 max_pending: int = MAX_PENDING) -> None:
+                 max_pending: int = 0) -> None:
         import auparse
-        super().__init__(max_line, MAX_ERRORS, on_error)
+        super().__init__(max_line or limits.MAX_LINE, limits.MAX_REPORTED_LINE_ERRORS, on_error)
+        self._max_enriched = limits.MAX_ENRICHED_HELD
         self._timeout = timeout
         # Records auparse holds: fed, less EOE (never handed back), less handed back.
         self._held = 0
-        self._max_held = min(max_pending * RECORDS_PER_EVENT, MAX_HELD_RECORDS)
+        self._max_held = min((max_pending or limits.MAX_PENDING_EVENTS) * RECORDS_PER_EVENT,
+                             limits.MAX_HELD_RECORDS)
         self._last_input = time.monotonic()
         self._fed_since_drain = False
         self._ended_with_eoe = False
@@ -116,7 +118,7 @@ class AuparseEventSource(LineSplitter):
         block = lines.block
         if lines.count and b"\0" not in block and b"\x1d" not in block \
                 and (block.isascii() or _is_utf8(block)) \
-                and _RECORD_BLOCK.fullmatch(block + b"\n") is not None:
+                and RECORD_BLOCK.fullmatch(block + b"\n") is not None:
             # Every line is a record auparse can take as is: one call.
             self.stats.records += lines.count
             self._feed(block + b"\n", lines.count)
@@ -142,7 +144,7 @@ class AuparseEventSource(LineSplitter):
             if ENRICHED_SEPARATOR in text:
                 # auparse keeps the ENRICHED part to itself; put it back later.
                 raw, sep, tail = text.partition(ENRICHED_SEPARATOR)
-                if len(self._enriched) >= MAX_ENRICHED_HELD:
+                if len(self._enriched) >= self._max_enriched:
                     self._enriched.clear()
                     self.stats.enriched_lost += 1
                 self._enriched.setdefault(raw, []).append(sep + tail)
@@ -195,8 +197,8 @@ class AuparseEventSource(LineSplitter):
 RECORDS_PER_EVENT = 8
 # auparse hands events out in order, so one event that never completes holds
 # every later one for its timeout (2 s of stream time: thousands of events on
-# a busy host, about 2 KiB of auparse's memory per record). This caps it.
-MAX_HELD_RECORDS = 1024
+# a busy host, about 2 KiB of auparse's memory per record):
+# limits.MAX_HELD_RECORDS caps it.
 # Idle time after which an input that ended with EOE is completed: the event
 # is done; only auparse's look-ahead holds it (see the class docstring).
 EOE_IDLE = 0.05

@@ -12,13 +12,12 @@ import os
 from collections import OrderedDict
 from typing import Optional, Sequence
 
-MAX_PROCESSES = 16384
-MAX_PROC_CACHE = 1024    # parents read from /proc, by pid and start time
-# Distinct strings shared between entries: most processes run one of a few
-# images, as a few users, in a few directories, with common arguments, so
-# entries point at one copy instead of each holding its own (about a third of
-# an entry's memory). Bounded: the input decides how many distinct values exist.
-MAX_SHARED_STRINGS = 8192
+from .. import limits
+
+# Entries share their strings: most processes run one of a few images, as a few
+# users, in a few directories, with common arguments, so entries point at one
+# copy instead of each holding its own (about a third of an entry's memory);
+# bounded by limits.MAX_SHARED_STRINGS, since the input decides how many exist.
 
 
 class ProcessInfo:
@@ -68,10 +67,15 @@ class ProcessInfo:
 
 
 class ProcessTable:
-    def __init__(self, max_entries: int = MAX_PROCESSES, proc_fallback: bool = False,
+    """Processes by (node, pid), least recently used evicted first (counted in
+    `evicted`); `max_entries` 0: limits.MAX_PROCESSES."""
+
+    def __init__(self, max_entries: int = 0, proc_fallback: bool = False,
                  proc_root: str = "/proc") -> None:
         self._entries: OrderedDict[tuple[Optional[str], int], ProcessInfo] = OrderedDict()
-        self._max = max_entries
+        self._max = max_entries or limits.MAX_PROCESSES
+        self._max_shared = limits.MAX_SHARED_STRINGS
+        self._max_proc_cache = limits.MAX_PROC_CACHE
         self._proc_fallback = proc_fallback
         self._proc_root = proc_root
         self.evicted = 0
@@ -95,7 +99,7 @@ class ProcessTable:
 
     def put(self, node: Optional[str], pid: int, info: ProcessInfo) -> None:
         shared = self._shared
-        if len(shared) > MAX_SHARED_STRINGS:
+        if len(shared) > self._max_shared:
             shared.clear()
         share = shared.setdefault
         info.executable = share(info.executable, info.executable)
@@ -165,7 +169,7 @@ class ProcessTable:
                      for a in raw_args.rstrip(b"\0").split(b"\0")) if raw_args else ()
         info = ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),
                            args=args)
-        if len(self._proc_cache) >= MAX_PROC_CACHE:
+        if len(self._proc_cache) >= self._max_proc_cache:
             self._proc_cache.clear()
         self._proc_cache[pid] = (start_ticks, info)
         return info

@@ -1,0 +1,19 @@
+"""Stage 3: ECS documents -> matches (rules and the documents they matched).
+
+    engine.py       Engine (the interface), Match, the stateful matcher registry
+    single.py       SingleEventMatcher: gates, index, residual predicates
+    prepared.py     a single-event rule split into gates, key terms, residual, hint
+    ruleindex.py    rules by the program and argument fields their hints name
+    index_hints.py  what a query says about field values (exact, prefix, ...)
+    literalset.py   many prefixes/suffixes/substrings in one RE2 pass
+    adaptive.py     `and` terms reordered by how often they are false
+    state.py        bounded pending state of stateful rules, expired by event time
+    clock.py        a document's event time
+    rule_errors.py  failing predicates, counted
+"""
+
+from __future__ import annotations
+
+from .engine import STATEFUL_MATCHERS, Engine, Match
+
+__all__ = ["STATEFUL_MATCHERS", "Engine", "Match"]

@@ -1,0 +1,29 @@
+"""Rule evaluation errors: counted per rule, logged sparingly, never fatal."""
+
+from __future__ import annotations
+
+import logging
+
+from ..rules import Rule
+
+log = logging.getLogger("audisp_eql.engine")
+
+
+class RuleErrors:
+    """Failures of rule predicates, by rule_id, shared by every matcher."""
+
+    def __init__(self) -> None:
+        self.by_rule: dict[str, int] = {}
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_rule.values())
+
+    def count(self, rule: Rule, err: Exception) -> None:
+        count = self.by_rule.get(rule.rule_id, 0) + 1
+        self.by_rule[rule.rule_id] = count
+        # Log the 1st, 10th, 100th... failure of each rule: visible, but a rule
+        # that fails on every event cannot flood the log.
+        if str(count).rstrip("0") == "1":
+            log.warning("rule %s (%s) failed %d time(s), last on %s: %s",
+                        rule.rule_id, rule.name, count, type(err).__name__, err)

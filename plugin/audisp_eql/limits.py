@@ -1,0 +1,115 @@
+"""Every bound of audisp-eql, named, in one place.
+
+Every value an attacker can grow (argv, paths, user names, rule text, the
+number of distinct programs, half-finished sequences...) meets one of these.
+Two eviction policies, and only two:
+
+- caches (memos of pure functions: decoded bodies, index lookups, regex
+  answers) are cleared whole when full (`BoundedCache`): a hit costs one dict
+  lookup, a miss recomputes the same answer, so clearing is always correct
+  and never counted as a loss;
+- state (pending audit events, the process table, pending sequences) loses
+  its oldest entry first when full, and every such eviction is counted and
+  reported (status line, scan summary), since it can change a result.
+
+Modules read a limit when they build the structure it bounds (or, for the
+module-level caches, each time they fill up), never copy it at import time:
+the tests shrink these values to drive every structure past its bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Hashable, Iterator, TypeVar
+
+# -- audit records -> events (source/) -------------------------------------------
+MAX_LINE = (1 << 20) + 4096       # bytes per record line: the kernel writes far less
+MAX_PENDING_EVENTS = 4096         # events in progress before the oldest is completed early
+MAX_REPORTED_LINE_ERRORS = 1000   # malformed lines kept for reporting; all are counted
+MAX_ENRICHED_HELD = 65536         # auparse source: ENRICHED tails waiting for their event
+MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold (~2 KiB each)
+READ_CHUNK_BYTES = 1 << 20        # offline reads
+MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
+MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
+
+# -- events -> ECS documents (ecs/) ------------------------------------------------
+MAX_PROCESSES = 16384             # process table entries (LRU, evictions counted)
+MAX_PROC_CACHE = 1024             # parents read from /proc, by pid and start time
+MAX_SHARED_STRINGS = 8192         # strings shared between process table entries
+MAX_BODY_CACHE = 4096             # decoded EXECVE/PROCTITLE bodies remembered
+MAX_BODY_CACHE_LENGTH = 512       # ... only bodies up to this many characters
+MAX_SYSCALL_NAMES = 65536         # (arch, number) -> name answers remembered
+MAX_TIMESTAMPS = 1024             # formatted seconds remembered
+MAX_AUDIT_KEYS = 1024             # decoded audit rule keys remembered
+MAX_AUDIT_KEY_LENGTH = 512        # ... only keys up to this many characters
+MAX_RECORD_TYPES = 4096           # record type -> "ends an event" answers remembered
+
+# -- rules -> matches (engine/, eql/) ----------------------------------------------
+MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)
+MAX_PROGRAM_LOOKUPS = 2048        # distinct (gate key, program fields) lookups
+MAX_INDEX_ITEMS = 2048            # per-document field texts (arguments) remembered
+MAX_INDEX_ITEM_LENGTH = 512       # ... only texts up to this many characters
+MAX_INDEX_LIST_LENGTH = 512       # whole argument lists remembered up to this many characters
+MAX_INDEXED_ARGS = 64             # longer argument lists skip the per-document index
+MAX_PENDING_SELECTIONS = 2048     # per program lookup: candidate sets by satisfied clauses
+LEARNING_CALLS = 512              # evaluations before an `and` reorders its terms
+MAX_REGEX_ANSWERS = 4096          # per regex leaf: answers remembered
+MAX_REGEX_ANSWER_LENGTH = 256     # ... only values up to this many characters
+REGEX_MEMORY = 8 << 20            # RE2 memory per rule regex
+LITERAL_SEARCH_MEMORY = 64 << 20  # RE2 set memory for the index's substring search
+LITERAL_SEARCH_LENGTH = 1 << 16   # longer values are assumed to contain every literal
+MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this far
+
+# -- stateful rules (engine/state.py) ----------------------------------------------
+MAX_PENDING_PER_RULE = 4096       # pending partial matches of one rule (oldest evicted)
+MAX_PENDING_TOTAL = 65536         # pending partial matches of all rules together
+MAX_STATE_SECONDS = 3600.0        # event-time lifetime of state a rule gives no span for
+MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest forgotten)
+
+# -- offline scan ------------------------------------------------------------------
+MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+class BoundedCache(dict):  # type: ignore[type-arg]
+    """A memo (key -> answer) cleared whole when it reaches its limit.
+
+    A dict, so that the hit path is `cache.get(key)` at C speed; `remember`
+    is the only way in. The limit is read by name from this module on each
+    fill-up, so a test that lowers it reaches caches made at import time."""
+
+    __slots__ = ("limit_name", "clears")
+
+    def __init__(self, limit_name: str) -> None:
+        super().__init__()
+        if not isinstance(globals().get(limit_name), int):
+            raise ValueError(f"no limit named {limit_name}")
+        self.limit_name = limit_name
+        self.clears = 0
+
+    def remember(self, key: Any, value: Any) -> bool:
+        """Store an answer; True when the cache was cleared to make room."""
+        cleared = len(self) >= globals()[self.limit_name]
+        if cleared:
+            self.clear()
+            self.clears += 1
+        self[key] = value
+        return cleared
+
+
+@contextlib.contextmanager
+def lowered(**values: int | float) -> Iterator[None]:
+    """Set limits (by name) for the duration of a block: for tests, which
+    build the structures inside the block."""
+    module = globals()
+    unknown = [name for name in values if name not in module or name.startswith("_")]
+    if unknown:
+        raise KeyError(f"no such limit: {', '.join(unknown)}")
+    saved = {name: module[name] for name in values}
+    module.update(values)
+    try:
+        yield
+    finally:
+        module.update(saved)
