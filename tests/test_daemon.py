@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from typing import Iterator, List
 import pytest
 
 from conftest import ROOT, SEED
+from harness.other_user import OtherUser
 from harness.procs import stop_process, wait_for
 from harness.records import exec_event
 
@@ -65,7 +67,7 @@ def auditd_like_start() -> None:
 
 
 class Plugin:
-    def __init__(self, tmp_path: Path, config: Path) -> None:
+    def __init__(self, tmp_path: Path, config: Path, program: Path = PROGRAM) -> None:
         self.tmp_path = tmp_path
         self.syslog = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.syslog.bind(str(tmp_path / "log.sock"))
@@ -75,7 +77,7 @@ class Plugin:
         self.stdin = ours
         self.stderr_path = tmp_path / "plugin.stderr"
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([str(PROGRAM), "plugin", str(config)], env={},
+            self.proc = subprocess.Popen([str(program), "plugin", str(config)], env={},
                                          stdin=theirs, stdout=subprocess.DEVNULL, stderr=err,
                                          preexec_fn=auditd_like_start, cwd="/")
         theirs.close()
@@ -290,19 +292,22 @@ def test_bad_config_exits_1_naming_file_and_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
-def test_privilege_drop_after_outputs_are_open(tmp_path: Path) -> None:
-    os.chmod(tmp_path, 0o755)
-    config = write_config(tmp_path)
-    config.write_text(config.read_text().replace("[plugin]\n", "[plugin]\nuser = \"nobody\"\n"))
-    plugin = Plugin(tmp_path, config)
+def test_privilege_drop_after_outputs_are_open(other_user: OtherUser) -> None:
+    workdir = other_user.workdir("plugin")
+    rules = workdir / SEED.name
+    shutil.copy(SEED, rules)   # ../shared may be as unreachable for nobody as the checkout
+    config = write_config(workdir, rules=rules)
+    config.write_text(config.read_text().replace(
+        "[plugin]\n", f"[plugin]\nuser = \"{other_user.name}\"\n"))
+    plugin = Plugin(workdir, config, program=other_user.program)
     try:
         running = plugin.wait_log("running as uid")
-        assert "uid 65534" in running
+        assert f"uid {other_user.uid}" in running
         status = Path(f"/proc/{plugin.proc.pid}/status").read_text()
         uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
-        assert uids == ["65534"] * 4
+        assert uids == [str(other_user.uid)] * 4
         gids = next(line for line in status.splitlines() if line.startswith("Gid:")).split()[1:]
-        assert gids == ["65534"] * 4
+        assert gids == [str(other_user.gid)] * 4
         groups = next(line for line in status.splitlines() if line.startswith("Groups:"))
         assert groups.split()[1:] == []  # root's supplementary groups are gone too
         plugin.send(events(MATCHES[:1], 900))

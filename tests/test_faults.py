@@ -31,12 +31,12 @@ PROGRAM = ROOT / ".venv" / "bin" / "audisp-eql"
 class RunningPlugin:
     """`audisp-eql plugin CONFIG` with stdin a socketpair, stderr to a file."""
 
-    def __init__(self, workdir: Path, config: Path) -> None:
+    def __init__(self, workdir: Path, config: Path, program: Path = PROGRAM) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.stdin = ours
         self.stderr_path = workdir / "plugin.stderr"
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([str(PROGRAM), "plugin", str(config)], env={},
+            self.proc = subprocess.Popen([str(program), "plugin", str(config)], env={},
                                          stdin=theirs, stdout=subprocess.DEVNULL, stderr=err,
                                          cwd="/")
         theirs.close()

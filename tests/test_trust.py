@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from audisp_eql.trust import UntrustedPathError, check_trusted, check_trusted_tree
+from harness.other_user import OtherUser
 
 NOBODY = 65534
 OTHER_UID = 4242  # no such user needed: ownership by a bare uid is what matters
@@ -162,24 +160,13 @@ def test_tree_refuses_writable_subdirectory(safe_dir: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a check as another user")
-def test_running_user_may_own_files() -> None:
+def test_running_user_may_own_files(other_user: OtherUser) -> None:
     """Run the check in a real process with euid nobody: its own files are fine, root's too,
     a third user's are not."""
-    # pytest's tmp root is 0700; nobody needs a traversable directory.
-    base = Path(tempfile.mkdtemp(prefix="audisp-eql-trust-"))
-    try:
-        base.chmod(0o755)
-        _run_as_nobody(base)
-    finally:
-        shutil.rmtree(base)
-
-
-def _run_as_nobody(base: Path) -> None:
-    home = base / "nobody"
-    home.mkdir(mode=0o755)
-    os.chown(home, NOBODY, NOBODY)
+    home = other_user.workdir("nobody")
+    os.chown(home, other_user.uid, other_user.gid)
     own = _file(home, "own.toml")
-    os.chown(own, NOBODY, NOBODY)
+    os.chown(own, other_user.uid, other_user.gid)
     roots = _file(home, "root.toml")
     third = _file(home, "third.toml")
     os.chown(third, OTHER_UID, -1)
@@ -192,14 +179,14 @@ def _run_as_nobody(base: Path) -> None:
         "        check_trusted(Path(p)); print('ok')\n"
         "    except UntrustedPathError as e:\n"
         "        print('refused', e.reason)\n")
-    out = subprocess.run([sys.executable, "-c", script, str(own), str(roots), str(third)],
-                         user=NOBODY, group=NOBODY, capture_output=True, text=True, check=True,
+    out = subprocess.run(other_user.python_command(script, str(own), str(roots), str(third)),
+                         **other_user.run_as(), capture_output=True, text=True, check=True,
                          cwd="/")
     lines = out.stdout.splitlines()
     assert lines[0] == "ok"
     assert lines[1] == "ok"
     assert lines[2].startswith(f"refused owned by uid {OTHER_UID}")
-    assert f"running user (uid {NOBODY})" in lines[2]
+    assert f"running user (uid {other_user.uid})" in lines[2]
 
 
 def test_rule_loader_refuses_untrusted_rule_files(safe_dir: Path) -> None:
@@ -238,18 +225,21 @@ def _plugin_env(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
-def test_after_privilege_drop_root_only_config_cannot_be_reread(tmp_path: Path) -> None:
+def test_after_privilege_drop_root_only_config_cannot_be_reread(other_user: OtherUser) -> None:
     import signal
 
     from harness.procs import stop_process, wait_for
     from test_faults import RunningPlugin, alert_args, plugin_config
-    rules, alerts = _plugin_env(tmp_path)
-    config = plugin_config(tmp_path, rules, None, alerts, extra="")
-    config.write_text(config.read_text().replace("[plugin]\n", "[plugin]\nuser = \"nobody\"\n"))
+    # Reachable by nobody: the refusal must come from the config's mode, not the path.
+    workdir = other_user.workdir("plugin")
+    rules, alerts = _plugin_env(workdir)
+    config = plugin_config(workdir, rules, None, alerts, extra="")
+    config.write_text(config.read_text().replace(
+        "[plugin]\n", f"[plugin]\nuser = \"{other_user.name}\"\n"))
     config.chmod(0o600)   # root-only, as it should be
-    plugin = RunningPlugin(tmp_path, config)
+    plugin = RunningPlugin(workdir, config, program=other_user.program)
     try:
-        plugin.wait_stderr("running as uid 65534")
+        plugin.wait_stderr(f"running as uid {other_user.uid}")
         plugin.proc.send_signal(signal.SIGHUP)
         plugin.wait_stderr("reload failed, keeping the old configuration")
         assert "Permission denied" in plugin.stderr()
