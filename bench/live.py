@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .ours import count_lines, write_plugin_config
+from tests.harness import plugin_config as harness_config
+
+from .ours import write_plugin_config
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = Path("/var/run/auditd.state")
@@ -76,9 +78,7 @@ def write_bench_rule(directory: Path, marker_prefix: str) -> Path:
 def dropin_text(config: Path) -> str:
     # auditd starts the plugin with an empty environment; the console script's
     # shebang names the venv interpreter.
-    script = Path(sys.executable).parent / "audisp-eql"
-    return ("active = yes\ndirection = out\ntype = always\nformat = string\n"
-            f"path = {script}\nargs = plugin {config}\n")
+    return harness_config.dropin_text(Path(sys.executable).parent / "audisp-eql", config)
 
 
 def read_state(auditd_pid: int) -> dict[str, str]:

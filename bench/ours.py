@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
+
+from tests.harness import plugin_config as harness_config
 
 from .measure import Measured, run_measured
 
@@ -40,11 +41,6 @@ class Corpus:
         return sorted(self.rules_dir.rglob("*.toml"))
 
 
-def _toml_list(paths: Sequence[Path | str]) -> str:
-    return "[" + ", ".join('"' + str(p).replace("\\", "\\\\").replace('"', '\\"') + '"'
-                           for p in paths) + "]"
-
-
 def write_plugin_config(directory: Path, rule_paths: Sequence[Path | str], alerts: Path,
                         parent_from_proc: bool, event_action: str = "exec") -> Path:
     """A private plugin config: no syslog, no rate limit (every alert reaches the file).
@@ -53,28 +49,12 @@ def write_plugin_config(directory: Path, rule_paths: Sequence[Path | str], alert
     their event.action gate, the heaviest realistic case."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    config = directory / "audisp-eql.toml"
-    config.write_text(
-        "[plugin]\n"
-        f'event_action = "{event_action}"\n'
-        f"parent_from_proc = {'true' if parent_from_proc else 'false'}\n"
-        "status_interval = 0\n"
-        "[rules]\n"
-        f"paths = {_toml_list(rule_paths)}\n"
-        "[ratelimit]\n"
-        "burst = 0\n"
-        "[output.syslog]\n"
-        "enabled = false\n"
-        "[output.file]\n"
-        "enabled = true\n"
-        f'path = "{alerts}"\n')
-    os.chmod(config, 0o600)
-    return config
+    return harness_config.write_plugin_config(directory, rule_paths, alerts, burst=0,
+                                              parent_from_proc=parent_from_proc,
+                                              event_action=event_action)
 
 
-def plugin_argv(config: Path) -> list[str]:
-    # The console script is a thin wrapper; -m keeps the venv's interpreter explicit.
-    return [sys.executable, "-m", "audisp_eql.cli", "plugin", str(config)]
+plugin_argv = harness_config.plugin_argv
 
 
 @dataclass(frozen=True)

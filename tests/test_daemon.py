@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator, List
 
@@ -18,6 +17,7 @@ import pytest
 
 from conftest import ROOT, SEED
 from harness.other_user import OtherUser
+from harness.plugin_config import write_plugin_config
 from harness.procs import stop_process, wait_for
 from harness.records import exec_event
 
@@ -40,21 +40,9 @@ NEAR_MISSES = [
 
 
 def write_config(tmp_path: Path, rules: str | Path = SEED, extra: str = "") -> Path:
-    config = tmp_path / "audisp-eql.toml"
-    config.write_text(f"""
-[plugin]
-status_interval = 0
-[rules]
-paths = ["{rules}"]
-[output.syslog]
-socket = "{tmp_path / 'log.sock'}"
-[output.file]
-enabled = true
-path = "{tmp_path / 'alerts.json'}"
-{extra}
-""")
-    os.chmod(config, 0o644)
-    return config
+    return write_plugin_config(tmp_path, [rules], tmp_path / "alerts.json",
+                               syslog_socket=tmp_path / "log.sock", config_mode=0o644,
+                               extra=extra)
 
 
 def auditd_like_start() -> None:

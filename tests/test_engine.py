@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from dataclasses import replace
 
 from conftest import CORPUS, ROOT, SEED, SHARED

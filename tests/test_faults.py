@@ -19,8 +19,9 @@ from typing import Iterator, List
 
 import pytest
 
-from conftest import ROOT, SEED
+from conftest import ROOT
 from fuzz.catchall import write_catchall
+from harness.plugin_config import dropin_text, write_plugin_config
 from harness.procs import stop_process, wait_for
 from harness.records import exec_event
 from harness.rsyslogd import running_rsyslogd
@@ -71,27 +72,9 @@ class RunningPlugin:
 def plugin_config(workdir: Path, rules: Path, syslog_socket: Path | None, alerts: Path,
                   extra: str = "") -> Path:
     """Syslog output to `syslog_socket` (None: disabled) and a JSON-lines file."""
-    config = workdir / "audisp-eql.toml"
-    config.write_text(f"""
-[plugin]
-status_interval = 0
-parent_from_proc = false
-[rules]
-paths = ["{rules}"]
-[ratelimit]
-burst = 0
-[output.syslog]
-enabled = {"false" if syslog_socket is None else "true"}
-socket = "{syslog_socket or '/dev/log'}"
-format = "json"
-[output.file]
-enabled = true
-path = "{alerts}"
-mode = "0600"
-{extra}
-""")
-    config.chmod(0o600)
-    return config
+    return write_plugin_config(workdir, [rules], alerts, syslog_socket=syslog_socket,
+                               syslog_format="json", burst=0, parent_from_proc=False,
+                               file_mode="0600", extra=extra)
 
 
 def alert_args(path: Path) -> List[str]:
@@ -279,8 +262,7 @@ def test_plugin_killed_and_restarted_by_auditd(tmp_path: Path, rules_dir: Path) 
 
     config = plugin_config(tmp_path, rules_dir, tmp_path / "log.sock", alerts)
     config.chmod(0o644)
-    dropin = (f"active = yes\ndirection = out\npath = {PROGRAM}\ntype = always\n"
-              f"args = plugin {config}\nformat = string\n")
+    dropin = dropin_text(PROGRAM, config)
 
     def ours() -> List[str]:
         found = []

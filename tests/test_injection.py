@@ -106,10 +106,8 @@ import pty
 import select
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -17,6 +17,7 @@ from typing import Iterator, List
 import pytest
 
 from conftest import ROOT, SEED
+from harness.plugin_config import dropin_text, write_plugin_config
 from harness.auditd import EXEC_RULES, running_auditd, unavailable_reason
 from harness.procs import wait_for
 from harness.rsyslogd import running_rsyslogd
@@ -76,21 +77,9 @@ def test_seed_rule_alerts_under_real_auditd(tmp_path: Path, run_socket: Path) ->
     marker = run_socket.stem  # unique to this run: ignore other activity on the host
     alerts_path = tmp_path / "alerts.json"
     with running_rsyslogd(tmp_path) as rs:
-        config = tmp_path / "audisp-eql.toml"
-        config.write_text(f"""
-[plugin]
-status_interval = 0
-[rules]
-paths = ["{SEED}"]
-[output.syslog]
-socket = "{rs.socket_path}"
-[output.file]
-enabled = true
-path = "{alerts_path}"
-""")
-        os.chmod(config, 0o644)
-        dropin = (f"active = yes\ndirection = out\npath = {PROGRAM}\ntype = always\n"
-                  f"args = plugin {config}\nformat = string\n")
+        config = write_plugin_config(tmp_path, [SEED], alerts_path,
+                                     syslog_socket=rs.socket_path, config_mode=0o644)
+        dropin = dropin_text(PROGRAM, config)
         with running_auditd(tmp_path, plugins={"audisp-eql": dropin}) as ad:
             rs.wait_for_lines("local", lambda ls: any("started: 1 rules" in x for x in ls), 30)
             ad.add_rules(EXEC_RULES)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import signal
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest

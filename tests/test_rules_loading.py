@@ -10,7 +10,7 @@ from audisp_eql import coverage
 from audisp_eql.eql import parse_query
 from audisp_eql.rules import CANNOT_FIRE, INVALID, OK, UNSUPPORTED, load_rules
 
-from conftest import CORPUS, ROOT, SEED
+from conftest import CORPUS, SEED
 
 GATE = 'process where host.os.type == "linux" and event.action == "exec" and '
 

@@ -21,7 +21,7 @@ import signal
 import sys
 import syslog
 import time
-from typing import Any, Iterable, List, Optional
+from typing import Any, List
 
 from .config import Config, ConfigError, load_config
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,

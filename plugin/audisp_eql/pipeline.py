@@ -114,17 +114,7 @@ class Pipeline:
     # -- ECS documents in ----------------------------------------------------------
     def documents(self, documents: Iterable[Document]) -> None:
         """Documents that need no building (`scan --input ecs`)."""
-        counts = self.counts
-        on_document = self._on_document
-        process = self.engine.process if self.engine is not None else None
-        for doc in documents:
-            counts.documents += 1
-            if on_document is not None:
-                on_document(doc)
-            if process is not None:
-                matches = process(doc)
-                if matches:
-                    self._alerts(matches)
+        self._documents(documents)
 
     # -- the per-event path ---------------------------------------------------------
     def _events(self, events: list[AuditEvent]) -> None:
@@ -132,34 +122,39 @@ class Pipeline:
             return
         counts = self.counts
         counts.events += len(events)
-        build = self.builders.build if self.builders is not None else None
-        on_document = self._on_document
-        process = self.engine.process if self.engine is not None else None
         if self._on_event is not None:
             for event in events:
                 self._on_event(event)
-        if build is None:
+        if self.builders is None:
             return
-        built = 0   # counted locally, stored even if an output raises
+        build = self.builders.build
+        to_engine = self._documents
+        for event in events:
+            try:
+                documents = build(event)
+            except Exception as exc:  # noqa: BLE001 - one odd event must not stop the stream
+                counts.build_errors += 1
+                if self._on_build_error is not None:
+                    self._on_build_error(event, exc)
+                continue
+            if documents:
+                to_engine(documents)
+
+    def _documents(self, documents: Iterable[Document]) -> None:
+        on_document = self._on_document
+        process = self.engine.process if self.engine is not None else None
+        seen = 0   # counted locally, stored even if an output raises
         try:
-            for event in events:
-                try:
-                    documents = build(event)
-                except Exception as exc:  # noqa: BLE001 - one odd event must not stop the stream
-                    counts.build_errors += 1
-                    if self._on_build_error is not None:
-                        self._on_build_error(event, exc)
-                    continue
-                for doc in documents:
-                    built += 1
-                    if on_document is not None:
-                        on_document(doc)
-                    if process is not None:
-                        matches = process(doc)
-                        if matches:
-                            self._alerts(matches)
+            for doc in documents:
+                seen += 1
+                if on_document is not None:
+                    on_document(doc)
+                if process is not None:
+                    matches = process(doc)
+                    if matches:
+                        self._alerts(matches)
         finally:
-            counts.documents += built
+            self.counts.documents += seen
 
     def _alerts(self, matches: list[Any]) -> None:
         on_alert = self._on_alert

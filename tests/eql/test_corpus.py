@@ -5,7 +5,6 @@ every query parses; the 204 single-event process rules
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest

@@ -9,11 +9,9 @@ and every line it writes (alerts file, stderr diagnostics) must be one safe line
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from fuzz.catchall import write_catchall
 from fuzz.mutators import Mutator
 from fuzz.pipeline import FORBIDDEN
 from fuzz.seeds import load_seeds
+from harness.plugin_config import plugin_argv, write_plugin_config
 
 CHUNK_INPUTS = 200   # events per write; auditd writes whatever it has
 
@@ -54,20 +53,8 @@ class PluginReport:
 
 
 def plugin_config(directory: Path, alerts: Path, rules: list[Path]) -> Path:
-    rule_list = ", ".join(json.dumps(str(p)) for p in rules)
-    path = directory / "audisp-eql.toml"
-    path.write_text(
-        "[plugin]\nparent_from_proc = false\nstatus_interval = 0\n"
-        f"[rules]\npaths = [{rule_list}]\n"
-        "[ratelimit]\nburst = 0\n"
-        "[output.syslog]\nenabled = false\n"
-        f"[output.file]\nenabled = true\npath = {json.dumps(str(alerts))}\nmode = \"0600\"\n")
-    path.chmod(0o600)
-    return path
-
-
-def plugin_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "audisp_eql.cli", "plugin", str(config)]
+    return write_plugin_config(directory, rules, alerts, burst=0, parent_from_proc=False,
+                               file_mode="0600")
 
 
 def fuzz_plugin_process(inputs: int, seed: int, crash_dir: Path) -> PluginReport:
@@ -83,7 +70,7 @@ def fuzz_plugin_process(inputs: int, seed: int, crash_dir: Path) -> PluginReport
         stderr_path = workdir / "stderr"
         t0 = time.monotonic()
         with open(stderr_path, "wb") as stderr:
-            proc = subprocess.Popen(plugin_command(config), stdin=subprocess.PIPE,
+            proc = subprocess.Popen(plugin_argv(config), stdin=subprocess.PIPE,
                                     stdout=subprocess.DEVNULL, stderr=stderr)
             try:
                 sent_log = crash_dir / "plugin-stream.last"

@@ -55,4 +55,5 @@ def adaptive_all(terms: Sequence[Predicate], costs: Sequence[float]) -> Predicat
             if not term(doc):
                 return False
         return True
+    all_terms.learned = learned  # type: ignore[attr-defined]  # (read by the tests)
     return all_terms

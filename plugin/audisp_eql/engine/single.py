@@ -91,11 +91,9 @@ class SingleEventMatcher:
         self._gate_paths = [tuple(name.split(".")) for name in sorted(used)]
         self._gate_getters = [field_getter(p) for p in self._gate_paths]
         self._category = field_getter(("event", "category"))
-        self._views: dict[tuple[Any, ...], _View] = {}
-        self._max_views = limits.MAX_GATE_VIEWS
+        self._views = limits.BoundedCache("MAX_GATE_VIEWS")   # gate key -> _View
         # (gate key + program field values) -> (index, its candidates by program fields)
-        self._found: dict[tuple[Any, ...], tuple[RuleIndex[Candidate], Any]] = {}
-        self._max_found = limits.MAX_PROGRAM_LOOKUPS
+        self._found = limits.BoundedCache("MAX_PROGRAM_LOOKUPS")
         self._key_getters = self._gate_getters + [field_getter(p) for p in INDEX_FIELDS]
         self._gate_count = len(self._gate_getters)
 
@@ -124,10 +122,8 @@ class SingleEventMatcher:
                 entries.append((candidate, p.hint))
                 narrows = narrows or candidate.key_check is not None
         view = _View(RuleIndex(entries), narrows)
-        if len(self._views) >= self._max_views:
-            self._views.clear()
-            self._found.clear()
-        self._views[key] = view
+        if self._views.remember(key, view):
+            self._found.clear()   # its entries point into the views just dropped
         return view
 
     def _lookup(self, doc: dict[str, Any], key: tuple[Any, ...],
@@ -156,9 +152,7 @@ class SingleEventMatcher:
         if entry is None:
             gates = self._gate_count
             entry = self._lookup(doc, full_key[:gates], full_key[gates:])
-            if len(self._found) >= self._max_found:
-                self._found.clear()
-            self._found[full_key] = entry
+            self._found.remember(full_key, entry)
         index, found = entry
         candidates = found if found.__class__ is tuple else index.settle(doc, found)
         matched: list[Rule] = []

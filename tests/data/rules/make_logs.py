@@ -16,7 +16,7 @@ PROCTITLE is argv joined by NUL, cut at 128 bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
