@@ -104,6 +104,11 @@ def test_seed_rule_alerts_under_real_auditd(tmp_path: Path, run_socket: Path) ->
                     assert alert["rule"]["uuid"] == SEED_ID
                     assert alert["process"]["name"] in ("nc", "nc.openbsd", "socat")
                     assert alert["process"]["pid"] > 0 and alert["event"]["id"]
+                    # The test auditd keeps Debian's name_format = NONE: no node=, so
+                    # the alert names this machine itself.
+                    assert alert["host"]["name"] == socket.gethostname()
+                    assert alert["host"]["id"] == Path("/etc/machine-id").read_text().strip()
+                    assert alert["host"]["os"]["type"] == "linux"
 
             lines = rs.wait_for_lines(
                 "local", lambda ls: sum(marker in x and "rule_id=" in x for x in ls) >= 2)

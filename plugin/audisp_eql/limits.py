@@ -43,6 +43,7 @@ MAX_TIMESTAMPS = 1024             # formatted seconds remembered
 MAX_AUDIT_KEYS = 1024             # decoded audit rule keys remembered
 MAX_AUDIT_KEY_LENGTH = 512        # ... only keys up to this many characters
 MAX_RECORD_TYPES = 4096           # record type -> "ends an event" answers remembered
+MAX_HOST_IDENTITIES = 16384       # node names whose host.* object is kept
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------
 MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)
