@@ -212,9 +212,72 @@ def test_json_file_lines_and_rotation(tmp_path: Path) -> None:
 
 
 def test_json_file_write_error_is_counted(tmp_path: Path) -> None:
-    out = JsonFileOutput("/dev/full")
+    out = JsonFileOutput(str(tmp_path / "alerts.json"))
+    # The open descriptor now writes to /dev/full, which fails every write with
+    # ENOSPC (the path itself must be a regular file, see the next tests).
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, out.fd)
+    os.close(full)
     out.emit(alert())
     assert out.stats.dropped == 1 and "No space" in out.last_error
+    out.close()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "fifo-with-reader", "device", "symlink", "directory"])
+def test_json_file_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    """A FIFO at the alert path would hang open() for ever without O_NONBLOCK;
+    none of these may be written to, and the error says what is there."""
+    path = tmp_path / "alerts.json"
+    reader = None
+    if kind.startswith("fifo"):
+        os.mkfifo(path, 0o600)
+        if kind == "fifo-with-reader":   # then open() succeeds: refused after it
+            reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    elif kind == "device":
+        path = Path("/dev/full")
+    elif kind == "symlink":
+        path.symlink_to(tmp_path / "elsewhere.json")
+    else:
+        path.mkdir()
+    try:
+        with pytest.raises(OSError) as refused:
+            JsonFileOutput(str(path))
+    finally:
+        if reader is not None:
+            os.close(reader)
+    what = {"fifo": "a FIFO", "fifo-with-reader": "a FIFO", "device": "a character device",
+            "symlink": "a symbolic link", "directory": "a directory"}[kind]
+    assert str(refused.value) == (f"{path}: {what}, not a regular file; "
+                                  "alerts are written to regular files only")
+    assert not (tmp_path / "elsewhere.json").exists()
+
+
+def test_json_file_rotated_to_a_fifo_keeps_the_old_file(tmp_path: Path) -> None:
+    """Rotation replaced the file with a FIFO: the reopen is refused without
+    blocking, counted and reported once; alerts still go to the file opened before."""
+    path = tmp_path / "alerts.json"
+    out = JsonFileOutput(str(path))
+    out.emit(alert(rule_id="a"))
+    path.rename(tmp_path / "alerts.json.1")
+    os.mkfifo(path, 0o600)
+    out.checked_at = 0.0  # the rotation check is rate-limited; not a timing test
+    out.emit(alert(rule_id="b"))
+    out.reopen()          # SIGHUP / SIGUSR2: refused the same way
+    out.emit(alert(rule_id="c"))
+    rotated = [json.loads(x)["rule"]["uuid"] for x in (tmp_path / "alerts.json.1").read_text()
+               .splitlines()]
+    assert rotated == ["a", "b", "c"]
+    assert (out.stats.sent, out.stats.dropped, out.stats.errors) == (3, 0, 2)
+    assert "a FIFO, not a regular file" in out.last_error
+    notices = out.take_notices()
+    assert len(notices) == 1 and notices[0][0] == syslog.LOG_ERR
+    assert f"cannot reopen file {path}: {path}: a FIFO" in notices[0][1]
+    assert "still writing to the file opened before" in notices[0][1]
+    path.unlink()
+    out.reopen()          # the FIFO is gone: a new regular file
+    out.emit(alert(rule_id="d"))
+    assert [json.loads(x)["rule"]["uuid"] for x in path.read_text().splitlines()] == ["d"]
+    out.close()
 
 
 def test_stdout_output(capsys: pytest.CaptureFixture[str]) -> None:
