@@ -136,7 +136,7 @@ class JsonFileOutput(Output):
                 self.reported = self.last_error
                 still = ("; still writing to the file opened before" if self.fd is not None
                          else "; alerts are dropped until it can be opened")
-                self.notices.append((syslog.LOG_ERR, f"cannot reopen {self.describe()}: "
+                self.notices.append((syslog.LOG_ERR, "cannot reopen the alert file: "
                                      f"{self.last_error}{still}"))
         else:
             self.reported = ""
