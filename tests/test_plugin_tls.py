@@ -108,9 +108,13 @@ def test_mutual_tls_after_privilege_drop_survives_a_collector_restart(
         plugin.send_execs(3, "down")
         assert wait_for(lambda: len(alert_args(alerts)) == 5, 15.0), plugin.stderr()
         plugin.wait_stderr(f"tls://127.0.0.1:{port} (server name syslog.test): ")
-        uid_line = next(line for line in Path(f"/proc/{plugin.proc.pid}/status").read_text()
-                        .splitlines() if line.startswith("Uid:"))
-        assert uid_line.split()[1:] == ["65534"] * 4
+        # Every thread dropped root, the remote output's sender (which reconnects) too.
+        tasks = sorted(Path(f"/proc/{plugin.proc.pid}/task").iterdir())
+        assert len(tasks) >= 2, tasks
+        for task in tasks:
+            uid_line = next(line for line in (task / "status").read_text().splitlines()
+                            if line.startswith("Uid:"))
+            assert uid_line.split()[1:] == ["65534"] * 4, (task, uid_line)
         with running_rsyslogd(tmp_path / "two", tls=tls, tls_port=port) as rs:
             plugin.proc.send_signal(signal.SIGUSR2)   # reconnect now, not after the back-off
             rs.wait_for_lines("tls", lambda ls: sum('"down ' in x for x in ls) == 3, timeout=40)
