@@ -47,7 +47,7 @@ SH = "/bin/sh"
 # Bounds of these tests. Each hang below lasts far longer (a resolver timeout
 # of 30 s per try, a connect of 10 s, a FIFO open for ever), so meeting them
 # means the hang was not on the loop.
-FLOW_SECONDS = 3.0      # alerts for the input just sent are in the file
+FLOW_SECONDS = 5.0      # alerts for the input just sent are in the file (a hang is 10 s or more)
 EXIT_SECONDS = CLOSE_SECONDS + 6.0   # end of input to exit: the close bound and start-up slack
 EMIT_SECONDS = 1.0      # many emits in a row, all of them
 
@@ -288,13 +288,13 @@ def test_collector_that_stops_reading_does_not_block_emit() -> None:
         conn, _ = server.accept()
         took = emit_many(out, 299, args=big)   # 15 MB: more than the kernel will buffer
         assert took < EMIT_SECONDS * 5, f"300 emits took {took:.2f} s"   # formatting 15 MB
-        assert wait_for(lambda: out.pending() > 0 and out.stats.sent < 300, 5.0)
-        stuck = out.stats.sent
-        time.sleep(0.5)
-        assert out.stats.sent == stuck   # the sender is blocked, not the caller
+        assert out.pending() > 0
         started = time.monotonic()
         out.close()
         assert time.monotonic() - started < CLOSE_SECONDS + 1.0
+        # The socket buffers hold a few MB at most (the collector's window is
+        # 4 kB): the sender was stuck in send(), and what it held is counted lost.
+        assert out.stats.sent < 300 and out.stats.dropped > 0
         assert out.stats.sent + out.stats.dropped == 300
         conn.close()
     finally:
