@@ -103,6 +103,8 @@ host = "::1"
      "output.remote.ca_file: must be an absolute file path"),
     ("[[output.remote]]\nhost = \"a\"\nprotocol = \"tls\"\nserver_name = \"a b\"\n", 4,
      "output.remote.server_name: must be a host name or IP address"),
+    ("[[output.remote]]\nhost = \"a\"\nprotocol = \"tls\"\nserver_name = \"%s.org\"\n" % ("x" * 64),
+     4, "output.remote.server_name: must be a host name or IP address"),
     ("[[output.remote]]\nhost = \"a\"\nprotocol = \"ssl\"\n", 3,
      "'ssl' is not one of udp, tcp, tls"),
 ])

@@ -7,6 +7,7 @@ tomllib reports syntax errors with a line but not where a bad *value* is, so
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import sys
@@ -230,9 +231,16 @@ def _absolute_file(v: Any) -> Optional[str]:
 
 def _server_name(v: Any) -> Optional[str]:
     # A DNS name or an IP address, as the collector's certificate must carry it.
-    if re.fullmatch(r"[A-Za-z0-9_](?:[A-Za-z0-9_.:-]{0,251}[A-Za-z0-9_.])?", v) and ".." not in v:
+    try:
+        ipaddress.ip_address(v)
         return None
-    return "must be a host name or IP address (letters, digits, '.', '-', ':')"
+    except ValueError:
+        pass
+    if re.fullmatch(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?", v) and \
+            all(0 < len(label) < 64 for label in v.rstrip(".").split(".")):
+        return None
+    return ("must be a host name or IP address (a name: letters, digits, '-' and '.', "
+            "1 to 63 between dots)")
 
 
 def _port(v: Any) -> Optional[str]:

@@ -217,14 +217,16 @@ class RemoteSyslogOutput(Output):
                 # Sending now would "succeed" into a dead connection and be lost.
                 raise ConnectionResetError(errno.ECONNRESET, "the collector closed the connection")
             self.sock.sendall(data)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the sender must live on
+            # OSError (ssl.SSLError, timeouts, socket.gaierror) is the rule; a
+            # ValueError (a server name IDNA cannot encode) must not end the thread.
             connected = self.sock is not None
             self._disconnect()
             with self._cond:
                 if self._closed:
                     return
                 self.inflight = None
-                if exc.errno == errno.EMSGSIZE and connected:
+                if getattr(exc, "errno", None) == errno.EMSGSIZE and connected:
                     self.stats.dropped += 1   # never deliverable; do not wedge the queue
                     return
                 self.queue.appendleft(data)
@@ -243,7 +245,7 @@ class RemoteSyslogOutput(Output):
             self.backoff = self.retry_at = 0.0
             self._reported = ""
 
-    def _failed(self, exc: OSError, phase: str) -> None:
+    def _failed(self, exc: Exception, phase: str) -> None:
         """Count, remember and (once per distinct error) report; caller holds the lock."""
         self.stats.errors += 1
         self.failures += 1
@@ -261,7 +263,7 @@ class RemoteSyslogOutput(Output):
         kind = socket.SOCK_DGRAM if self.protocol == "udp" else socket.SOCK_STREAM
         # May block for as long as the resolver takes: this thread only.
         addresses = socket.getaddrinfo(self.host, self.port, 0, kind)
-        error: Optional[OSError] = None
+        error: Optional[Exception] = None
         for family, kind, proto, _, addr in addresses:
             sock: Any = socket.socket(family, kind, proto)
             try:
@@ -271,7 +273,7 @@ class RemoteSyslogOutput(Output):
                     sock = self.context.wrap_socket(sock, server_hostname=self.server_name)
                     self._await_verdict(sock)
                 sock.settimeout(SEND_SECONDS)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - the next address, then _deliver's handler
                 sock.close()
                 error = exc
                 continue
