@@ -389,3 +389,15 @@ def test_oversized_alert_reaches_local_syslog_shortened(tmp_path: Path, fmt: str
     assert len(data) <= 1 << 16 and one_printable_line(data)
     assert "big" in data and "BBBB" in data and "truncated" in data
     assert (out.stats.sent, out.stats.dropped) == (1, 0)
+
+
+def test_remote_sender_survives_an_error_that_is_not_an_oserror() -> None:
+    """A host name IDNA cannot encode makes getaddrinfo raise UnicodeError: the
+    attempt fails like any other (reported, retried, counted), the thread lives."""
+    from harness.procs import wait_for
+    out = RemoteSyslogOutput("x" * 70 + ".example", 514, "tcp")
+    out.emit(alert())
+    assert wait_for(lambda: "idna" in out.last_error, 10.0), out.last_error
+    assert out._thread.is_alive() and out.pending() == 1
+    out.close()
+    assert (out.stats.sent, out.stats.dropped) == (0, 1)
