@@ -18,14 +18,16 @@ import logging
 import os
 import select
 import signal
+import ssl
 import sys
 import syslog
 import time
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
 from .config import Config, ConfigError, load_config
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
-                      RemoteSyslogOutput, StdoutOutput)
+                      RemoteSyslogOutput, StdoutOutput, TlsSettings)
+from .outputs.tls import make_context
 from .privileges import PrivilegeError, drop_privileges
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -78,15 +80,25 @@ class _LoggingBridge(logging.Handler):
         self.diag.log(self.LEVELS[level], record.getMessage())
 
 
-def build_outputs(cfg: Config) -> List[Output]:
-    """Open every configured output; OSError/ValueError propagate to the caller."""
+def build_outputs(cfg: Config,
+                  tls_contexts: Optional[Dict[TlsSettings, ssl.SSLContext]] = None) -> List[Output]:
+    """Open every configured output; OSError/ValueError propagate to the caller.
+
+    `tls_contexts` holds the TLS contexts already loaded, by settings: those are
+    reused (a reload after a privilege drop cannot read a root-only key again),
+    new ones are loaded and added."""
+    contexts = {} if tls_contexts is None else tls_contexts
     outputs: List[Output] = []
     if cfg.syslog.enabled:
         outputs.append(LocalSyslogOutput(cfg.syslog.socket, cfg.syslog.facility,
                                          cfg.syslog.format, cfg.syslog.tag, cfg.queue_size))
     for remote in cfg.remotes:
+        tls = remote.tls()
+        if tls is not None and tls not in contexts:
+            contexts[tls] = make_context(tls)
         outputs.append(RemoteSyslogOutput(remote.host, remote.port, remote.protocol,
-                                          remote.facility, remote.format, cfg.queue_size))
+                                          remote.facility, remote.format, cfg.queue_size,
+                                          tls=tls, context=contexts.get(tls) if tls else None))
     if cfg.file.enabled:
         outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
     if cfg.stdout.enabled:
@@ -125,7 +137,13 @@ class Plugin:
         self.diag = diag
         self.detector = Detector(cfg)
         self.parse_errors = 0
-        self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
+        # TLS certificates and keys, loaded once (as root, before a privilege drop).
+        self.tls_contexts: Dict[TlsSettings, ssl.SSLContext] = {}
+        self.sink = AlertSink(build_outputs(cfg, self.tls_contexts),
+                              RateLimiter(cfg.burst, cfg.burst_interval))
+        # Sinks a reload replaced, delivering what they hold (bounded) while the
+        # loop goes on; closed and accounted for once they are done.
+        self.retiring: List[AlertSink] = []
         self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
@@ -165,7 +183,7 @@ class Plugin:
 
     def reload(self) -> None:
         try:
-            cfg = load_config(self.cfg.path)
+            cfg = load_config(self.cfg.path, tls_loaded=self.tls_contexts.keys())
             detector = Detector(cfg)
         except ConfigError as exc:
             self.sink.reopen()   # SIGHUP after log rotation: reopen whatever the config says
@@ -179,15 +197,19 @@ class Plugin:
                              if len(detector.problems) > 5 else ""))
             return
         if _outputs_config(cfg) != _outputs_config(self.cfg):
+            wanted = {r.tls() for r in cfg.remotes} - {None}
+            contexts = {k: v for k, v in self.tls_contexts.items() if k in wanted}
             try:
-                outputs = build_outputs(cfg)
+                outputs = build_outputs(cfg, contexts)
             except (OSError, ValueError) as exc:
                 # After a privilege drop a root-only file cannot be opened again.
                 self.sink.reopen()
                 self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old outputs: {exc}")
                 return
-            self.sink.close()
+            self.sink.start_close()
+            self.retiring.append(self.sink)
             self.sink = AlertSink(outputs, RateLimiter(cfg.burst, cfg.burst_interval))
+            self.tls_contexts = contexts
         else:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
@@ -203,12 +225,14 @@ class Plugin:
         counts = self.pipeline.counts
         engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
+        queued = " ".join(f"{name}={count}" for name, count in self.sink.queued())
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
-                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
+                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else "")
+                + (f" queued: {queued}" if queued else ""))
 
     # -- the loop ------------------------------------------------------------
     def run(self, stdin_fd: int = 0) -> int:
@@ -239,8 +263,11 @@ class Plugin:
                           + self.status_line())
             return 0
         finally:
+            self.retire(wait=True)
             before = self.sink.dropped()
             self.sink.close()
+            for priority, text in self.sink.notices():
+                self.diag.log(priority, text)
             lost = self.sink.dropped() - before
             if lost:   # after the final status line: say so, or the loss is silent
                 self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
@@ -271,9 +298,29 @@ class Plugin:
             self.pipeline.feed(chunk)
         return False
 
+    def retire(self, wait: bool = False) -> None:
+        """Close the sinks a reload replaced once they are done delivering (or,
+        with `wait`, now: at exit, within their bound); say what they lost."""
+        for sink in list(self.retiring):
+            if not (wait or sink.closing_done()):
+                continue
+            self.retiring.remove(sink)
+            before = sink.dropped()
+            sink.close()
+            for priority, text in sink.notices():
+                self.diag.log(priority, text)
+            lost = sink.dropped() - before
+            if lost:
+                self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) to outputs replaced by the "
+                              f"reload could not be delivered: {'; '.join(sink.errors())}")
+
     def housekeeping(self) -> None:
         self.pipeline.age()
         self.sink.tick(time.monotonic())
+        for priority, text in self.sink.notices():
+            self.diag.log(priority, text)
+        if self.retiring:
+            self.retire()
         self.diag.syslog.flush()
         if self.reload_requested:
             self.reload_requested = False

@@ -67,6 +67,20 @@ MAX_PENDING_TOTAL = 65536         # pending partial matches of all rules togethe
 MAX_STATE_SECONDS = 3600.0        # event-time lifetime of state a rule gives no span for
 MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest forgotten)
 
+# -- alerts -> outputs (outputs/) ------------------------------------------------------
+ALERT_QUEUE = 1000                # alerts an output holds while its peer is away (default)
+MAX_SYSLOG_MESSAGE = 60 * 1024    # alert text per syslog message: one UDP datagram
+REMOTE_CONNECT_SECONDS = 10.0     # TCP connect and TLS handshake, per address (sender thread)
+REMOTE_SEND_SECONDS = 10.0        # one message to a collector that stopped reading
+# TLS 1.3: a collector refuses the client's certificate (or its lack of one) only
+# after the client's half of the handshake; wait this long for that verdict
+# before the first alert goes out.
+TLS_VERDICT_SECONDS = 0.5
+REMOTE_CLOSE_SECONDS = 2.0        # close(): time left to deliver what is queued (the loop waits)
+REMOTE_BACKOFF_FIRST = 0.5        # seconds before the first reconnect; doubled per failure
+REMOTE_BACKOFF_MAX = 30.0
+ROTATION_CHECK_SECONDS = 1.0      # how often the JSON file output looks for rotation
+
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all
 

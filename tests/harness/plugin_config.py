@@ -24,17 +24,19 @@ def write_plugin_config(directory: Path, rules: Sequence[PathLike], alerts: Path
                         parent_from_proc: Optional[bool] = None,
                         event_action: Optional[str] = None,
                         file_mode: Optional[str] = None,
-                        config_mode: int = 0o600, extra: str = "",
+                        config_mode: int = 0o600, extra: str = "", plugin_extra: str = "",
                         name: str = "audisp-eql.toml") -> Path:
     """`directory/name`: rules from `rules`, alerts to the JSON-lines file
     `alerts`, syslog to `syslog_socket` (None: syslog off), no periodic status
     line; the other keys only when given (else the plugin's defaults).
-    `extra` is appended as is (more tables)."""
+    `extra` is appended as is (more tables), `plugin_extra` goes into [plugin]."""
     plugin = ["status_interval = 0"]
     if parent_from_proc is not None:
         plugin.append(f"parent_from_proc = {'true' if parent_from_proc else 'false'}")
     if event_action is not None:
         plugin.append(f"event_action = {toml_string(event_action)}")
+    if plugin_extra:
+        plugin.append(plugin_extra.strip("\n"))
     lines = ["[plugin]", *plugin,
              "[rules]", f"paths = [{', '.join(toml_string(p) for p in rules)}]"]
     if burst is not None:
