@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything audisp-eql needs on a fresh Debian machine, idempotently:
 # the system packages (audit bindings, auditd/rsyslog for the real-daemon tests,
-# mandoc for the man page lint, laurel for the benchmark) and .venv.
+# mandoc for the man page lint, Debian's packaging tools and lintian for `make deb`
+# and its test, logrotate to run the package's rotation, laurel for the
+# benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
@@ -9,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps"
+PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
 
 missing=""
