@@ -3,7 +3,9 @@
 # the system packages (audit bindings, auditd/rsyslog for the real-daemon tests,
 # rsyslog-gnutls and openssl for the TLS tests (a private CA made per test),
 # iproute2 and util-linux for the private network/mount namespaces of the
-# blocking-call tests, mandoc for the man page lint, laurel for the benchmark) and .venv.
+# blocking-call tests, mandoc for the man page lint, Debian's packaging tools
+# and lintian for `make deb` and its test, logrotate to run the package's
+# rotation, laurel for the benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
@@ -12,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
       mandoc socat netcat-openbsd procps"
+PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
 
 missing=""

@@ -122,8 +122,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         out.write(line + "\n")
     counts = ruleset.counts()
     if args.format == "text":
+        from .eql.lucene import ENGINE_DESCRIPTION
         out.write(f"{len(ruleset.reports)} rules: "
-                  + ", ".join(f"{n} {status}" for status, n in counts.items()) + "\n")
+                  + ", ".join(f"{n} {status}" for status, n in counts.items())
+                  + f"; regular expressions: {ENGINE_DESCRIPTION}\n")
     return 1 if counts.get("invalid") else 0
 
 

@@ -240,8 +240,9 @@ class Plugin:
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
+            from .eql.lucene import ENGINE
             self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {_paths_text(self.cfg.rule_paths)}")
+                          f"from {_paths_text(self.cfg.rule_paths)} (regex engine: {ENGINE})")
             for problem in self.detector.problems:
                 self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
             eof = False

@@ -60,6 +60,8 @@ REGEX_MEMORY = 8 << 20            # RE2 memory per rule regex
 LITERAL_SEARCH_MEMORY = 64 << 20  # RE2 set memory for the index's substring search
 LITERAL_SEARCH_LENGTH = 1 << 16   # longer values are assumed to contain every literal
 MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this far
+REGEX_MAX_STATES = 200_000        # built-in regex automaton (no google-re2): NFA states per regex
+REGEX_DFA_CACHE = 1 << 16         # ... its DFA cache (states + transitions), cleared whole when full
 
 # -- stateful rules (engine/state.py) ----------------------------------------------
 MAX_PENDING_PER_RULE = 4096       # pending partial matches of one rule (oldest evicted)
