@@ -24,10 +24,13 @@ from typing import Any, Hashable, Iterator, TypeVar
 
 # -- audit records -> events (source/) -------------------------------------------
 MAX_LINE = (1 << 20) + 4096       # bytes per record line: the kernel writes far less
-MAX_PENDING_EVENTS = 4096         # events in progress before the oldest is completed early
+MAX_PENDING_EVENTS = 4096         # events in progress (per node, and of all nodes together)
 MAX_REPORTED_LINE_ERRORS = 1000   # malformed lines kept for reporting; all are counted
 MAX_ENRICHED_HELD = 65536         # auparse source: ENRICHED tails waiting for their event
-MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold (~2 KiB each)
+MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold per node (~2 KiB each)
+MAX_HELD_RECORDS_TOTAL = 16384    # ... for all nodes together (the node holding most sheds)
+MAX_NODE_SOURCES = 4096           # nodes with their own grouping state (~4 KiB each for auparse)
+MAX_SHARD_ANSWERS = 16384         # node name -> "this shard's?" answers remembered
 READ_CHUNK_BYTES = 1 << 20        # offline reads
 MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
 MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
@@ -82,6 +85,7 @@ REMOTE_CLOSE_SECONDS = 2.0        # close(): time left to deliver what is queued
 REMOTE_BACKOFF_FIRST = 0.5        # seconds before the first reconnect; doubled per failure
 REMOTE_BACKOFF_MAX = 30.0
 ROTATION_CHECK_SECONDS = 1.0      # how often the JSON file output looks for rotation
+MAX_RATE_WINDOWS = 16384          # rate-limit windows, one per (rule, host) that alerted lately
 
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all
