@@ -24,6 +24,7 @@ from .outputs.format import FORMATS
 from .outputs.remote import DEFAULT_PORTS, PROTOCOLS
 from .outputs.syslog import FACILITIES
 from .outputs.tls import TlsSettings, TlsSetupError, make_context
+from .source.shard import Shard
 from .trust import UntrustedPathError, check_private, check_trusted
 
 DEFAULT_PATH = "/etc/audisp-eql/audisp-eql.toml"
@@ -93,6 +94,7 @@ class Config:
     status_interval: float = 300.0
     event_timeout: float = 2.0
     parser: str = "auto"
+    shard: Shard = field(default_factory=Shard)   # the nodes this instance evaluates
     log_facility: str = "daemon"
     burst: int = 10
     burst_interval: float = 60.0
@@ -243,6 +245,14 @@ def _server_name(v: Any) -> Optional[str]:
             "1 to 63 between dots)")
 
 
+def _shard(v: Any) -> Optional[str]:
+    try:
+        Shard.parse(v)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _port(v: Any) -> Optional[str]:
     return None if 0 < v < 65536 else "must be a port number from 1 to 65535"
 
@@ -272,6 +282,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
     cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)
     cfg.parser = plugin.get("parser", str, cfg.parser, _one_of(("auto", "auparse", "python")))
+    cfg.shard = Shard.parse(plugin.get("shard", str, str(cfg.shard), _shard))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, _one_of(FACILITIES))
     cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, _positive)
     plugin.finish()

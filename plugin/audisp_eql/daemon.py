@@ -127,7 +127,8 @@ class Detector:
 def pipeline_options(cfg: Config) -> Any:
     from .pipeline import PipelineOptions
     return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
-                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc)
+                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc,
+                           shard=cfg.shard)
 
 
 class Plugin:
@@ -216,6 +217,12 @@ class Plugin:
         if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
             from .pipeline import build_builders
             self.pipeline.builders = build_builders(pipeline_options(cfg))
+        if cfg.shard != self.cfg.shard:
+            # Other nodes from now on: what is pending is evaluated first.
+            from .source import make_event_source
+            self.pipeline.replace_source(make_event_source(
+                self.cfg.parser, timeout=self.cfg.event_timeout,
+                on_error=self.on_parse_error, shard=cfg.shard))
         self.cfg, self.detector = cfg, detector
         self.pipeline.engine = detector.engine
         self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
@@ -229,9 +236,13 @@ class Plugin:
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
+                f"evicted_rate_windows={self.sink.limiter.evicted_windows} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
-                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else "")
+                + (f" {source}" if source else "")
+                + (f" nodes={self.pipeline.source.nodes()}"   # type: ignore[union-attr]
+                   if hasattr(self.pipeline.source, "nodes") else "")
+                + (f" sent/dropped: {outputs}" if outputs else "")
                 + (f" queued: {queued}" if queued else ""))
 
     # -- the loop ------------------------------------------------------------
@@ -241,8 +252,10 @@ class Plugin:
         os.set_blocking(stdin_fd, False)
         try:
             from .eql.lucene import ENGINE
+            shard = "" if self.cfg.shard.everything else f"; shard {self.cfg.shard}" + (
+                " (and records without node=)" if self.cfg.shard.index == 1 else "")
             self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {_paths_text(self.cfg.rule_paths)} (regex engine: {ENGINE})")
+                          f"from {_paths_text(self.cfg.rule_paths)} (regex engine: {ENGINE}){shard}")
             for problem in self.detector.problems:
                 self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
             eof = False

@@ -30,6 +30,7 @@ from .source import make_event_source
 from .source.event import EOE_TIMEOUT, AuditEvent, EventSource
 from .source.framing import LineError
 from .source.logfiles import display_name, iter_file, rotation_order
+from .source.shard import Shard
 
 Document = dict[str, Any]
 
@@ -48,6 +49,7 @@ class PipelineOptions:
     local_users: bool = False           # names from this host's user database
     process_table_size: int = 0         # 0: limits.MAX_PROCESSES
     parent_from_proc: bool = False      # live only: unknown parents from /proc
+    shard: Shard = Shard()              # the nodes evaluated here (source/shard.py)
     audit_input: bool = True            # False: the input is ECS documents (no source)
     rules: Optional[Sequence[Rule]] = None   # None: no engine (documents only)
 
@@ -95,6 +97,13 @@ class Pipeline:
             self._events(self.source.flush())
         if self.engine is not None:
             self._alerts(self.engine.flush())
+
+    def replace_source(self, source: EventSource) -> None:
+        """Read records with `source` from now on; what the old one holds is
+        evaluated first (a reload that changes how records are read)."""
+        if self.source is not None:
+            self._events(self.source.flush())
+        self.source = source
 
     def read_files(self, paths: Sequence[str],
                    on_unreadable: Callable[[str, Exception], None],
@@ -195,7 +204,7 @@ def build_pipeline(options: PipelineOptions,
     source = builders = None
     if options.audit_input:
         source = make_event_source(options.parser, timeout=options.event_timeout,
-                                   on_error=on_error)
+                                   on_error=on_error, shard=options.shard)
         builders = build_builders(options)
     engine = Engine(options.rules) if options.rules is not None else None
     return Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event)
