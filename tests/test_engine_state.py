@@ -113,3 +113,24 @@ def test_engine_feeds_stateful_matchers_per_host_clock(shared, monkeypatch) -> N
     assert engine.process(_doc(3, 1, "b"))[0].documents[-1]["@timestamp"].endswith("01.000Z")
     assert engine.stats()["expired_partial_matches"] >= 1
     assert engine.stats()["pending_partial_matches"] == 1   # pid 2 of host b, since 20 s
+
+
+def test_budget_takes_from_the_host_holding_most_over_all_rules() -> None:
+    """A host flooding one rule and writing to another cannot push out a
+    quiet host's entries of that other rule (fairshare.py, over all stores)."""
+    with limits.lowered(MAX_PENDING_TOTAL=14):
+        budget = StateBudget()
+    a: PendingStore[int] = PendingStore("a", budget, span=None)
+    b: PendingStore[int] = PendingStore("b", budget, span=None)
+    for i in range(3):
+        a.put("quiet", i, i, started=0.0)
+    a.put("flood", "first", 0, started=0.0)
+    for i in range(10):
+        b.put("flood", i, i, started=0.0)
+    a.put("flood", "second", 1, started=1.0)       # the budget is full: someone gives one up
+    assert a.held("quiet") == 3 and [k for k, _ in a.items("flood")] == ["second"]
+    c: PendingStore[int] = PendingStore("c", budget, span=None)
+    c.put("quiet", "new", 1, started=2.0)          # a store the flood holds nothing in
+    assert [k for k, _ in b.items("flood")] == list(range(1, 10))   # b holds most of flood's
+    assert a.held("quiet") == 3 and c.held("quiet") == 1 and a.held("flood") == 1
+    assert budget.used == 14 and budget.evicted == 2

