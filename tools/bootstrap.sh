@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
-      mandoc socat netcat-openbsd procps"
+      mandoc socat netcat-openbsd procps audispd-plugins rsyslog-elasticsearch python3-yaml"
 PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
 
