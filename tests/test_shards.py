@@ -8,6 +8,7 @@ through our rules and every corpus rule that loads."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import zlib
@@ -22,6 +23,7 @@ from audisp_eql.rules import load_rules
 from audisp_eql.source.shard import Shard, shard_of
 from conftest import CORPUS, ROOT
 from harness.plugin_config import plugin_argv, write_plugin_config
+from harness.procs import stop_process, wait_for
 from harness.records import exec_event
 
 sys.path.insert(0, str(ROOT))
@@ -161,3 +163,41 @@ def test_real_plugin_instances_split_a_replay(tmp_path: Path, replay: bytes) -> 
         assert f"shard {shard}" in stderr
         skipped = int(stderr.rsplit("skipped_other_shards=", 1)[1].split()[0])
         assert 0 < skipped < replay.count(b"\n")
+
+
+def test_sighup_moves_the_plugin_to_another_shard(tmp_path: Path) -> None:
+    """A reload that changes `shard` takes effect for the next lines; the
+    event of the old shard's node still in progress is evaluated first."""
+    from test_daemon import MATCHES, Plugin, write_config
+    one = next(n for n in node_names(50) if Shard(1, 2).owns(n.encode()))
+    two = next(n for n in node_names(50) if Shard(2, 2).owns(n.encode()))
+
+    def event(node: str, serial: int, eoe: bool = True) -> bytes:
+        argv, exe = MATCHES[0]
+        lines = exec_event(serial, argv, exe, pid=6000 + serial, eoe=eoe)
+        return b"".join(f"node={node} ".encode() + line for line in lines)
+
+    config = write_config(tmp_path)
+    text = config.read_text().replace("[plugin]\n", '[plugin]\nshard = "1/2"\n', 1)
+    config.write_text(text)
+    plugin = Plugin(tmp_path, config)
+    try:
+        plugin.wait_log("shard 1/2 (and records without node=)")
+        cut = event(one, 3, eoe=False)
+        plugin.send(event(two, 1) + event(one, 2) + cut[:-10])   # a line cut by the read
+        assert wait_for(lambda: [a["host"]["name"] for a in plugin.alerts()] == [one], 15.0)
+        config.write_text(text.replace('shard = "1/2"', 'shard = "2/2"'))
+        plugin.proc.send_signal(signal.SIGHUP)
+        plugin.wait_log("reloaded")
+        # node `one`'s event 3, in progress at the reload, was evaluated then
+        assert wait_for(lambda: len(plugin.alerts()) == 2, 15.0)
+        plugin.send(cut[-10:] + event(one, 4) + event(two, 5))
+        assert wait_for(lambda: [(a["host"]["name"], a["event"]["id"].split(":")[1])
+                                 for a in plugin.alerts()] ==
+                        [(one, "2"), (one, "3"), (two, "5")], 15.0), plugin.alerts()
+        assert plugin.close() == 0
+        # The line cut at the reload went on in the new source: no bad input.
+        assert "bad input" not in plugin.stderr_path.read_text()
+    finally:
+        stop_process(plugin.proc)
+        plugin.syslog.close()

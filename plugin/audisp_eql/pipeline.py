@@ -101,9 +101,14 @@ class Pipeline:
     def replace_source(self, source: EventSource) -> None:
         """Read records with `source` from now on; what the old one holds is
         evaluated first (a reload that changes how records are read)."""
+        partial = b""
         if self.source is not None:
+            # A line cut by the read goes on in the new source, not ended here.
+            partial = getattr(self.source, "take_partial", bytes)()
             self._events(self.source.flush())
         self.source = source
+        if partial:
+            self.feed(partial)
 
     def read_files(self, paths: Sequence[str],
                    on_unreadable: Callable[[str, Exception], None],

@@ -95,6 +95,12 @@ class LineSplitter:
         self._line_no = 0
         return self._counted(done)
 
+    def take_partial(self) -> bytes:
+        """The start of a line not yet ended (for a source that reads on from here)."""
+        partial = b"" if self._skipping else self._partial
+        self._partial = b""
+        return partial
+
     def flush(self) -> list:
         """End of input: the last line even without newline, then every pending event."""
         done = self._consume(self._take_tail())
