@@ -167,7 +167,8 @@ def test_real_plugin_instances_split_a_replay(tmp_path: Path, replay: bytes) -> 
 
 def test_sighup_moves_the_plugin_to_another_shard(tmp_path: Path) -> None:
     """A reload that changes `shard` takes effect for the next lines; the
-    event of the old shard's node still in progress is evaluated first."""
+    event of the old shard's node in progress is evaluated first, and a line
+    cut by the read at that moment goes on whole in the new shard's source."""
     from test_daemon import MATCHES, Plugin, write_config
     one = next(n for n in node_names(50) if Shard(1, 2).owns(n.encode()))
     two = next(n for n in node_names(50) if Shard(2, 2).owns(n.encode()))
@@ -178,25 +179,26 @@ def test_sighup_moves_the_plugin_to_another_shard(tmp_path: Path) -> None:
         return b"".join(f"node={node} ".encode() + line for line in lines)
 
     config = write_config(tmp_path)
-    text = config.read_text().replace("[plugin]\n", '[plugin]\nshard = "1/2"\n', 1)
+    text = config.read_text().replace("[plugin]\n", '[plugin]\nshard = "2/2"\n', 1)
     config.write_text(text)
     plugin = Plugin(tmp_path, config)
     try:
-        plugin.wait_log("shard 1/2 (and records without node=)")
-        cut = event(one, 3, eoe=False)
-        plugin.send(event(two, 1) + event(one, 2) + cut[:-10])   # a line cut by the read
-        assert wait_for(lambda: [a["host"]["name"] for a in plugin.alerts()] == [one], 15.0)
-        config.write_text(text.replace('shard = "1/2"', 'shard = "2/2"'))
+        plugin.wait_log("shard 2/2")
+        cut = event(two, 3, eoe=False)
+        plugin.send(event(one, 1) + event(two, 2) + cut[:-10])   # a line cut by the read
+        assert wait_for(lambda: [a["host"]["name"] for a in plugin.alerts()] == [two], 15.0)
+        config.write_text(text.replace('shard = "2/2"', 'shard = "1/2"'))
         plugin.proc.send_signal(signal.SIGHUP)
         plugin.wait_log("reloaded")
-        # node `one`'s event 3, in progress at the reload, was evaluated then
+        # node `two`'s event 3, in progress at the reload, was evaluated then
         assert wait_for(lambda: len(plugin.alerts()) == 2, 15.0)
-        plugin.send(cut[-10:] + event(one, 4) + event(two, 5))
+        plugin.send(cut[-10:] + event(two, 4) + event(one, 5))
         assert wait_for(lambda: [(a["host"]["name"], a["event"]["id"].split(":")[1])
                                  for a in plugin.alerts()] ==
-                        [(one, "2"), (one, "3"), (two, "5")], 15.0), plugin.alerts()
+                        [(two, "2"), (two, "3"), (one, "5")], 15.0), plugin.alerts()
         assert plugin.close() == 0
-        # The line cut at the reload went on in the new source: no bad input.
+        # The rest of the cut line was not taken for a line of its own (shard 1
+        # parses lines without node=: it would have been reported as bad input).
         assert "bad input" not in plugin.stderr_path.read_text()
     finally:
         stop_process(plugin.proc)
