@@ -94,7 +94,7 @@ def test_collector_section_prints_a_figure_per_shard_count() -> None:
     """1, 2 and 4 shard instances at once over a tiny replay: every figure is
     there, each instance's CPU is reported, and the shards' alerts added up to
     one instance's (the section fails otherwise)."""
-    proc = subprocess.run([sys.executable, str(RUN), "--shared", str(SHARED), "--quick",
+    proc = subprocess.run([sys.executable, str(RUN), "--shared", str(SHARED),
                            "--only", "collector", "--collector-nodes", "4",
                            "--collector-events", "30"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
