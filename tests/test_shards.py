@@ -66,10 +66,11 @@ def alert_keys(alerts: list[dict]) -> Counter:
                    for a in alerts)
 
 
-def run_shard(data: bytes, rules: list, shard: Shard) -> tuple[list[dict], list[dict], object]:
+def run_shard(data: bytes, rules: list, shard: Shard,
+              parser: str = "auto") -> tuple[list[dict], list[dict], object]:
     docs: list[dict] = []
     alerts: list[dict] = []
-    pipeline = build_pipeline(PipelineOptions(parser="auto", rules=rules, local_host=False,
+    pipeline = build_pipeline(PipelineOptions(parser=parser, rules=rules, local_host=False,
                                               shard=shard),
                               on_document=docs.append, on_alert=alerts.append)
     pipeline.start_source("replay")
@@ -122,6 +123,14 @@ def test_union_of_shards_is_one_instances_alerts(replay: bytes, rules: list, cou
         assert stats.records + stats.malformed + stats.skipped_other_shards == lines
     assert alert_keys(union) == alert_keys(single)
     assert whole.source.stats.skipped_other_shards == 0  # type: ignore[union-attr]
+
+
+def test_union_of_shards_with_the_python_parser(replay: bytes, rules: list,
+                                                single: tuple) -> None:
+    _docs, alone, _p = run_shard(replay, rules, Shard(), parser="python")
+    union = [a for k in (1, 2, 3) for a in run_shard(replay, rules, Shard(k, 3), "python")[1]]
+    assert len(alone) > 100 and alert_keys(union) == alert_keys(alone)
+    assert alert_keys(alone) == alert_keys(single[0])   # both parsers: the same alerts
 
 
 def test_shard_in_the_config_is_checked_with_file_and_line() -> None:
