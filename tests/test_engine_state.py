@@ -134,3 +134,23 @@ def test_budget_takes_from_the_host_holding_most_over_all_rules() -> None:
     assert [k for k, _ in b.items("flood")] == list(range(1, 10))   # b holds most of flood's
     assert a.held("quiet") == 3 and c.held("quiet") == 1 and a.held("flood") == 1
     assert budget.used == 14 and budget.evicted == 2
+
+
+def test_host_clocks_forget_the_host_seen_least_recently(shared, monkeypatch) -> None:
+    """More hosts than clocks: a flood of new host names forgets the hosts seen
+    least recently, not a quiet host that is still sending, whose time so
+    never runs backwards."""
+    [rule] = load_rules([SEED]).rules
+    monkeypatch.setitem(engine_module.STATEFUL_MATCHERS, "pair-test", PairMatcher)
+    monkeypatch.setattr(type(rule.compiled.query), "kind", "pair-test", raising=False)
+    with limits.lowered(MAX_HOST_CLOCKS=4):
+        engine = Engine([rule])
+    for i in range(20):
+        engine.process(_doc(1, 50, "quiet"))            # quiet keeps sending ...
+        engine.process(_doc(100 + i, 10, f"flood{i}"))  # ... among ever new hosts
+    for i in range(2):   # two more new hosts: quiet is the third most recent of four
+        engine.process(_doc(200 + i, 10, f"late{i}"))
+    assert engine.stats()["forgotten_host_clocks"] == 21 + 2 - 4
+    # quiet's clock is still :50, so an older document of it is taken at :50.
+    engine.process(_doc(9, 1, "quiet"))
+    assert engine._clocks["quiet"] == event_time(_doc(1, 50, "quiet"))
