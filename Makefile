@@ -5,15 +5,16 @@ SHARED  ?= ../shared
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup demo test bench fuzz lint-man install uninstall clean
+.PHONY: all setup demo test bench fuzz lint-man man install uninstall clean
 
 all: setup
 
 setup:
 	@tools/bootstrap.sh
 
+# scan exits 1 when rules alerted (0: none, 2: an error; see audisp-eql(8)): the demo must alert.
 demo: setup
-	$(TOOL) scan --format text --rules rules/ examples/intrusion.log
+	$(TOOL) scan --format text --rules rules/ examples/intrusion.log; test $$? -eq 1
 
 test: setup
 	$(PY) -m pytest -q tests
@@ -27,6 +28,11 @@ fuzz: setup
 
 lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]
+
+# audisp-eql(8): its synopsis, options and exit status come from the program's
+# argument parsers (tools/manpage.py; tests/test_man.py fails when it is stale).
+man: setup
+	$(PY) tools/manpage.py
 
 clean:
 	rm -rf .venv build plugin/*.egg-info .pytest_cache .hypothesis
@@ -44,7 +50,8 @@ PYTHON3    ?= /usr/bin/python3
 install:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d \
+	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d $(DESTDIR)$(SYSCONFDIR)/audisp-eql/exceptions.d \
+	    $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d \
 	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d
 	# Where the commented config points the JSON alert file; alerts are not for everyone.
 	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/log/audisp-eql
@@ -67,6 +74,7 @@ install:
 	# The shipped rule pack; files of other names in rules.d are the administrator's.
 	install -m 0644 rules/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/
 	install -m 0644 man/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/audisp-eql-exceptions.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/audisp-eql-eql.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 man/audisp-eql.8 $(DESTDIR)$(MANDIR)/man8/
 
@@ -76,6 +84,7 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d/audisp-eql.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d/audisp-eql.rules \
 	    $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
+	    $(DESTDIR)$(MANDIR)/man5/audisp-eql-exceptions.5 \
 	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/,$(notdir $(wildcard rules/*.toml)))
 	rm -rf $(DESTDIR)$(LIBDIR)

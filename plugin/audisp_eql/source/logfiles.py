@@ -1,12 +1,13 @@
 """Input files -> byte chunks: plain or gzip (by magic bytes), '-' = stdin,
-rotated sets read oldest first."""
+rotated sets read oldest first, a directory read as the rotated set it holds."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import sys
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .. import limits
 from ..escape import safe_text
@@ -37,6 +38,28 @@ def rotation_order(paths: list[str]) -> list[str]:
     for base in order:
         result.extend(p for _n, _i, p in sorted(groups[base], key=lambda t: (-t[0], t[1])))
     return result
+
+
+def expand_directories(paths: list[str], on_empty: Callable[[str, Exception], None]) -> list[str]:
+    """A directory (`/var/log/audit`) stands for the regular files directly in it
+    (hidden ones left out), to be put in rotation order with the rest; a
+    directory without any is reported through `on_empty` (name, error)."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-" or not os.path.isdir(path):
+            out.append(path)
+            continue
+        try:
+            names = sorted(os.listdir(path))
+        except OSError as exc:
+            on_empty(display_name(path), exc)
+            continue
+        files = [os.path.join(path, n) for n in names
+                 if not n.startswith(".") and os.path.isfile(os.path.join(path, n))]
+        if not files:
+            on_empty(display_name(path), OSError("directory holds no files"))
+        out.extend(files)
+    return out
 
 
 def _open(path: str) -> BinaryIO:
