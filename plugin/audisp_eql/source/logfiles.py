@@ -62,12 +62,14 @@ def expand_directories(paths: list[str], on_empty: Callable[[str, Exception], No
     return out
 
 
-def _open(path: str) -> BinaryIO:
+def _open(path: str) -> tuple[BinaryIO, bool]:
+    """The file (decompressed when gzip) and whether it is already at its end:
+    a terminal's end of input (^D) is seen once, by this first look."""
     raw: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")
-    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b"?"
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
+        return gzip.GzipFile(fileobj=raw, mode="rb"), False  # type: ignore[return-value]
+    return raw, head == b""
 
 
 def display_name(path: str) -> str:
@@ -80,10 +82,12 @@ def iter_file(path: str, chunk_size: int = 0) -> Iterator[bytes]:
     OSError (missing file, bad gzip) and EOFError (truncated gzip) propagate
     to the caller, which names the file."""
     chunk_size = chunk_size or limits.READ_CHUNK_BYTES
-    f = _open(path)
+    f, at_end = _open(path)
+    # One read at a time (read1): on a terminal each ^D ends the input once.
+    read = getattr(f, "read1", f.read)
     try:
-        while True:
-            data = f.read(chunk_size)
+        while not at_end:
+            data = read(chunk_size)
             if not data:
                 break
             yield data
