@@ -24,6 +24,7 @@ from .outputs.syslog import FACILITIES
 from .trust import UntrustedPathError, check_trusted
 
 DEFAULT_PATH = "/etc/audisp-eql/audisp-eql.toml"
+DEFAULT_EXCEPTIONS = "/etc/audisp-eql/exceptions.d"
 # Values Elastic's Linux rules accept for a process start (see the seed rule).
 ACTIONS = ("exec", "exec_event", "executed", "process_started")
 
@@ -69,6 +70,7 @@ class StdoutConfig:
 class Config:
     path: str = DEFAULT_PATH
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
+    exception_paths: List[str] = field(default_factory=lambda: [DEFAULT_EXCEPTIONS])
     event_action: str = "exec"
     parent_from_proc: bool = True
     user: str = ""
@@ -243,6 +245,10 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.rule_paths = rules.get_list("paths", cfg.rule_paths)
     rules.finish()
 
+    exceptions = _Reader(path, lines, "exceptions", 0, top.sub("exceptions"))
+    cfg.exception_paths = exceptions.get_list("paths", cfg.exception_paths)
+    exceptions.finish()
+
     limit = _Reader(path, lines, "ratelimit", 0, top.sub("ratelimit"))
     cfg.burst = limit.get("burst", int, cfg.burst, _not_negative)
     cfg.burst_interval = limit.get("interval", float, cfg.burst_interval, _positive)
@@ -291,6 +297,12 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     outputs.finish()
     top.finish()
     return cfg
+
+
+def missing_ok(cfg: Config) -> tuple[str, ...]:
+    """Exception paths that may be absent: the default directory (an older
+    installation has none); a path the administrator wrote must be there."""
+    return (DEFAULT_EXCEPTIONS,) if cfg.exception_paths == [DEFAULT_EXCEPTIONS] else ()
 
 
 def load_config(path: str | Path) -> Config:

@@ -7,8 +7,8 @@ without blocking so the dispatcher is never held up, ages incomplete events on
 the wall clock, and never lets an output block it for long.
 
 Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
-HUP reloads config and rules (a broken new set keeps the old one running);
-USR1 logs a status line now; USR2 reopens the outputs.
+HUP reloads config, rules and exceptions (a broken new set keeps the old one
+running); USR1 logs a status line now; USR2 reopens the outputs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import syslog
 import time
 from typing import Any, List
 
-from .config import Config, ConfigError, load_config
+from . import exitstatus, limits
+from .config import Config, ConfigError, load_config, missing_ok
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
                       RemoteSyslogOutput, StdoutOutput)
 from .privileges import PrivilegeError, drop_privileges
@@ -95,21 +96,34 @@ def build_outputs(cfg: Config) -> List[Output]:
 
 
 class Detector:
-    """Rules and the engine over them; swapped whole on reload."""
+    """Rules, exceptions and the engine over the rules; swapped whole on reload."""
 
     def __init__(self, cfg: Config) -> None:
+        from .check import load_checked
         from .engine import Engine
-        from .rules import load_rules
-        self.ruleset = load_rules(cfg.rule_paths)
+        from .exceptions import Suppressor
+        self.ruleset, self.exceptions = load_checked(cfg.rule_paths, cfg.exception_paths,
+                                                     missing_ok=missing_ok(cfg))
         self.engine = Engine(self.ruleset.rules)
+        self.suppressor = Suppressor(self.exceptions) if self.exceptions.items else None
 
     @property
     def problems(self) -> List[str]:
-        return [r.reason for r in self.ruleset.invalid]
+        return [r.reason for r in self.ruleset.invalid] + [str(e) for e in self.exceptions.errors]
 
     @property
     def rule_count(self) -> int:
         return len(self.engine.rules)
+
+    def loaded_text(self) -> str:
+        from .exceptions import utc_now
+        text = f"{self.rule_count} rules loaded"
+        items = self.exceptions.items
+        if items or self.exceptions.disabled_rules:
+            expired = len(self.exceptions.expired(utc_now()))
+            text += (f", {len(items)} exceptions ({expired} expired, not applied), "
+                     f"{len(self.exceptions.disabled_rules)} rules disabled")
+        return text
 
 
 def pipeline_options(cfg: Config) -> Any:
@@ -130,6 +144,7 @@ class Plugin:
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
         self.pipeline.engine = self.detector.engine
+        self.pipeline.exceptions = self.detector.suppressor
         self.stop = False
         self.reload_requested = False
         self.status_requested = False
@@ -173,7 +188,7 @@ class Plugin:
             return
         if detector.problems:
             self.sink.reopen()
-            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules and exceptions: "
                           + "; ".join(detector.problems[:5])
                           + (f" (and {len(detector.problems) - 5} more)"
                              if len(detector.problems) > 5 else ""))
@@ -194,9 +209,12 @@ class Plugin:
         if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
             from .pipeline import build_builders
             self.pipeline.builders = build_builders(pipeline_options(cfg))
+        if detector.suppressor is not None:
+            detector.suppressor.inherit_counts(self.detector.suppressor)
         self.cfg, self.detector = cfg, detector
         self.pipeline.engine = detector.engine
-        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
+        self.pipeline.exceptions = detector.suppressor
+        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.loaded_text()}")
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
@@ -208,6 +226,7 @@ class Plugin:
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
+                + _exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
                 + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
 
     # -- the loop ------------------------------------------------------------
@@ -216,10 +235,12 @@ class Plugin:
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
-            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {_paths_text(self.cfg.rule_paths)}")
-            for problem in self.detector.problems:
-                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
+            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.loaded_text()} "
+                          f"from {_paths_text(self.cfg.rule_paths + self.cfg.exception_paths)}")
+            for report in self.detector.ruleset.invalid:
+                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {report.reason}")
+            for error in self.detector.exceptions.errors:
+                self.diag.log(syslog.LOG_WARNING, f"exception not loaded: {error}")
             eof = False
             while not (eof or self.stop):
                 readable, _, _ = select.select([stdin_fd, wake_r], [], [], TICK_SECONDS)
@@ -298,6 +319,20 @@ def _paths_text(paths: List[str], shown: int = 3) -> str:
     return f"{', '.join(paths[:shown])} and {len(paths) - shown} more paths"
 
 
+def _exceptions_text(excepted: int, suppressor: Any) -> str:
+    """` excepted=N` and the exceptions that suppressed something, most first (bounded)."""
+    if suppressor is None and not excepted:
+        return ""
+    text = f" excepted={excepted}"
+    counted = [(item, n) for item, n in (suppressor.count_lines() if suppressor else []) if n]
+    if counted:
+        shown = counted[:limits.MAX_STATUS_EXCEPTIONS]
+        text += " by_exception=" + ",".join(f"{item.key}:{n}" for item, n in shown)
+        if len(counted) > len(shown):
+            text += f",+{len(counted) - len(shown)}more"
+    return text
+
+
 def _outputs_config(cfg: Config) -> tuple:
     return (cfg.syslog, cfg.remotes, cfg.file, cfg.stdout, cfg.queue_size)
 
@@ -327,12 +362,12 @@ def prepare_signals(handler: Any) -> None:
 
 
 def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
-    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 1 on a start-up error."""
+    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 2 on a start-up error."""
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
         Diagnostics("/dev/log", "daemon", "audisp-eql").log(syslog.LOG_ERR, f"cannot start: {exc}")
-        return 1
+        return exitstatus.ERROR
     diag = Diagnostics(cfg.syslog.socket, cfg.log_facility, cfg.syslog.tag)
     bridge = _LoggingBridge(diag)
     logging.getLogger("audisp_eql").addHandler(bridge)
@@ -341,7 +376,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             plugin = Plugin(cfg, diag)
         except (OSError, ValueError) as exc:
             diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
-            return 1
+            return exitstatus.ERROR
         prepare_signals(plugin.on_signal)
         if cfg.user:
             try:
@@ -349,7 +384,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             except PrivilegeError as exc:
                 diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
                 plugin.sink.close()
-                return 1
+                return exitstatus.ERROR
             diag.log(syslog.LOG_INFO, f"running as uid {uid} gid {gid}")
         return plugin.run(stdin_fd)
     finally:
