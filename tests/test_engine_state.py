@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import pytest
 
 from audisp_eql import limits
 from audisp_eql.engine import Engine, Match

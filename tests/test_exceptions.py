@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -382,3 +383,25 @@ def test_pipeline_stage_between_engine_and_alerts(tmp_path: Path, shared) -> Non
     assert [a["process"]["args"][2] for a in alerts] == ["/run/other.sock"]
     assert (pipeline.counts.alerts, pipeline.counts.excepted) == (1, 1)
     assert pipeline.exceptions is not None and pipeline.exceptions.counts == {"e.toml:1": 1}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user")
+def test_exception_directories_nobody_may_read_are_errors_not_silence(
+        other_user, tmp_path: Path) -> None:
+    """As the plugin's user after a mistaken chmod: a directory it cannot list
+    or reach must not look like one without exceptions."""
+    work = other_user.workdir("exceptions")
+    closed = work / "closed.d"          # cannot be listed
+    closed.mkdir(mode=0o711)
+    (closed / "a.toml").write_text(GOOD)
+    os.chmod(closed / "a.toml", 0o644)
+    os.chmod(closed, 0o311)
+    hidden = work / "hidden"            # cannot be reached
+    (hidden / "inner.d").mkdir(parents=True)
+    os.chmod(hidden, 0o700)
+    script = ("import sys\nfrom audisp_eql.exceptions import load_exceptions\n"
+              "for e in load_exceptions(sys.argv[1:]).errors:\n    print(e)\n")
+    out = subprocess.run(other_user.python_command(script, str(closed), str(hidden / "inner.d")),
+                         **other_user.run_as(), capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [f"{closed}: cannot read: Permission denied",
+                                       f"{hidden / 'inner.d'}: cannot read: Permission denied"]

@@ -4,7 +4,6 @@ and `plugin --check-config`, which loads everything and changes nothing."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -147,10 +146,8 @@ def test_check_config_errors_name_file_and_line_and_exit_2(tmp_path: Path) -> No
 def test_check_config_on_an_unknown_user_and_a_missing_explicit_exception_path(
         tmp_path: Path) -> None:
     config = write_plugin_config(tmp_path, [SEED], tmp_path / "alerts.json",
-                                 config_mode=0o644, exceptions=[tmp_path / "gone.d"])
-    text = config.read_text().replace("[plugin]\n", '[plugin]\nuser = "no-such-user-x"\n')
-    config.write_text(text)
-    os.chmod(config, 0o644)
+                                 config_mode=0o644, exceptions=[tmp_path / "gone.d"],
+                                 plugin_extra='user = "no-such-user-x"')
     result = check_config(config)
     assert result.returncode == 2
     assert "plugin.user: no such user: 'no-such-user-x'" in result.stderr

@@ -88,6 +88,7 @@ def run_check(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
             write.text(f"{'warning':12} {warning}")
     counts = ruleset.counts()
     if not write.as_json:
+        from .eql.lucene import ENGINE_DESCRIPTION
         summary = (f"{len(ruleset.reports)} rules: "
                    + ", ".join(f"{n} {status}" for status, n in counts.items()))
         if exceptions.files or errors:
@@ -95,7 +96,7 @@ def run_check(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
             summary += (f"; {len(exceptions.items)} exceptions from {len(exceptions.files)} "
                         f"file(s) ({expired} expired, {noted} with notes), "
                         f"{len(errors)} errors, {len(warnings)} warnings")
-        write.text(summary)
+        write.text(summary + f"; regular expressions: {ENGINE_DESCRIPTION}")
     if counts.get(INVALID) or errors:
         return exitstatus.ERROR
     if counts.get(CANNOT_FIRE) or counts.get(UNSUPPORTED) or noted or warnings:

@@ -49,7 +49,8 @@ def _add_events(sub: argparse._SubParsersAction) -> None:
                    help="also print failed execs (event.outcome=failure)")
     p.add_argument("--action", default="exec", help="event.action value (default: exec)")
     p.add_argument("--hostname", default=None,
-                   help="host.name for records without node= (default: absent)")
+                   help="the host that wrote the records without node= (default: this "
+                        "machine: its hostname, /etc/machine-id and OS)")
     p.add_argument("--local-users", action="store_true",
                    help="resolve uid/gid names from this host's user database "
                         "(only right for this host's logs)")

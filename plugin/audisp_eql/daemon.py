@@ -18,15 +18,18 @@ import logging
 import os
 import select
 import signal
+import ssl
 import sys
 import syslog
 import time
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
-from . import exitstatus, limits
-from .config import Config, ConfigError, load_config, missing_ok
+from . import exitstatus
+from .config import Config, ConfigError, load_config
+from .detector import Detector, exceptions_text
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
-                      RemoteSyslogOutput, StdoutOutput)
+                      RemoteSyslogOutput, StdoutOutput, TlsSettings)
+from .outputs.tls import make_context
 from .privileges import PrivilegeError, drop_privileges
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -79,51 +82,30 @@ class _LoggingBridge(logging.Handler):
         self.diag.log(self.LEVELS[level], record.getMessage())
 
 
-def build_outputs(cfg: Config) -> List[Output]:
-    """Open every configured output; OSError/ValueError propagate to the caller."""
+def build_outputs(cfg: Config,
+                  tls_contexts: Optional[Dict[TlsSettings, ssl.SSLContext]] = None) -> List[Output]:
+    """Open every configured output; OSError/ValueError propagate to the caller.
+
+    `tls_contexts` holds the TLS contexts already loaded, by settings: those are
+    reused (a reload after a privilege drop cannot read a root-only key again),
+    new ones are loaded and added."""
+    contexts = {} if tls_contexts is None else tls_contexts
     outputs: List[Output] = []
     if cfg.syslog.enabled:
         outputs.append(LocalSyslogOutput(cfg.syslog.socket, cfg.syslog.facility,
                                          cfg.syslog.format, cfg.syslog.tag, cfg.queue_size))
     for remote in cfg.remotes:
+        tls = remote.tls()
+        if tls is not None and tls not in contexts:
+            contexts[tls] = make_context(tls)
         outputs.append(RemoteSyslogOutput(remote.host, remote.port, remote.protocol,
-                                          remote.facility, remote.format, cfg.queue_size))
+                                          remote.facility, remote.format, cfg.queue_size,
+                                          tls=tls, context=contexts.get(tls) if tls else None))
     if cfg.file.enabled:
         outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
     if cfg.stdout.enabled:
         outputs.append(StdoutOutput(cfg.stdout.format))
     return outputs
-
-
-class Detector:
-    """Rules, exceptions and the engine over the rules; swapped whole on reload."""
-
-    def __init__(self, cfg: Config) -> None:
-        from .check import load_checked
-        from .engine import Engine
-        from .exceptions import Suppressor
-        self.ruleset, self.exceptions = load_checked(cfg.rule_paths, cfg.exception_paths,
-                                                     missing_ok=missing_ok(cfg))
-        self.engine = Engine(self.ruleset.rules)
-        self.suppressor = Suppressor(self.exceptions) if self.exceptions.items else None
-
-    @property
-    def problems(self) -> List[str]:
-        return [r.reason for r in self.ruleset.invalid] + [str(e) for e in self.exceptions.errors]
-
-    @property
-    def rule_count(self) -> int:
-        return len(self.engine.rules)
-
-    def loaded_text(self) -> str:
-        from .exceptions import utc_now
-        text = f"{self.rule_count} rules loaded"
-        items = self.exceptions.items
-        if items or self.exceptions.disabled_rules:
-            expired = len(self.exceptions.expired(utc_now()))
-            text += (f", {len(items)} exceptions ({expired} expired, not applied), "
-                     f"{len(self.exceptions.disabled_rules)} rules disabled")
-        return text
 
 
 def pipeline_options(cfg: Config) -> Any:
@@ -139,7 +121,13 @@ class Plugin:
         self.diag = diag
         self.detector = Detector(cfg)
         self.parse_errors = 0
-        self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
+        # TLS certificates and keys, loaded once (as root, before a privilege drop).
+        self.tls_contexts: Dict[TlsSettings, ssl.SSLContext] = {}
+        self.sink = AlertSink(build_outputs(cfg, self.tls_contexts),
+                              RateLimiter(cfg.burst, cfg.burst_interval))
+        # Sinks a reload replaced, delivering what they hold (bounded) while the
+        # loop goes on; closed and accounted for once they are done.
+        self.retiring: List[AlertSink] = []
         self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
@@ -180,7 +168,7 @@ class Plugin:
 
     def reload(self) -> None:
         try:
-            cfg = load_config(self.cfg.path)
+            cfg = load_config(self.cfg.path, tls_loaded=self.tls_contexts.keys())
             detector = Detector(cfg)
         except ConfigError as exc:
             self.sink.reopen()   # SIGHUP after log rotation: reopen whatever the config says
@@ -194,15 +182,19 @@ class Plugin:
                              if len(detector.problems) > 5 else ""))
             return
         if _outputs_config(cfg) != _outputs_config(self.cfg):
+            wanted = {r.tls() for r in cfg.remotes} - {None}
+            contexts = {k: v for k, v in self.tls_contexts.items() if k in wanted}
             try:
-                outputs = build_outputs(cfg)
+                outputs = build_outputs(cfg, contexts)
             except (OSError, ValueError) as exc:
                 # After a privilege drop a root-only file cannot be opened again.
                 self.sink.reopen()
                 self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old outputs: {exc}")
                 return
-            self.sink.close()
+            self.sink.start_close()
+            self.retiring.append(self.sink)
             self.sink = AlertSink(outputs, RateLimiter(cfg.burst, cfg.burst_interval))
+            self.tls_contexts = contexts
         else:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
@@ -221,13 +213,15 @@ class Plugin:
         counts = self.pipeline.counts
         engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
+        queued = " ".join(f"{name}={count}" for name, count in self.sink.queued())
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
-                + _exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
-                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
+                + exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
+                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else "")
+                + (f" queued: {queued}" if queued else ""))
 
     # -- the loop ------------------------------------------------------------
     def run(self, stdin_fd: int = 0) -> int:
@@ -235,8 +229,10 @@ class Plugin:
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
+            from .eql.lucene import ENGINE
             self.diag.log(syslog.LOG_INFO, f"started: {self.detector.loaded_text()} "
-                          f"from {_paths_text(self.cfg.rule_paths + self.cfg.exception_paths)}")
+                          f"from {_paths_text(self.cfg.rule_paths + self.cfg.exception_paths)} "
+                          f"(regex engine: {ENGINE})")
             for report in self.detector.ruleset.invalid:
                 self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {report.reason}")
             for error in self.detector.exceptions.errors:
@@ -260,8 +256,11 @@ class Plugin:
                           + self.status_line())
             return 0
         finally:
+            self.retire(wait=True)
             before = self.sink.dropped()
             self.sink.close()
+            for priority, text in self.sink.notices():
+                self.diag.log(priority, text)
             lost = self.sink.dropped() - before
             if lost:   # after the final status line: say so, or the loss is silent
                 self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
@@ -292,9 +291,29 @@ class Plugin:
             self.pipeline.feed(chunk)
         return False
 
+    def retire(self, wait: bool = False) -> None:
+        """Close the sinks a reload replaced once they are done delivering (or,
+        with `wait`, now: at exit, within their bound); say what they lost."""
+        for sink in list(self.retiring):
+            if not (wait or sink.closing_done()):
+                continue
+            self.retiring.remove(sink)
+            before = sink.dropped()
+            sink.close()
+            for priority, text in sink.notices():
+                self.diag.log(priority, text)
+            lost = sink.dropped() - before
+            if lost:
+                self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) to outputs replaced by the "
+                              f"reload could not be delivered: {'; '.join(sink.errors())}")
+
     def housekeeping(self) -> None:
         self.pipeline.age()
         self.sink.tick(time.monotonic())
+        for priority, text in self.sink.notices():
+            self.diag.log(priority, text)
+        if self.retiring:
+            self.retire()
         self.diag.syslog.flush()
         if self.reload_requested:
             self.reload_requested = False
@@ -317,20 +336,6 @@ def _paths_text(paths: List[str], shown: int = 3) -> str:
     if len(paths) <= shown:
         return ", ".join(paths)
     return f"{', '.join(paths[:shown])} and {len(paths) - shown} more paths"
-
-
-def _exceptions_text(excepted: int, suppressor: Any) -> str:
-    """` excepted=N` and the exceptions that suppressed something, most first (bounded)."""
-    if suppressor is None and not excepted:
-        return ""
-    text = f" excepted={excepted}"
-    counted = [(item, n) for item, n in (suppressor.count_lines() if suppressor else []) if n]
-    if counted:
-        shown = counted[:limits.MAX_STATUS_EXCEPTIONS]
-        text += " by_exception=" + ",".join(f"{item.key}:{n}" for item, n in shown)
-        if len(counted) > len(shown):
-            text += f",+{len(counted) - len(shown)}more"
-    return text
 
 
 def _outputs_config(cfg: Config) -> tuple:

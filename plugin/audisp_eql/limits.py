@@ -43,6 +43,7 @@ MAX_TIMESTAMPS = 1024             # formatted seconds remembered
 MAX_AUDIT_KEYS = 1024             # decoded audit rule keys remembered
 MAX_AUDIT_KEY_LENGTH = 512        # ... only keys up to this many characters
 MAX_RECORD_TYPES = 4096           # record type -> "ends an event" answers remembered
+MAX_HOST_IDENTITIES = 16384       # node names whose host.* object is kept
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------
 MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)
@@ -59,6 +60,8 @@ REGEX_MEMORY = 8 << 20            # RE2 memory per rule regex
 LITERAL_SEARCH_MEMORY = 64 << 20  # RE2 set memory for the index's substring search
 LITERAL_SEARCH_LENGTH = 1 << 16   # longer values are assumed to contain every literal
 MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this far
+REGEX_MAX_STATES = 200_000        # built-in regex automaton (no google-re2): NFA states per regex
+REGEX_DFA_CACHE = 1 << 16         # ... its DFA cache (states + transitions), cleared whole when full
 
 # -- stateful rules (engine/state.py) ----------------------------------------------
 MAX_PENDING_PER_RULE = 4096       # pending partial matches of one rule (oldest evicted)
@@ -70,6 +73,20 @@ MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest f
 MAX_EXCEPTION_ITEMS = 10000       # exception items loaded (the rest reported, not loaded)
 MAX_EXCEPTION_FILE_BYTES = 16 << 20   # one exception file (TOML or Kibana NDJSON export)
 MAX_STATUS_EXCEPTIONS = 10        # exceptions named with their counts on the status line
+
+# -- alerts -> outputs (outputs/) ------------------------------------------------------
+ALERT_QUEUE = 1000                # alerts an output holds while its peer is away (default)
+MAX_SYSLOG_MESSAGE = 60 * 1024    # alert text per syslog message: one UDP datagram
+REMOTE_CONNECT_SECONDS = 10.0     # TCP connect and TLS handshake, per address (sender thread)
+REMOTE_SEND_SECONDS = 10.0        # one message to a collector that stopped reading
+# TLS 1.3: a collector refuses the client's certificate (or its lack of one) only
+# after the client's half of the handshake; wait this long for that verdict
+# before the first alert goes out.
+TLS_VERDICT_SECONDS = 0.5
+REMOTE_CLOSE_SECONDS = 2.0        # close(): time left to deliver what is queued (the loop waits)
+REMOTE_BACKOFF_FIRST = 0.5        # seconds before the first reconnect; doubled per failure
+REMOTE_BACKOFF_MAX = 30.0
+ROTATION_CHECK_SECONDS = 1.0      # how often the JSON file output looks for rotation
 
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .alerts import make_alert
 from .ecs import BuildContext, BuilderRegistry, make_registry
+from .ecs.host import HostDirectory, local_identity, named_identity
 from .ecs.proctable import ProcessTable
 from .ecs.users import UserDb
 from .engine import Engine
@@ -40,7 +41,11 @@ class PipelineOptions:
     event_timeout: float = EOE_TIMEOUT  # seconds an event waits for its next record
     action: str = "exec"                # event.action of process starts
     include_failed: bool = False        # failed execs become documents too
-    hostname: Optional[str] = None      # host.name for records without node=
+    # The host that wrote records without node=: `hostname` names another host
+    # (host.id derived from the name); else this machine (hostname, machine-id,
+    # OS) unless `local_host` is False (then no host.name/id).
+    hostname: Optional[str] = None
+    local_host: bool = True
     local_users: bool = False           # names from this host's user database
     process_table_size: int = 0         # 0: limits.MAX_PROCESSES
     parent_from_proc: bool = False      # live only: unknown parents from /proc
@@ -191,10 +196,12 @@ class Pipeline:
 
 def build_builders(options: PipelineOptions) -> BuilderRegistry:
     """The builders of every registered event kind, sharing one process table."""
+    local = named_identity(options.hostname) if options.hostname else \
+        local_identity() if options.local_host else None
     return make_registry(BuildContext(
         action=options.action, include_failed=options.include_failed,
         table=ProcessTable(options.process_table_size, proc_fallback=options.parent_from_proc),
-        users=UserDb() if options.local_users else None, hostname=options.hostname))
+        users=UserDb() if options.local_users else None, hosts=HostDirectory(local)))
 
 
 def build_pipeline(options: PipelineOptions,

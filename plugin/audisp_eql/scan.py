@@ -187,7 +187,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--action", default="exec", help="event.action of our documents (default: exec)")
     p.add_argument("--parser", choices=("auto", "auparse", "python"), default="auto",
                    help="record grouping: auparse (default when installed) or pure Python")
-    p.add_argument("--hostname", default=None, help="host.name for records without node=")
+    p.add_argument("--hostname", default=None,
+                   help="the host that wrote the records without node= (default: this "
+                        "machine: its hostname, /etc/machine-id and OS)")
     p.add_argument("--summary-json", action="store_true", help="print the summary as JSON on stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary and no progress")
 

@@ -26,18 +26,21 @@ def write_plugin_config(directory: Path, rules: Sequence[PathLike], alerts: Path
                         file_mode: Optional[str] = None,
                         exceptions: Sequence[PathLike] = (),
                         status_interval: float = 0,
-                        config_mode: int = 0o600, extra: str = "",
+                        config_mode: int = 0o600, extra: str = "", plugin_extra: str = "",
                         name: str = "audisp-eql.toml") -> Path:
     """`directory/name`: rules from `rules`, alerts to the JSON-lines file
     `alerts`, syslog to `syslog_socket` (None: syslog off), no periodic status
     line (unless `status_interval`), exceptions from `exceptions` only (never
     the host's /etc/audisp-eql/exceptions.d); the other keys only when given
-    (else the plugin's defaults). `extra` is appended as is (more tables)."""
+    (else the plugin's defaults). `extra` is appended as is (more tables),
+    `plugin_extra` goes into [plugin]."""
     plugin = [f"status_interval = {status_interval:g}"]
     if parent_from_proc is not None:
         plugin.append(f"parent_from_proc = {'true' if parent_from_proc else 'false'}")
     if event_action is not None:
         plugin.append(f"event_action = {toml_string(event_action)}")
+    if plugin_extra:
+        plugin.append(plugin_extra.strip("\n"))
     lines = ["[plugin]", *plugin,
              "[rules]", f"paths = [{', '.join(toml_string(p) for p in rules)}]",
              "[exceptions]", f"paths = [{', '.join(toml_string(p) for p in exceptions)}]"]

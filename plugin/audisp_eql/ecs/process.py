@@ -39,7 +39,9 @@ from .registry import Document, EventBuilder, Syscall
 _FIELDS: frozenset[str] = frozenset("""
 @timestamp tags
 event.kind event.category event.type event.action event.outcome event.id event.module
-host.name host.os.type
+host.name host.hostname host.id host.architecture
+host.os.type host.os.family host.os.platform host.os.name host.os.version host.os.full
+host.os.codename host.os.kernel
 process.pid process.executable process.name process.args process.args_count
 process.command_line process.working_directory process.title process.interactive
 process.user.id process.user.name process.real_user.id process.real_user.name
@@ -137,7 +139,6 @@ class ProcessStartBuilder(EventBuilder):
                                        ("GID", gid, "group"), ("EGID", egid, "group"),
                                        ("AUID", auid, "audit"))) \
             if v.tail or context.users is not None else _NO_NAMES
-        hostname = event.node if event.node is not None else context.hostname
         outcome = "success" if success else "failure"
 
         process: dict[str, Any] = {
@@ -181,8 +182,7 @@ class ProcessStartBuilder(EventBuilder):
             "event": {"kind": "event", "category": ["process"], "type": ["start"],
                       "action": context.action, "outcome": outcome,
                       "id": event.event_id, "module": "auditd"},
-            "host": ({"os": {"type": "linux"}, "name": hostname} if hostname is not None
-                     else {"os": {"type": "linux"}}),
+            "host": context.host_fields(event.node),
             "process": process,
             "auditd": {"data": {"syscall": syscall_name, "a0": v.a0, "a1": v.a1, "a2": v.a2,
                                 "a3": v.a3, "arch": v.arch, "exit": v.exit, "tty": tty},

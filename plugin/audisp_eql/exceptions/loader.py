@@ -10,6 +10,8 @@ item is reported and left out, the rest loads.
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -26,17 +28,36 @@ def _files(paths: Iterable[str | Path], missing_ok: frozenset[str],
            errors: list[ExceptionFileError]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-        elif not path.exists():
+        try:
+            is_dir = stat.S_ISDIR(path.stat().st_mode)
+        except FileNotFoundError:
             if str(raw) not in missing_ok:
                 errors.append(ExceptionFileError(path, None, "no such file or directory"))
+            continue
+        except OSError as err:
+            errors.append(ExceptionFileError(path, None, f"cannot read: {err.strerror or err}"))
+            continue
+        if is_dir:
+            yield from _directory(path, errors)
         elif path.suffix not in SUFFIXES:
             errors.append(ExceptionFileError(path, None, "not an exception file (*.toml: "
                                                          "audisp-eql's format, *.ndjson: a "
                                                          "Kibana export)"))
         else:
             yield path
+
+
+def _directory(path: Path, errors: list[ExceptionFileError]) -> list[Path]:
+    """The exception files below a directory, sorted; a directory that cannot be
+    read is an error (else its exceptions would be silently missing)."""
+    def unreadable(err: OSError) -> None:
+        errors.append(ExceptionFileError(Path(err.filename or path), None,
+                                         f"cannot read: {err.strerror or err}"))
+
+    found = []
+    for top, _dirs, names in os.walk(path, onerror=unreadable):
+        found += [Path(top) / n for n in names if Path(n).suffix in SUFFIXES]
+    return sorted(p for p in found if p.is_file())
 
 
 def _read(path: Path) -> str:
