@@ -174,3 +174,25 @@ def test_help_shows_the_exit_status_table(command: str) -> None:
     tail = result.stdout[result.stdout.index("exit status:"):]
     for code, text in TABLE[command]:
         assert f"  {code}  {text}" in tail
+
+
+def test_tags_take_one_value_each_and_leave_the_inputs_alone(tmp_path: Path) -> None:
+    """`scan --rules rules/ --tags compliance /var/log/audit`: the directory is
+    an input, not a second tag."""
+    directory = tmp_path / "audit"
+    directory.mkdir()
+    (directory / "audit.log").write_bytes((ROOT / "examples" / "intrusion.log").read_bytes())
+    result = on_a_terminal("scan", "--format", "json", "--rules", str(RULES), "--tags",
+                           "compliance", str(directory))
+    names = {json.loads(line)["rule"]["name"] for line in result.stdout.splitlines()}
+    assert result.returncode == 1, result.stderr
+    assert "Audit Rules Deleted or Auditing Disabled with auditctl" in names
+    assert "Shell Started by a Web Server Process" not in names   # not a compliance rule
+    both = piped("scan", "--format", "json", "-r", str(RULES), "--tags", "compliance",
+                 "--tags", "persistence", str(directory))
+    commas = piped("scan", "--format", "json", "-r", str(RULES), "--tags",
+                   "compliance,persistence", str(directory))
+    def fired(result: subprocess.CompletedProcess) -> list:
+        return sorted((a["rule"]["uuid"], a["event"]["id"])
+                      for a in map(json.loads, result.stdout.splitlines()))
+    assert fired(both) == fired(commas) and len(fired(both)) > len(names)

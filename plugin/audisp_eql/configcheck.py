@@ -40,7 +40,8 @@ class _Report:
 
 
 def _outputs(cfg: Config, report: _Report) -> None:
-    """What each output would be, and what stat() alone shows would fail."""
+    """What each output would be, and what stat() alone shows would fail (the
+    TLS files were loaded by load_config, which names any that fail)."""
     report.say("outputs:")
     if cfg.syslog.enabled:
         report.say(f"  syslog {cfg.syslog.socket} facility {cfg.syslog.facility} "
@@ -49,8 +50,12 @@ def _outputs(cfg: Config, report: _Report) -> None:
             report.warning(f"{cfg.path}: output.syslog.socket {cfg.syslog.socket} does not exist "
                            "now (alerts are queued until it does)")
     for remote in cfg.remotes:
+        tls = remote.tls()
         report.say(f"  remote {remote.protocol}://{remote.host}:{remote.port} "
-                   f"facility {remote.facility} format {remote.format}")
+                   f"facility {remote.facility} format {remote.format}"
+                   + (f" (certificates of {tls.ca_file or 'the system'}"
+                      + (f", client certificate {tls.cert_file}" if tls.cert_file else "")
+                      + ")" if tls else ""))
     if cfg.file.enabled:
         report.say(f"  file {cfg.file.path} mode {cfg.file.mode:04o}")
         directory = os.path.dirname(cfg.file.path) or "/"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable, Optional, TextIO
 
 from . import exitstatus, limits
 from .check import load_checked
@@ -52,15 +52,18 @@ def select_rules(args: argparse.Namespace, err: TextIO) -> tuple[RuleSet, Except
         err.write(f"audisp-eql: exception not loaded: {safe_text(str(error))}\n")
     errors = len(ruleset.invalid) + len(exceptions.errors)
     if args.tags:
-        ruleset = ruleset.select_tags(args.tags)
+        wanted = [t.strip() for tags in args.tags for t in tags.split(",") if t.strip()]
+        ruleset = ruleset.select_tags(wanted)
     return ruleset, exceptions, errors
 
 
-def no_input_on_a_terminal(args: argparse.Namespace, err: TextIO, stdin: TextIO) -> bool:
-    """No FILE: read stdin, unless it is a terminal (nobody is typing audit records)."""
+def no_input_on_a_terminal(args: argparse.Namespace, err: TextIO,
+                           stdin: Optional[TextIO]) -> bool:
+    """No FILE: read stdin, unless it is a terminal (nobody is typing audit records)
+    or there is none."""
     if args.files:
         return False
-    if stdin.isatty():
+    if stdin is None or stdin.isatty():
         err.write("audisp-eql: no input: name audit log files or directories (e.g. "
                   "/var/log/audit), or pipe records in (use '-' to read the terminal)\n")
         return True
@@ -105,7 +108,7 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     """Exit status: exitstatus.TABLE["scan"]."""
     out = out or sys.stdout
     err = err or sys.stderr
-    if no_input_on_a_terminal(args, err, stdin or sys.stdin):
+    if no_input_on_a_terminal(args, err, stdin if stdin is not None else sys.stdin):
         return exitstatus.ERROR
     summary = ScanSummary()
     reporter = _Reporter(err, summary)
@@ -180,8 +183,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                    help="audit records (default) or ECS JSON documents, one per line")
     p.add_argument("--format", choices=("auto", "text", "json"), default="auto",
                    help="alerts as text (default on a terminal) or one JSON alert per line")
-    p.add_argument("--tags", nargs="+", metavar="TAG",
-                   help="only rules with a tag containing one of these (case-insensitive)")
+    p.add_argument("--tags", action="append", metavar="TAG",
+                   help="only rules with a tag containing TAG (case-insensitive); repeat it, "
+                        "or separate tags with commas, for rules with any of them")
     p.add_argument("--include-non-production", action="store_true",
                    help="also run rules whose maturity is not production, and deprecated ones")
     p.add_argument("--action", default="exec", help="event.action of our documents (default: exec)")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from .model import Entry, ExceptionFileError, ExceptionItem
 from .native import OS_TYPES
@@ -186,7 +186,3 @@ def _drop_refused(out: KibanaFile) -> None:
         for lid in refused:
             del out.lists[lid]
 
-
-def list_label(lists: dict[str, KibanaList], list_id: str) -> Optional[str]:
-    found = lists.get(list_id)
-    return None if found is None else f'"{found.name}" ({found.where})'

@@ -119,9 +119,6 @@ class ExceptionSet:
     warnings: list[str] = field(default_factory=list)   # found while loading (unattached lists)
     files: list[Path] = field(default_factory=list)
 
-    def active(self, now: dt.datetime) -> list[ExceptionItem]:
-        return [item for item in self.items if not item.expired(now)]
-
     def expired(self, now: dt.datetime) -> list[ExceptionItem]:
         return [item for item in self.items if item.expired(now)]
 
