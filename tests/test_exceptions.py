@@ -405,3 +405,28 @@ def test_exception_directories_nobody_may_read_are_errors_not_silence(
                          **other_user.run_as(), capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == [f"{closed}: cannot read: Permission denied",
                                        f"{hidden / 'inner.d'}: cannot read: Permission denied"]
+
+
+def test_hostile_document_shapes_never_break_the_stage() -> None:
+    """Documents read with --input ecs are anyone's: deep arrays, odd types."""
+    deep: object = "nc"
+    for _ in range(5000):
+        deep = [deep]
+    stage = Suppressor(ExceptionSet(items=[item("x", entry("process.name", "match", "nc"))]))
+    assert stage.suppressing("r", [{"process": {"name": deep}}]) is not None
+    odd = {"process": {"name": {"x": 1}, "args": [None, 1.5, True, {"a": "b"}]}, "user": 7}
+    expected = {   # (field, kind) -> positive answer; the negated one is its complement
+        ("process.name", "match"): False, ("process.name", "wildcard"): False,
+        ("process.name", "exists"): True, ("process.args", "match"): True,
+        ("process.args", "wildcard"): True, ("process.args", "exists"): True,
+        ("user.name", "match"): False, ("user.name", "exists"): False,
+        ("user", "match"): True, ("user", "wildcard"): True, ("user", "exists"): True,
+    }
+    values = {"match": ("1.5", "true", "7"), "wildcard": ("*",), "exists": ()}
+    for (field, kind), holds in expected.items():
+        kind_values = values[kind]
+        test = compile_entry(Entry(field, "match_any" if kind == "match" else kind, False,
+                                   kind_values))
+        negated = compile_entry(Entry(field, "match_any" if kind == "match" else kind, True,
+                                      kind_values))
+        assert (test(odd), negated(odd)) == (holds, not holds), (field, kind)
