@@ -5,15 +5,16 @@ SHARED  ?= ../shared
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup demo test bench fuzz lint-man install uninstall deb clean
+.PHONY: all setup demo test bench fuzz lint-man man install uninstall deb clean
 
 all: setup
 
 setup:
 	@tools/bootstrap.sh
 
+# scan exits 1 when rules alerted (0: none, 2: an error; see audisp-eql(8)): the demo must alert.
 demo: setup
-	$(TOOL) scan --format text --rules rules/ examples/intrusion.log
+	$(TOOL) scan --format text --rules rules/ examples/intrusion.log; test $$? -eq 1
 
 test: setup
 	$(PY) -m pytest -q tests
@@ -27,6 +28,11 @@ fuzz: setup
 
 lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]
+
+# audisp-eql(8): its synopsis, options and exit status come from the program's
+# argument parsers (tools/manpage.py; tests/test_man.py fails when it is stale).
+man: setup
+	$(PY) tools/manpage.py
 
 clean:
 	rm -rf .venv build plugin/*.egg-info .pytest_cache .hypothesis
@@ -88,10 +94,11 @@ endif
 	# The shipped rule pack; files of other names in rules.d are the administrator's.
 	install -m 0644 rules/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/
 	$(MAN_PATHS) man/audisp-eql.toml.5 > $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5
+	$(MAN_PATHS) man/audisp-eql-exceptions.5 > $(DESTDIR)$(MANDIR)/man5/audisp-eql-exceptions.5
 	$(MAN_PATHS) man/audisp-eql-eql.7 > $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7
 	$(MAN_PATHS) man/audisp-eql.8 > $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 	chmod 0644 $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
-	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
+	    $(DESTDIR)$(MANDIR)/man5/audisp-eql-exceptions.5 $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 
 # Leaves $(SYSCONFDIR)/audisp-eql (config and rules: the administrator's) in place.
 uninstall:
@@ -99,6 +106,7 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d/audisp-eql.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d/audisp-eql.rules \
 	    $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
+	    $(DESTDIR)$(MANDIR)/man5/audisp-eql-exceptions.5 \
 	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/,$(notdir $(wildcard rules/*.toml)))
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(OTHER_PROFILES)))

@@ -25,6 +25,7 @@ INSTALLED = [
     "etc/audit/rules.d/audisp-eql.rules",
     "etc/audisp-eql/rules.d/execution_unix_socket_client.toml",
     "usr/local/share/man/man5/audisp-eql.toml.5",
+    "usr/local/share/man/man5/audisp-eql-exceptions.5",
     "usr/local/share/man/man7/audisp-eql-eql.7",
     "usr/local/share/man/man8/audisp-eql.8",
 ]
@@ -86,7 +87,7 @@ def test_installed_program_scans_with_regex_rules(tmp_path: Path) -> None:
         [str(program), "scan", "--format", "json", "--rules", str(rule),
          str(ROOT / "examples/intrusion.log")],
         env={}, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr   # alerts
     alerts = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert {a["rule"]["name"] for a in alerts} == {"Regex probe"}
     # regex~ folds case: "AUDITCTL" matches auditctl; insmod matches as written.
@@ -122,7 +123,8 @@ def test_package_options_profiles_and_installed_paths(tmp_path: Path) -> None:
     assert (root / "etc/audisp-eql/exceptions.d").is_dir()
     page = (root / "usr/share/man/man8/audisp-eql.8").read_text()
     assert "\npath = /usr/bin/audisp-eql\n" in page and "/usr/share/audisp-eql/profiles/" in page
-    for name in ("man5/audisp-eql.toml.5", "man7/audisp-eql-eql.7", "man8/audisp-eql.8"):
+    for name in ("man5/audisp-eql.toml.5", "man5/audisp-eql-exceptions.5",
+                 "man7/audisp-eql-eql.7", "man8/audisp-eql.8"):
         assert "/usr/local" not in (root / "usr/share/man" / name).read_text(), name
     make("uninstall", *options)
     assert not (root / "usr/share/audisp-eql").exists()

@@ -24,10 +24,11 @@ from .outputs.format import FORMATS
 from .outputs.remote import DEFAULT_PORTS, PROTOCOLS
 from .outputs.syslog import FACILITIES
 from .outputs.tls import TlsSettings, TlsSetupError, make_context
-from .source.shard import Shard
+from .source.shard import Shard, shard_problem
 from .trust import UntrustedPathError, check_private, check_trusted
 
 DEFAULT_PATH = "/etc/audisp-eql/audisp-eql.toml"
+DEFAULT_EXCEPTIONS = "/etc/audisp-eql/exceptions.d"
 # Values Elastic's Linux rules accept for a process start (see the seed rule).
 ACTIONS = ("exec", "exec_event", "executed", "process_started")
 
@@ -88,6 +89,7 @@ class StdoutConfig:
 class Config:
     path: str = DEFAULT_PATH
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
+    exception_paths: List[str] = field(default_factory=lambda: [DEFAULT_EXCEPTIONS])
     event_action: str = "exec"
     parent_from_proc: bool = True
     user: str = ""
@@ -245,14 +247,6 @@ def _server_name(v: Any) -> Optional[str]:
             "1 to 63 between dots)")
 
 
-def _shard(v: Any) -> Optional[str]:
-    try:
-        Shard.parse(v)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 def _port(v: Any) -> Optional[str]:
     return None if 0 < v < 65536 else "must be a port number from 1 to 65535"
 
@@ -282,7 +276,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
     cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)
     cfg.parser = plugin.get("parser", str, cfg.parser, _one_of(("auto", "auparse", "python")))
-    cfg.shard = Shard.parse(plugin.get("shard", str, str(cfg.shard), _shard))
+    cfg.shard = Shard.parse(plugin.get("shard", str, str(cfg.shard), shard_problem))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, _one_of(FACILITIES))
     cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, _positive)
     plugin.finish()
@@ -290,6 +284,10 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     rules = _Reader(path, lines, "rules", 0, top.sub("rules"))
     cfg.rule_paths = rules.get_list("paths", cfg.rule_paths)
     rules.finish()
+
+    exceptions = _Reader(path, lines, "exceptions", 0, top.sub("exceptions"))
+    cfg.exception_paths = exceptions.get_list("paths", cfg.exception_paths)
+    exceptions.finish()
 
     limit = _Reader(path, lines, "ratelimit", 0, top.sub("ratelimit"))
     cfg.burst = limit.get("burst", int, cfg.burst, _not_negative)
@@ -352,6 +350,12 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     outputs.finish()
     top.finish()
     return cfg
+
+
+def missing_ok(cfg: Config) -> tuple[str, ...]:
+    """Exception paths that may be absent: the default directory (an older
+    installation has none); a path the administrator wrote must be there."""
+    return (DEFAULT_EXCEPTIONS,) if cfg.exception_paths == [DEFAULT_EXCEPTIONS] else ()
 
 
 def _drop_uid(user: str) -> Optional[int]:

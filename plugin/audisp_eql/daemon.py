@@ -7,8 +7,8 @@ without blocking so the dispatcher is never held up, ages incomplete events on
 the wall clock, and never lets an output block it for long.
 
 Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
-HUP reloads config and rules (a broken new set keeps the old one running);
-USR1 logs a status line now; USR2 reopens the outputs.
+HUP reloads config, rules and exceptions (a broken new set keeps the old one
+running); USR1 logs a status line now; USR2 reopens the outputs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import syslog
 import time
 from typing import Any, Dict, List, Optional
 
+from . import exitstatus
 from .config import Config, ConfigError, load_config
+from .detector import Detector, exceptions_text
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
                       RemoteSyslogOutput, StdoutOutput, TlsSettings)
 from .outputs.tls import make_context
@@ -106,24 +108,6 @@ def build_outputs(cfg: Config,
     return outputs
 
 
-class Detector:
-    """Rules and the engine over them; swapped whole on reload."""
-
-    def __init__(self, cfg: Config) -> None:
-        from .engine import Engine
-        from .rules import load_rules
-        self.ruleset = load_rules(cfg.rule_paths)
-        self.engine = Engine(self.ruleset.rules)
-
-    @property
-    def problems(self) -> List[str]:
-        return [r.reason for r in self.ruleset.invalid]
-
-    @property
-    def rule_count(self) -> int:
-        return len(self.engine.rules)
-
-
 def pipeline_options(cfg: Config) -> Any:
     from .pipeline import PipelineOptions
     return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
@@ -149,6 +133,7 @@ class Plugin:
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
         self.pipeline.engine = self.detector.engine
+        self.pipeline.exceptions = self.detector.suppressor
         self.stop = False
         self.reload_requested = False
         self.status_requested = False
@@ -192,7 +177,7 @@ class Plugin:
             return
         if detector.problems:
             self.sink.reopen()
-            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules and exceptions: "
                           + "; ".join(detector.problems[:5])
                           + (f" (and {len(detector.problems) - 5} more)"
                              if len(detector.problems) > 5 else ""))
@@ -223,9 +208,12 @@ class Plugin:
             self.pipeline.replace_source(make_event_source(
                 self.cfg.parser, timeout=self.cfg.event_timeout,
                 on_error=self.on_parse_error, shard=cfg.shard))
+        if detector.suppressor is not None:
+            detector.suppressor.inherit_counts(self.detector.suppressor)
         self.cfg, self.detector = cfg, detector
         self.pipeline.engine = detector.engine
-        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
+        self.pipeline.exceptions = detector.suppressor
+        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.loaded_text()}")
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
@@ -239,6 +227,7 @@ class Plugin:
                 f"evicted_rate_windows={self.sink.limiter.evicted_windows} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
+                + exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
                 + (f" {source}" if source else "")
                 + (f" nodes={self.pipeline.source.nodes()}"   # type: ignore[union-attr]
                    if hasattr(self.pipeline.source, "nodes") else "")
@@ -252,12 +241,13 @@ class Plugin:
         os.set_blocking(stdin_fd, False)
         try:
             from .eql.lucene import ENGINE
-            shard = "" if self.cfg.shard.everything else f"; shard {self.cfg.shard}" + (
-                " (and records without node=)" if self.cfg.shard.index == 1 else "")
-            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {_paths_text(self.cfg.rule_paths)} (regex engine: {ENGINE}){shard}")
-            for problem in self.detector.problems:
-                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
+            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.loaded_text()} "
+                          f"from {_paths_text(self.cfg.rule_paths + self.cfg.exception_paths)} "
+                          f"(regex engine: {ENGINE}){self.cfg.shard.described()}")
+            for report in self.detector.ruleset.invalid:
+                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {report.reason}")
+            for error in self.detector.exceptions.errors:
+                self.diag.log(syslog.LOG_WARNING, f"exception not loaded: {error}")
             eof = False
             while not (eof or self.stop):
                 readable, _, _ = select.select([stdin_fd, wake_r], [], [], TICK_SECONDS)
@@ -388,12 +378,12 @@ def prepare_signals(handler: Any) -> None:
 
 
 def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
-    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 1 on a start-up error."""
+    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 2 on a start-up error."""
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
         Diagnostics("/dev/log", "daemon", "audisp-eql").log(syslog.LOG_ERR, f"cannot start: {exc}")
-        return 1
+        return exitstatus.ERROR
     diag = Diagnostics(cfg.syslog.socket, cfg.log_facility, cfg.syslog.tag)
     bridge = _LoggingBridge(diag)
     logging.getLogger("audisp_eql").addHandler(bridge)
@@ -402,7 +392,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             plugin = Plugin(cfg, diag)
         except (OSError, ValueError) as exc:
             diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
-            return 1
+            return exitstatus.ERROR
         prepare_signals(plugin.on_signal)
         if cfg.user:
             try:
@@ -410,7 +400,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             except PrivilegeError as exc:
                 diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
                 plugin.sink.close()
-                return 1
+                return exitstatus.ERROR
             diag.log(syslog.LOG_INFO, f"running as uid {uid} gid {gid}")
         return plugin.run(stdin_fd)
     finally:

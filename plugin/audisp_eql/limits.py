@@ -72,6 +72,11 @@ MAX_PENDING_TOTAL = 65536         # pending partial matches of all rules togethe
 MAX_STATE_SECONDS = 3600.0        # event-time lifetime of state a rule gives no span for
 MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest forgotten)
 
+# -- exceptions (exceptions/) ------------------------------------------------------
+MAX_EXCEPTION_ITEMS = 10000       # exception items loaded (the rest reported, not loaded)
+MAX_EXCEPTION_FILE_BYTES = 16 << 20   # one exception file (TOML or Kibana NDJSON export)
+MAX_STATUS_EXCEPTIONS = 10        # exceptions named with their counts on the status line
+
 # -- alerts -> outputs (outputs/) ------------------------------------------------------
 ALERT_QUEUE = 1000                # alerts an output holds while its peer is away (default)
 MAX_SYSLOG_MESSAGE = 60 * 1024    # alert text per syslog message: one UDP datagram

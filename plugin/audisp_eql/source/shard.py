@@ -59,6 +59,21 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
+    def described(self) -> str:
+        """For the start line: empty for 1/1, else which records this shard takes."""
+        if self.everything:
+            return ""
+        return f"; shard {self}" + (" (and records without node=)" if self.index == 1 else "")
+
+
+def shard_problem(text: str) -> Optional[str]:
+    """What is wrong with a "K/N" text (None: nothing), for the config's errors."""
+    try:
+        Shard.parse(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
 
 def shard_of(node: Optional[bytes], count: int) -> int:
     """The shard (1-based) that evaluates `node` among `count` shards."""
