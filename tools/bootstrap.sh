@@ -5,7 +5,9 @@
 # iproute2 and util-linux for the private network/mount namespaces of the
 # blocking-call tests, mandoc for the man page lint, Debian's packaging tools
 # and lintian for `make deb` and its test, logrotate to run the package's
-# rotation, laurel for the benchmark) and .venv.
+# rotation, audispd-plugins (audisp-remote) for the collector test,
+# rsyslog-elasticsearch and python3-yaml to check the SIEM configurations,
+# laurel for the benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
