@@ -154,3 +154,16 @@ def test_host_clocks_forget_the_host_seen_least_recently(shared, monkeypatch) ->
     # quiet's clock is still :50, so an older document of it is taken at :50.
     engine.process(_doc(9, 1, "quiet"))
     assert engine._clocks["quiet"] == event_time(_doc(1, 50, "quiet"))
+
+
+def test_engine_counts_each_eviction_once(shared, monkeypatch) -> None:
+    [rule] = load_rules([SEED]).rules
+    monkeypatch.setitem(engine_module.STATEFUL_MATCHERS, "pair-test", PairMatcher)
+    monkeypatch.setattr(type(rule.compiled.query), "kind", "pair-test", raising=False)
+    with limits.lowered(MAX_PENDING_TOTAL=3):
+        engine = Engine([rule])
+    for pid in range(10):                       # ten first halves, room for three
+        engine.process(_doc(pid, 0))
+    assert engine.budget.evicted == 7
+    assert engine.stats()["evicted_partial_matches"] == 7
+    assert engine.stats()["pending_partial_matches"] == 3
