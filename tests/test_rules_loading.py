@@ -172,9 +172,12 @@ def test_required_fields(condition, required):
     ('not process.Ext.api.name == "x"', None),
     ('event.action == "executed"', "never true with event.action"),
     ('event.action in ("exec", "executed")', None),
-    ('event.type == "change" and process.name == "ls"', "never true with event.type"),
-    ('event.type == "change" or process.name == "ls"', None),
-    ('not event.type == "start"', "never true with event.type"),
+    # Process documents: starts (exec, sudo's ran-command, services), ends and
+    # changes (auditd, audit configuration), crashes; never a denial.
+    ('event.type == "denied" and process.name == "ls"', "never true with event.type"),
+    ('event.type == "denied" or process.name == "ls"', None),
+    ('not event.type in ("start", "end", "change", "info")', "never true with event.type"),
+    ('event.type == "change" and process.name == "ls"', None),
 ])
 def test_cannot_fire_is_reported_soundly(tmp_path, condition, reason):
     path = write_rule(tmp_path, "r", f"process where {condition}")

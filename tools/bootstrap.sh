@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything audisp-eql needs on a fresh Debian machine, idempotently:
 # the system packages (audit bindings, auditd/rsyslog for the real-daemon tests,
-# mandoc for the man page lint, laurel for the benchmark) and .venv.
+# mandoc for the man page lint, Jinja2/matplotlib/tqdm for `report` and progress,
+# Chromium and a websocket client for the report's browser test, laurel for the
+# benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
@@ -9,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps"
+PKGS="$PKGS python3-jinja2 python3-matplotlib python3-tqdm chromium python3-websocket"
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
 
 missing=""

@@ -3,6 +3,7 @@
     audisp-eql events FILE...          audit records -> ECS documents
     audisp-eql check --rules PATH...   load and validate rules
     audisp-eql scan --rules PATH... FILE...   offline evaluation of audit logs
+    audisp-eql report --format F FILE...      compliance report of audit logs
     audisp-eql plugin [CONFIG]         run as an auditd plugin (stdin = records)
 """
 
@@ -144,6 +145,25 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return run_scan(args)
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    from .report.command import add_report_arguments
+
+    p = sub.add_parser(
+        "report", help="compliance report of audit logs (HTML, CSV, JSON, ATT&CK layer)",
+        description="Evaluate rules on audit logs and report, control by control, what they "
+                    "evidence (findings / no findings / not assessed), with the scope, the "
+                    "integrity of the audit trail and aureport-style summaries. Exit status 0: "
+                    "written; 2: not written, or an input could not be read.")
+    add_report_arguments(p)
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report.command import run_report
+
+    return run_report(args)
+
+
 def _add_plugin(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugin", help="run as an auditd plugin, reading records on stdin")
     # auditd 3.0 passes at most two words of `args`: "plugin" and this path.
@@ -158,7 +178,7 @@ def _cmd_plugin(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
-    _add_events, _add_check, _add_scan, _add_plugin,
+    _add_events, _add_check, _add_scan, _add_report, _add_plugin,
 )
 
 

@@ -147,6 +147,9 @@ def _never_true(condition: ast.Expr, variants: list[dict[str, Any]], compile_que
     return decided
 
 
+_SHOWN_VALUES = 6   # values of one field named in a reason; the rest are counted
+
+
 def _describe(decided: list[dict[str, Any]]) -> str:
     """`event.action = 'exec'`, or per field the values seen: `event.action in ('a', 'b')`."""
     if len(decided) == 1:
@@ -159,8 +162,10 @@ def _describe(decided: list[dict[str, Any]]) -> str:
     parts = []
     for name in sorted(values):
         shown = values[name]
-        parts.append(f"{name} = {shown[0]!r}" if len(shown) == 1 else
-                     f"{name} in ({', '.join(repr(v) for v in shown)})")
+        listed = ", ".join(repr(v) for v in shown[:_SHOWN_VALUES])
+        if len(shown) > _SHOWN_VALUES:
+            listed += f", ... {len(shown) - _SHOWN_VALUES} more"
+        parts.append(f"{name} = {shown[0]!r}" if len(shown) == 1 else f"{name} in ({listed})")
     return ", ".join(parts)
 
 

@@ -98,20 +98,24 @@ class Pipeline:
 
     def read_files(self, paths: Sequence[str],
                    on_unreadable: Callable[[str, Exception], None],
-                   on_chunk: Optional[Callable[[str], None]] = None) -> int:
+                   on_chunk: Optional[Callable[[str, int], None]] = None,
+                   on_file: Optional[Callable[[str], None]] = None) -> int:
         """Feed audit log files (rotated sets oldest first, gzip, '-' for stdin);
         a file that cannot be read is reported and skipped. Does not flush.
+        `on_file(name)` before each file, `on_chunk(name, bytes)` after each read.
         Returns the number of files read."""
         count = 0
         for path in rotation_order(list(paths)):
             name = display_name(path)
             count += 1
+            if on_file is not None:
+                on_file(name)
             self.start_source(name)
             try:
                 for chunk in iter_file(path):
                     self.feed(chunk)
                     if on_chunk is not None:
-                        on_chunk(name)
+                        on_chunk(name, len(chunk))
             except (OSError, EOFError) as exc:
                 on_unreadable(name, exc)
         return count

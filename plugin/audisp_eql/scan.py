@@ -16,8 +16,9 @@ from typing import Any, Callable, Iterable, TextIO
 from . import limits
 from .escape import safe_json, safe_text
 from .pipeline import PipelineOptions, build_pipeline
+from .progress import Progress
 from .rules import RuleSet, load_rules
-from .summary import Progress, ScanSummary, render_alert
+from .summary import ScanSummary, render_alert
 
 
 class _Reporter:
@@ -61,21 +62,24 @@ def select_rules(args: argparse.Namespace, err: TextIO) -> RuleSet:
 
 
 def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Reporter,
-                   progress: Callable[[str], None]) -> Iterable[dict[str, Any]]:
+                   progress: Callable[[str, int], None]) -> Iterable[dict[str, Any]]:
     from .source.ecs_input import DocumentError, iter_documents
     from .source.logfiles import display_name, iter_file
 
     for path in args.files:
         name = display_name(path)
         summary.files += 1
+        def counted(chunks: Iterable[bytes]) -> Iterable[bytes]:
+            for chunk in chunks:
+                yield chunk
+                progress(name, len(chunk))
+
         try:
-            for line_no, doc in iter_documents(iter_file(path)):
+            for line_no, doc in iter_documents(counted(iter_file(path))):
                 if isinstance(doc, DocumentError):
                     reporter.parse_error(f"{safe_text(name)}:{line_no}: {safe_text(str(doc))}")
                     continue
                 yield doc
-                if line_no % 4096 == 0:
-                    progress(name)
         except (OSError, EOFError) as e:
             summary.unreadable += 1
             reporter.say(f"{safe_text(name)}: cannot read: {safe_text(str(e))}")
@@ -102,15 +106,24 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     as_json = args.format == "json" or (args.format == "auto" and not out.isatty())
     color = not as_json and out.isatty()
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    progress = Progress(err if err.isatty() and not args.quiet else None)
+    # Progress (bytes, %, ETA) on stderr when it is a terminal; alerts on the same
+    # terminal are written with the bar out of the way.
+    progress = Progress(None if args.quiet else err, args.files)
+    shared_terminal = progress.active and out.isatty()
 
-    def show_progress(name: str) -> None:
-        summary.events = pipeline.counts.documents
-        progress.update(summary, name)
+    def show_progress(name: str, nbytes: int) -> None:
+        progress.advance(name, nbytes)
+        progress.postfix(f"{pipeline.counts.documents} events, {summary.alerts} alerts")
 
     def write(alert: dict[str, Any]) -> None:
         summary.count_alert(alert)
-        out.write(safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n")
+        line = safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n"
+        if shared_terminal:
+            with progress.between_lines():
+                out.write(line)
+                out.flush()
+        else:
+            out.write(line)
 
     def cannot_read(name: str, error: Exception) -> None:
         summary.unreadable += 1
@@ -130,7 +143,7 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     pipeline.flush()
     summary.events = pipeline.counts.documents
     out.flush()
-    progress.finish()
+    progress.close()
     engine = pipeline.engine
     assert engine is not None
     summary.rule_errors = engine.error_count

@@ -59,7 +59,8 @@ class AccountChangeBuilder(EventBuilder):
     fields = _FIELDS
     constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd",
                  "event.category": ["iam"]}
-    variants = tuple({"event.type": t, "event.action": a} for t, a, _ in _KINDS.values())
+    variants = tuple({"event.type": list(t), "event.action": a}
+                     for t, a in dict.fromkeys((tuple(t), a) for t, a, _ in _KINDS.values()))
     record_types = frozenset(_KINDS)
 
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:
@@ -91,4 +92,4 @@ class AccountChangeBuilder(EventBuilder):
         doc["message"] = record.text
         doc["related"] = {"user": related_users(
             name if target_kind == "user" else None, actor.get("name"), audit.get("name"))}
-        return [finish(doc)]
+        return [finish(doc, event, context)]

@@ -86,4 +86,4 @@ class AnomalyBuilder(EventBuilder):
         doc["message"] = record.text
         doc["related"] = {"user": related_users(acct, process["user"].get("name"),
                                                 audit.get("name"))}
-        return [finish(doc)]
+        return [finish(doc, event, context)]

@@ -79,7 +79,7 @@ class AuditConfigBuilder(EventBuilder):
         doc["user"] = {"id": actor.get("id"), "name": actor.get("name"), "audit": audit}
         doc["auditd"]["data"] = data
         doc["related"] = {"user": related_users(actor.get("name"), audit.get("name"))}
-        return [finish(doc)]
+        return [finish(doc, event, context)]
 
 
 # DAEMON_* type -> (event.category, event.type, event.action): Auditbeat's.
@@ -133,7 +133,7 @@ class AuditDaemonBuilder(EventBuilder):
                                  "kernel": record.text_of("kernel"),
                                  "state": record.text_of("state")}
         doc["related"] = {"user": related_users(uid_name, audit_name)}
-        return [finish(doc)]
+        return [finish(doc, event, context)]
 
 
 def _known(ident: Optional[str]) -> bool:

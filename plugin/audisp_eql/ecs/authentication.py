@@ -110,7 +110,7 @@ class AuthenticationBuilder(EventBuilder):
         doc["auditd"]["data"] = data
         doc["related"] = {"user": related_users(name, process["user"].get("name"),
                                                 audit.get("name"))}
-        return [finish(doc)]
+        return [finish(doc, event, context)]
 
     def _login(self, event: AuditEvent, record: UserRecord, process: dict[str, Any],
                syscall: Optional[Syscall]) -> Document:
@@ -133,4 +133,4 @@ class AuthenticationBuilder(EventBuilder):
                                  "tty": record.number("tty")}
         doc["related"] = {"user": related_users(new_name, process["user"].get("name")
                                                 if process.get("user") else None)}
-        return finish(doc)
+        return finish(doc, event, context)

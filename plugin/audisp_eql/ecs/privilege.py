@@ -37,7 +37,8 @@ class SudoCommandBuilder(EventBuilder):
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:
         rtype, body = event.raw[0]
         record = user_record(rtype, body)
-        process, audit = sender(record, self.context, syscall)
+        context = self.context
+        process, audit = sender(record, context, syscall)
         doc = skeleton(event, self.context, record, ["process"], ["start"], "ran-command",
                        outcome_of(record.get("res")))
         actor = process["user"]
@@ -47,4 +48,4 @@ class SudoCommandBuilder(EventBuilder):
         doc["auditd"]["data"] = {"cmd": record.text_of("cmd"),
                                  "terminal": record.text_of("terminal")}
         doc["related"] = {"user": related_users(actor.get("name"), audit.get("name"))}
-        return [finish(doc)]
+        return [finish(doc, event, context)]

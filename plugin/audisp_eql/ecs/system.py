@@ -50,7 +50,8 @@ class SystemBuilder(EventBuilder):
         rtype, body = event.raw[0]
         record = user_record(rtype, body)
         category, types, action = _KINDS[rtype]
-        process, audit = sender(record, self.context, syscall)
+        context = self.context
+        process, audit = sender(record, context, syscall)
         doc = skeleton(event, self.context, record, list(category), list(types), action,
                        outcome_of(record.get("res")))
         unit = record.text_of("unit")
@@ -63,4 +64,4 @@ class SystemBuilder(EventBuilder):
                                 "terminal": record.text_of("terminal"), "op": record.op}
         doc["auditd"]["data"] = data
         doc["related"] = {"user": related_users(process["user"].get("name"), audit.get("name"))}
-        return [finish(doc)]
+        return [finish(doc, event, context)]

@@ -19,14 +19,14 @@ from ..source.event import AuditEvent
 from ..source.records import split_body, value_text
 from .common import audit_tags, id_names, process_name, pruned, timestamp, to_int
 from .registry import Document, EventBuilder, Syscall
-from .userspace import host_of, is_set
+from .userspace import HOST_FIELDS, is_set
 
 SETTERS = frozenset({"settimeofday", "stime", "clock_settime"})
 ADJUSTERS = frozenset({"adjtimex", "clock_adjtime"})
 
-_FIELDS: frozenset[str] = frozenset("""
+_FIELDS: frozenset[str] = HOST_FIELDS | frozenset("""
 @timestamp tags event.kind event.category event.type event.action event.outcome event.id
-event.module host.name host.os.type
+event.module
 process.pid process.executable process.name process.user.id process.user.name
 user.id user.name user.audit.id user.audit.name related.user
 auditd.data.syscall auditd.data.a0 auditd.data.sec auditd.data.nsec auditd.data.op
@@ -71,7 +71,6 @@ class TimeChangeBuilder(EventBuilder):
             "event": {"kind": "event", "category": ["host"], "type": ["change"],
                       "action": "changed-system-time", "outcome": "success",
                       "id": event.event_id, "module": "auditd"},
-            "host": host_of(event, context),
             "process": {"pid": to_int(v.pid), "executable": exe,
                         "name": process_name(value_text(v.comm), exe), "user": dict(user)},
             "user": {**user, "audit": {"id": v.auid, "name": audit_name}},
@@ -84,4 +83,6 @@ class TimeChangeBuilder(EventBuilder):
         tags = audit_tags(v.key)
         if tags:
             doc["tags"] = tags
-        return [pruned(doc)]
+        doc = pruned(doc)
+        doc["host"] = context.host_fields(event.node)
+        return [doc]

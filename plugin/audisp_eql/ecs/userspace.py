@@ -163,12 +163,6 @@ def basename(path: Optional[str]) -> Optional[str]:
     return path.rpartition("/")[2] or None
 
 
-def host_of(event: AuditEvent, context: BuildContext) -> dict[str, Any]:
-    hostname = event.node if event.node is not None else context.hostname
-    return {"os": {"type": "linux"}, "name": hostname} if hostname is not None \
-        else {"os": {"type": "linux"}}
-
-
 def related_users(*names: Optional[str]) -> Optional[list[str]]:
     seen: list[str] = []
     for name in names:
@@ -235,15 +229,16 @@ def skeleton(event: AuditEvent, context: BuildContext, record: UserRecord,
         "@timestamp": timestamp(event.sec, event.msec),
         "event": {"kind": "event", "category": category, "type": types, "action": action,
                   "outcome": outcome, "id": event.event_id, "module": "auditd"},
-        "host": host_of(event, context),
         "auditd": {"message_type": record.rtype.lower(), "result": result,
                    "sequence": event.serial, "session": ses if is_set(ses) else None},
     }
 
 
-def finish(doc: dict[str, Any]) -> dict[str, Any]:
-    """Without None values and emptied dicts."""
-    return pruned(doc)
+def finish(doc: dict[str, Any], event: AuditEvent, context: BuildContext) -> dict[str, Any]:
+    """Without None values and emptied dicts, with the (shared) host object."""
+    doc = pruned(doc)
+    doc["host"] = context.host_fields(event.node)
+    return doc
 
 
 def data_fields(record: UserRecord, names: Iterable[str]) -> dict[str, Optional[str]]:
@@ -254,10 +249,16 @@ def data_fields(record: UserRecord, names: Iterable[str]) -> dict[str, Optional[
     return data
 
 
-# The fields of `skeleton` and `sender`, for the kinds' `fields` declarations.
-COMMON_FIELDS: frozenset[str] = frozenset("""
+# host.* as BuildContext.host_fields gives it.
+HOST_FIELDS: frozenset[str] = frozenset("""
+host.name host.hostname host.id host.architecture host.os.type host.os.family host.os.platform
+host.os.name host.os.version host.os.full host.os.codename host.os.kernel
+""".split())
+
+# The fields of `skeleton`, `sender` and `finish`, for the kinds' `fields` declarations.
+COMMON_FIELDS: frozenset[str] = HOST_FIELDS | frozenset("""
 @timestamp event.kind event.category event.type event.action event.outcome event.id
-event.module host.name host.os.type
+event.module
 auditd.message_type auditd.result auditd.sequence auditd.session
 process.pid process.executable process.name process.user.id process.user.name
 user.audit.id user.audit.name related.user
