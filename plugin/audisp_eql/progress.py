@@ -5,7 +5,8 @@ When the alerts go to the same terminal, each alert is written with the bar
 cleared and redrawn after it (`between_lines`), so a progress line never
 ends up inside an alert line. Sizes: plain files by their size; gzip files
 by the uncompressed size their trailer records (modulo 4 GiB); stdin has
-none (no percent, no ETA).
+none (no percent, no ETA). The bar appears after a second (short runs print
+nothing extra); AUDISP_EQL_PROGRESS_DELAY sets that delay in seconds.
 """
 
 from __future__ import annotations
@@ -37,8 +38,13 @@ class Progress:
     terminal (and tqdm is installed)."""
 
     def __init__(self, stream: Optional[TextIO], paths: Sequence[str], *,
-                 unit: str = "B", delay: float = 1.0) -> None:
+                 unit: str = "B", delay: Optional[float] = None) -> None:
         self._bar = None
+        if delay is None:
+            try:
+                delay = float(os.environ.get("AUDISP_EQL_PROGRESS_DELAY", "1"))
+            except ValueError:
+                delay = 1.0
         if stream is None or not stream.isatty():
             return
         try:
@@ -48,9 +54,10 @@ class Progress:
         sizes = [input_size(p) for p in paths]
         total = sum(s for s in sizes if s is not None) if all(s is not None for s in sizes) \
             else None
+        first = safe_text(os.path.basename(paths[0]))[-40:] if paths else ""
         self._bar = tqdm(total=total, unit=unit, unit_scale=True, unit_divisor=1024,
                          file=stream, delay=delay, dynamic_ncols=True, leave=False,
-                         mininterval=0.5)
+                         mininterval=0.5, desc=first)
 
     @property
     def active(self) -> bool:
@@ -60,9 +67,9 @@ class Progress:
         bar = self._bar
         if bar is None:
             return
-        label = safe_text(os.path.basename(name))[-30:]
+        label = safe_text(os.path.basename(name))[-40:]
         if bar.desc != label:
-            bar.set_description_str(label, refresh=False)
+            bar.set_description_str(label, refresh=True)   # a new file: say so at once
         bar.update(nbytes)
 
     def postfix(self, text: str) -> None:

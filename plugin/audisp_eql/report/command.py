@@ -38,23 +38,26 @@ def _first_existing(*candidates: Path) -> Optional[Path]:
 
 
 def default_rules() -> Optional[Path]:
-    """The installed rule pack, else the checkout's."""
-    return _first_existing(Path("/etc/audisp-eql/rules.d"), _PACKAGE.parent.parent / "rules")
+    """The rule pack of the checkout this runs from, else the installed one."""
+    return _first_existing(_PACKAGE.parent.parent / "rules", Path("/etc/audisp-eql/rules.d"))
 
 
 def default_controls() -> Optional[Path]:
-    return _first_existing(Path("/etc/audisp-eql/controls.d"), _PACKAGE.parent.parent / "controls")
+    """The mapping files of the checkout this runs from, else the installed ones."""
+    return _first_existing(_PACKAGE.parent.parent / "controls",
+                           Path("/etc/audisp-eql/controls.d"))
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="audit logs (plain or gzip, rotated sets oldest first); '-' for stdin")
     p.add_argument("--rules", action="append", metavar="PATH",
-                   help="rule files or directories (repeatable; default: the installed pack, "
-                        "/etc/audisp-eql/rules.d)")
+                   help="rule files or directories (repeatable; default: the shipped pack, "
+                        "/etc/audisp-eql/rules.d when installed)")
     p.add_argument("--controls", action="append", metavar="FILE",
-                   help="control mapping files or directories (repeatable; default: "
-                        "/etc/audisp-eql/controls.d); evidence.toml must be among them")
+                   help="control mapping files or directories (repeatable; default: the "
+                        "shipped ones, /etc/audisp-eql/controls.d when installed); the "
+                        "evidence categories (evidence.toml) must be among them")
     p.add_argument("--since", metavar="T", help="start, as ausearch -ts reads it (today, "
                    "yesterday, this-week, this-month, recent, MM/DD/YY [HH:MM:SS], ...)")
     p.add_argument("--until", metavar="T", help="end, as ausearch -te reads it")

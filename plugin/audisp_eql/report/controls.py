@@ -198,9 +198,16 @@ def _framework(path: Path, text: str, doc: dict[str, Any]) -> Framework:
     if not isinstance(entries, list) or not entries:
         raise MappingError(f"{where}: no [[control]] entries")
     seen: set[str] = set()
+    occurrences: dict[str, int] = {}
     for entry in entries:
         cid = entry.get("id") if isinstance(entry, dict) else None
-        at = _where(path, text, rf'^\s*id\s*=\s*"{re.escape(str(cid))}"') if cid else where
+        at = where
+        if isinstance(cid, str):
+            # The line of this entry's id (the n-th `id = "X"` for the n-th entry X).
+            n = occurrences[cid] = occurrences.get(cid, 0) + 1
+            lines = [text.count("\n", 0, m.start()) + 1 for m in
+                     re.finditer(rf'^\s*id\s*=\s*"{re.escape(cid)}"', text, re.MULTILINE)]
+            at = f"{path}:{lines[n - 1]}" if len(lines) >= n else where
         if not isinstance(entry, dict):
             raise MappingError(f"{at}: [[control]] must be a table")
         cid = _text(entry, "id", at)
