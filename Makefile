@@ -33,23 +33,26 @@ clean:
 
 # install/uninstall: the program (a launcher plus the package under
 # $(PREFIX)/lib/audisp-eql, run by the system python3), config, plugin drop-in,
-# audit rules, the rule pack (in rules.d) and man pages. DESTDIR stages into a tree (packaging, tests).
+# audit rules, the rule pack (in rules.d), control mappings (controls.d), the
+# audit rule profiles and man pages. DESTDIR stages into a tree (packaging, tests).
 SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var
 BINDIR     := $(PREFIX)/bin
 LIBDIR     := $(PREFIX)/lib/audisp-eql
 MANDIR     := $(PREFIX)/share/man
+SHAREDIR   := $(PREFIX)/share/audisp-eql
 PYTHON3    ?= /usr/bin/python3
 
 install:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d \
-	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d
+	    $(DESTDIR)$(SYSCONFDIR)/audit/rules.d $(DESTDIR)$(SYSCONFDIR)/audisp-eql/controls.d \
+	    $(DESTDIR)$(SHAREDIR)/profiles
 	# Where the commented config points the JSON alert file; alerts are not for everyone.
 	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/log/audisp-eql
 	rm -rf $(DESTDIR)$(LIBDIR)/audisp_eql
-	cd plugin && find audisp_eql -name '*.py' -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
+	cd plugin && find audisp_eql \( -name '*.py' -o -name '*.j2' \) -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
 	# google-re2 (linear-time regex matching) has no Debian package: pip puts it
 	# beside the package; pyparsing and the audit bindings come from Debian.
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON3) -m pip install --quiet --disable-pip-version-check \
@@ -66,6 +69,10 @@ install:
 	    install -m 0644 conf/audisp-eql.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml
 	# The shipped rule pack; files of other names in rules.d are the administrator's.
 	install -m 0644 rules/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/
+	# Control mappings for `report` (one file per framework; add yours beside them)
+	# and the compliance audit rule profile (not loaded: see audisp-eql(8)).
+	install -m 0644 controls/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/controls.d/
+	install -m 0644 conf/profiles/*.rules $(DESTDIR)$(SHAREDIR)/profiles/
 	install -m 0644 man/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/audisp-eql-eql.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 man/audisp-eql.8 $(DESTDIR)$(MANDIR)/man8/
@@ -78,4 +85,5 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
 	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/,$(notdir $(wildcard rules/*.toml)))
-	rm -rf $(DESTDIR)$(LIBDIR)
+	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/controls.d/,$(notdir $(wildcard controls/*.toml)))
+	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)

@@ -6,7 +6,9 @@ protected symlink, hardlink or FIFO rules refused an access) and the
 userspace ones PAM modules, the audit IDS plugin and others send
 (ANOM_LOGIN_FAILURES from pam_faillock / pam_tally2, ANOM_LOGIN_TIME,
 ANOM_ROOT_TRANS, ...). ANOM_PROMISCUOUS, ANOM_LINK and ANOM_CREAT come
-before the SYSCALL of the call that caused them; the others stand alone.
+before the SYSCALL of the call that caused them; the document is built from
+the anomaly record alone (the record sources group that SYSCALL
+differently), so the program is named only when the record names it.
 
 event.category / type / action are Auditbeat's, except that kinds Auditbeat
 also files under `file` are `intrusion_detection` only here (file documents
@@ -69,7 +71,9 @@ class AnomalyBuilder(EventBuilder):
         record = user_record(rtype, body)
         category, types, action = _KINDS[rtype]
         context = self.context
-        process, audit = sender(record, context, syscall)
+        # From the record alone: auparse and the Python grouping disagree on
+        # whether a kernel anomaly's SYSCALL belongs to its event.
+        process, audit = sender(record, context, None)
         if not process.get("name"):
             process["name"] = record.text_of("comm")
         doc = skeleton(event, context, record, list(category), list(types), action,

@@ -85,9 +85,9 @@ class AuthenticationBuilder(EventBuilder):
             return []
         category, types, action = _KINDS[rtype]
         context = self.context
-        process, audit = sender(record, context, syscall)
+        process, audit = sender(record, context, syscall if rtype != "LOGIN" else None)
         if rtype == "LOGIN":
-            return [self._login(event, record, process, syscall)]
+            return [self._login(event, record, process)]
         if rtype == "USER_LOGIN" and process.get("name") == "sshd":
             action = _SSH_LOGIN
         doc = skeleton(event, context, record, list(category), list(types),
@@ -112,17 +112,19 @@ class AuthenticationBuilder(EventBuilder):
                                                 audit.get("name"))}
         return [finish(doc, event, context)]
 
-    def _login(self, event: AuditEvent, record: UserRecord, process: dict[str, Any],
-               syscall: Optional[Syscall]) -> Document:
-        """LOGIN: the login uid (auid) of a process set, by pam_loginuid at login."""
+    def _login(self, event: AuditEvent, record: UserRecord, process: dict[str, Any]) -> Document:
+        """LOGIN: the login uid (auid) of a process set, by pam_loginuid at login.
+
+        From the record alone: auparse ends an event at a LOGIN record (libaudit's
+        audit_is_last_record), so whether the SYSCALL of the write comes with it
+        depends on the parser; the document must not."""
         context = self.context
         auid = record.number("auid")
         ses = record.number("ses")
         new_name = record_name(context, record, "AUID", auid, "audit")
         doc = skeleton(event, context, record, ["authentication"], ["start"],
                        "changed-login-id-to", outcome_of(record.get("res")))
-        if syscall is None:   # the framing holds the process, without exe
-            process = {"pid": process.get("pid"), "user": process.get("user")}
+        process = {"pid": process.get("pid"), "user": process.get("user")}
         account = {"id": auid if is_set(auid) else None, "name": new_name}
         doc["user"] = {**account, "effective": dict(account),
                        "audit": {"id": auid, "name": new_name}}

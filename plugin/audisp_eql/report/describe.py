@@ -79,7 +79,12 @@ def describe(doc: dict[str, Any]) -> str:
                 "error": "authentication error for", "started-session": "session opened for",
                 "ended-session": "session closed for", "logged-out": "logout of"}.get(
                     action, "credentials of")
-        text = f"{verb} {_account(doc)}{_failed(doc)} ({_program(doc)}{_origin(doc)})"
+        account = _account(doc)
+        if account == "?":
+            verb = verb.rsplit(" ", 1)[0]      # "authentication error", without "for ?"
+        who = f" {account}" if account != "?" else ""
+        op = f": {get(doc, 'auditd.data.op')}" if get(doc, "auditd.data.op") else ""
+        text = f"{verb}{who}{_failed(doc)} ({_program(doc)}{_origin(doc)}{op if not who else ''})"
     elif action == "changed-login-id-to":
         text = f"login uid set to {_account(doc)} (session {_s(get(doc, 'auditd.session'))})"
     elif action == "ran-command":
