@@ -85,7 +85,8 @@ class AccountChangeBuilder(EventBuilder):
         else:
             doc["group"] = target
         doc["process"] = process
-        data: dict[str, Any] = {field: record.text_of(field) for field in _DATA}
+        data: dict[str, Any] = {field: record.plain(field) for field in _DATA}
+        data["acct"] = acct
         data["id"] = ident
         data["op"] = record.op
         doc["auditd"]["data"] = data

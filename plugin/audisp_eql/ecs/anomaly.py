@@ -54,7 +54,8 @@ user.id user.name source.ip source.address message
 auditd.data.op auditd.data.acct auditd.data.reason auditd.data.sig auditd.data.dev
 auditd.data.prom auditd.data.old_prom auditd.data.comm auditd.data.terminal
 """.split())
-_DATA = ("acct", "reason", "sig", "dev", "prom", "old_prom", "comm", "terminal")
+_PLAIN = ("reason", "sig", "dev", "prom", "old_prom", "terminal")   # written as is
+_ENCODED = ("acct", "comm")                                          # may be hex
 
 
 class AnomalyBuilder(EventBuilder):
@@ -79,12 +80,13 @@ class AnomalyBuilder(EventBuilder):
         doc = skeleton(event, context, record, list(category), list(types), action,
                        outcome_of(record.get("res")))
         acct = record.text_of("acct")
-        address = record.text_of("addr")
+        address = record.plain("addr")
         doc["process"] = process
         doc["user"] = {"id": process["user"].get("id"), "name": acct or process["user"].get("name"),
                        "audit": audit}
         doc["source"] = {"address": address, "ip": ip_of(address)}
-        data: dict[str, Any] = {name: record.text_of(name) for name in _DATA}
+        data: dict[str, Any] = {name: record.plain(name) for name in _PLAIN}
+        data.update((name, record.text_of(name)) for name in _ENCODED)
         data["op"] = record.op
         doc["auditd"]["data"] = data
         doc["message"] = record.text

@@ -63,7 +63,7 @@ class AuditConfigBuilder(EventBuilder):
         doc = skeleton(event, context, record, ["process", "configuration"], ["change"],
                        "changed-audit-configuration", outcome_of(record.get("res")))
         keys = audit_tags(record.get("key"))
-        data: dict[str, Any] = {"op": record.text_of("op"),
+        data: dict[str, Any] = {"op": record.plain("op"),
                                 "key": ",".join(keys) if keys else None,
                                 "list": record.number("list"), "path": record.text_of("path"),
                                 "old": record.number("old")}
@@ -128,10 +128,10 @@ class AuditDaemonBuilder(EventBuilder):
         doc["process"] = {"pid": int(pid) if pid is not None and pid.isdigit() else None}
         doc["user"] = {"id": uid if is_set(uid) else None, "name": uid_name,
                        "audit": {"id": auid, "name": audit_name} if _known(auid) else None}
-        doc["auditd"]["data"] = {"op": record.text_of("op") or _old_op(rtype, record),
-                                 "ver": record.text_of("ver"), "format": record.text_of("format"),
-                                 "kernel": record.text_of("kernel"),
-                                 "state": record.text_of("state")}
+        doc["auditd"]["data"] = {"op": record.plain("op") or _old_op(rtype, record),
+                                 "ver": record.plain("ver"), "format": record.plain("format"),
+                                 "kernel": record.plain("kernel"),
+                                 "state": record.plain("state")}
         doc["related"] = {"user": related_users(uid_name, audit_name)}
         return [finish(doc, event, context)]
 

@@ -97,15 +97,16 @@ class AuthenticationBuilder(EventBuilder):
         acct = record.text_of("acct")
         name = acct if acct is not None else record_name(context, record, "ID", ident, "user")
         account = {"id": ident, "name": name}
-        address = record.text_of("addr")
-        hostname = record.text_of("hostname")
+        address = record.plain("addr")
+        hostname = record.plain("hostname")
         ip = ip_of(address)
         doc["user"] = {**account, "effective": dict(account), "audit": audit}
         doc["process"] = process
         doc["source"] = {"address": address, "ip": ip,
                          "domain": hostname if hostname is not None and hostname != address
                          and ip_of(hostname) is None else None}
-        data: dict[str, Any] = {name: record.text_of(name) for name in _DATA}
+        data: dict[str, Any] = {name: record.plain(name) for name in _DATA}
+        data["acct"] = acct
         data["op"] = record.op
         doc["auditd"]["data"] = data
         doc["related"] = {"user": related_users(name, process["user"].get("name"),

@@ -46,6 +46,6 @@ class SudoCommandBuilder(EventBuilder):
         doc["process"] = process
         doc["user"] = {"id": actor.get("id"), "name": actor.get("name"), "audit": audit}
         doc["auditd"]["data"] = {"cmd": record.text_of("cmd"),
-                                 "terminal": record.text_of("terminal")}
+                                 "terminal": record.plain("terminal")}
         doc["related"] = {"user": related_users(actor.get("name"), audit.get("name"))}
         return [finish(doc, event, context)]

@@ -54,14 +54,14 @@ class SystemBuilder(EventBuilder):
         process, audit = sender(record, context, syscall)
         doc = skeleton(event, self.context, record, list(category), list(types), action,
                        outcome_of(record.get("res")))
-        unit = record.text_of("unit")
+        unit = record.plain("unit")
         doc["process"] = process
         doc["user"] = {"audit": audit}
         doc["service"] = {"name": unit}
         doc["message"] = record.text
-        data: dict[str, Any] = {"unit": unit, "old-level": record.text_of("old-level"),
-                                "new-level": record.text_of("new-level"),
-                                "terminal": record.text_of("terminal"), "op": record.op}
+        data: dict[str, Any] = {"unit": unit, "old-level": record.plain("old-level"),
+                                "new-level": record.plain("new-level"),
+                                "terminal": record.plain("terminal"), "op": record.op}
         doc["auditd"]["data"] = data
         doc["related"] = {"user": related_users(process["user"].get("name"), audit.get("name"))}
         return [finish(doc, event, context)]

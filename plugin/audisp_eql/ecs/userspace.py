@@ -27,7 +27,8 @@ from typing import Any, Iterable, Optional
 
 from .. import limits
 from ..source.event import AuditEvent
-from ..source.records import ENRICHED_SEPARATOR, enriched_text, split_fields, value_text
+from ..source.records import (ENRICHED_SEPARATOR, enriched_text, plain_value, split_fields,
+                              value_text)
 from .common import BuildContext, id_names, pruned, timestamp
 from .registry import Syscall
 
@@ -89,8 +90,19 @@ class UserRecord:
         value = self.inner.get(name)
         return value if value is not None else self.outer.get(name)
 
+    def plain(self, name: str) -> Optional[str]:
+        """A field programs write as is (hostname, addr, terminal, grantors, unit,
+        op...): unquoted, never hex-decoded ("cafe" is a host name); None when
+        absent, `?` or empty."""
+        value = plain_value(self.get(name))
+        if value is None or value in ("?", ""):
+            return None
+        return value
+
     def text_of(self, name: str) -> Optional[str]:
-        """A field decoded to text; None when absent, `?` or empty."""
+        """A field that may be hex-encoded (acct, exe, cmd, cwd, comm, path: names
+        libaudit and the kernel encode when they hold odd bytes), decoded to text;
+        None when absent, `?` or empty."""
         value = value_text(self.get(name))
         if value is None or value in ("?", ""):
             return None

@@ -143,12 +143,12 @@ def event_facts(event: AuditEvent) -> EventFacts:
                 facts.exe = value_text(exe)
             terminal = record.inner.get("terminal")
             if terminal is not None:
-                facts.terminal = value_text(terminal)
+                facts.terminal = terminal
             hostname = record.inner.get("hostname")
             if hostname is not None:
                 if hostname == "?" and "addr" in record.inner:
                     hostname = record.inner["addr"]
-                facts.hostname = value_text(hostname)
+                facts.hostname = hostname
             res = record.inner.get("res", record.outer.get("res"))
             if res is not None:
                 facts.success = not res.strip("'").startswith("failed")
