@@ -25,7 +25,6 @@ import ipaddress
 import re
 from typing import Any, Iterable, Optional
 
-from .. import limits
 from ..source.event import AuditEvent
 from ..source.records import (ENRICHED_SEPARATOR, enriched_text, plain_value, split_fields,
                               value_text)
@@ -44,7 +43,6 @@ _OP = re.compile(r"(?:^|(?<=\s))op=(.*?)(?=\s(?:%s)=|$)" % "|".join(map(re.escap
                  re.DOTALL)
 # libaudit before 1.7 closed user messages with "(hostname=?, addr=?, terminal=T res=R)".
 _OLD_STYLE = re.compile(r"\(hostname=|, (?=addr=|terminal=)|\)\s*$")
-_USER_FIELDS_CACHE = limits.BoundedCache("MAX_BODY_CACHE")
 
 
 class UserRecord:
@@ -132,16 +130,9 @@ def _leading_words(text: str) -> Optional[str]:
 
 
 def user_record(rtype: str, body: str) -> UserRecord:
-    """`UserRecord(rtype, body)`; bodies repeat (a daemon logs the same lines), so
-    short ones are remembered."""
-    if len(body) > limits.MAX_BODY_CACHE_LENGTH:
-        return UserRecord(rtype, body)
-    key = (rtype, body)
-    found = _USER_FIELDS_CACHE.get(key)
-    if found is None:
-        found = UserRecord(rtype, body)
-        _USER_FIELDS_CACHE.remember(key, found)
-    return found
+    """The record split. Not remembered: every body carries the sender's pid, so
+    bodies hardly ever repeat, and a cache of them cost the plugin 10 MiB."""
+    return UserRecord(rtype, body)
 
 
 def outcome_of(res: Optional[str]) -> Optional[str]:
