@@ -39,7 +39,9 @@ clean:
 
 # install/uninstall: the program (a launcher plus the package under
 # $(PREFIX)/lib/audisp-eql, run by the system python3), config, plugin drop-in,
-# audit rules, the rule pack (in rules.d) and man pages. DESTDIR stages into a tree (packaging, tests).
+# audit rules, the rule pack (in rules.d), control mappings for `report` (in
+# controls.d), the audit rule profiles and man pages. DESTDIR stages into a tree
+# (packaging, tests).
 #   BUNDLE_RE2=no     do not pip-install google-re2 beside the package (the Debian
 #                     package: the built-in linear-time regex automaton is used)
 #   PLUGIN_USER=name  the installed config drops root to that user
@@ -55,7 +57,7 @@ PYTHON3    ?= /usr/bin/python3
 BUNDLE_RE2 ?= yes
 PLUGIN_USER ?=
 DEFAULT_PROFILE := conf/audisp-eql.rules
-RULE_PROFILES ?= $(wildcard conf/*.rules)
+RULE_PROFILES ?= $(wildcard conf/*.rules conf/profiles/*.rules)
 OTHER_PROFILES = $(filter-out $(DEFAULT_PROFILE),$(RULE_PROFILES))
 # The man pages are written with the default paths; installed, they name the real ones.
 MAN_PATHS  = sed 's|/usr/local/|$(PREFIX)/|g; s|/etc/|$(SYSCONFDIR)/|g; s|/var/log/|$(LOCALSTATEDIR)/log/|g'
@@ -64,11 +66,12 @@ install:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d $(DESTDIR)$(SYSCONFDIR)/audisp-eql/exceptions.d \
+	    $(DESTDIR)$(SYSCONFDIR)/audisp-eql/controls.d \
 	    $(DESTDIR)$(SYSCONFDIR)/audit/plugins.d $(DESTDIR)$(SYSCONFDIR)/audit/rules.d
 	# Where the commented config points the JSON alert file; alerts are not for everyone.
 	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/log/audisp-eql
 	rm -rf $(DESTDIR)$(LIBDIR)/audisp_eql
-	cd plugin && find audisp_eql -name '*.py' -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
+	cd plugin && find audisp_eql \( -name '*.py' -o -name '*.j2' \) -exec install -D -m 0644 {} $(DESTDIR)$(LIBDIR)/{} \;
 ifeq ($(BUNDLE_RE2),yes)
 	# google-re2 (linear-time regex matching) has no Debian package: pip puts it
 	# beside the package; pyparsing and the audit bindings come from Debian.
@@ -93,6 +96,8 @@ endif
 	    chmod 0644 $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml; }
 	# The shipped rule pack; files of other names in rules.d are the administrator's.
 	install -m 0644 rules/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/
+	# Control mappings for `report`: one file per framework; add yours beside them.
+	install -m 0644 controls/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/controls.d/
 	$(MAN_PATHS) man/audisp-eql.toml.5 > $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5
 	$(MAN_PATHS) man/audisp-eql-exceptions.5 > $(DESTDIR)$(MANDIR)/man5/audisp-eql-exceptions.5
 	$(MAN_PATHS) man/audisp-eql-eql.7 > $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7
@@ -109,6 +114,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/audisp-eql-exceptions.5 \
 	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/,$(notdir $(wildcard rules/*.toml)))
+	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/controls.d/,$(notdir $(wildcard controls/*.toml)))
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(OTHER_PROFILES)))
 	-rmdir $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(PREFIX)/share/audisp-eql 2>/dev/null
 	rm -rf $(DESTDIR)$(LIBDIR)

@@ -53,6 +53,19 @@ def test_each_kind_produces_what_it_declares(shared: Path, kind: type[EventBuild
         for name, value in kind.constants.items():
             assert flat.get(name) == value, (name, flat.get(name))
         assert set(flat.get("event.category", [])) <= set(kind.categories)
+        if kind.variants:   # each document has exactly one of the declared variants
+            matching = [v for v in kind.variants
+                        if all(flat.get(name) == value for name, value in v.items())]
+            assert len(matching) == 1, (flat.get("event.action"), flat.get("event.type"))
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.variants], ids=lambda k: k.kind)
+def test_declared_variants_are_distinct_and_complete(kind: type[EventBuilder]) -> None:
+    """Every variant names the same fields, and no two are equal: the coverage
+    analysis reads them as the exact set of value combinations."""
+    names = {frozenset(v) for v in kind.variants}
+    assert len(names) == 1
+    assert len({repr(sorted(v.items())) for v in kind.variants}) == len(kind.variants)
 
 
 def test_kinds_without_categories_make_no_documents(shared: Path) -> None:
@@ -122,6 +135,76 @@ def test_dispatch_by_syscall_name_and_by_record_type() -> None:
     documents = [registry.build(e) for e in events]
     assert documents == [[{"n": 1}], [{"n": 2}, {"n": 3}], []]
     assert seen == [("opens", "openat"), ("logins", None)]
+
+
+def test_a_record_logged_during_a_syscall_goes_to_its_type_then_the_syscall() -> None:
+    """CONFIG_CHANGE (auditctl), LOGIN (pam_loginuid): the record comes before the
+    SYSCALL of the same event; both builders see the event, with the SYSCALL."""
+    seen: list[tuple[str, Any]] = []
+
+    class Config(EventBuilder):
+        kind, record_types = "config", frozenset({"CONFIG_CHANGE"})
+
+        def build(self, event: Any, syscall: Any) -> list[dict]:
+            seen.append(("config", syscall.name if syscall else None))
+            return [{"n": 1}]
+
+    class Sends(EventBuilder):
+        kind, syscalls = "sends", frozenset({"sendto"})
+
+        def build(self, event: Any, syscall: Any) -> list[dict]:
+            seen.append(("sends", syscall.name))
+            return [{"n": 2}]
+
+    registry = BuilderRegistry([Config(BuildContext()), Sends(BuildContext())])
+    source = make_event_source("python")
+    events = source.feed(
+        b"type=CONFIG_CHANGE msg=audit(1.000:1): auid=0 ses=1 op=add_rule key=\"k\" list=4 res=1\n"
+        b"type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=44 success=yes exit=60 a0=3"
+        b" a1=2 a2=3 a3=0 items=0 ppid=1 pid=2 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0"
+        b" egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"auditctl\" exe=\"/sbin/auditctl\" key=(null)\n"
+        b"type=EOE msg=audit(1.000:1): \n"
+        b"type=CONFIG_CHANGE msg=audit(1.000:2): auid=0 ses=1 op=remove_rule key=\"k\" list=4 res=1\n"
+        b"type=EOE msg=audit(1.000:2): \n") + source.flush()
+    assert [registry.build(e) for e in events] == [[{"n": 1}, {"n": 2}], [{"n": 1}]]
+    assert seen == [("config", "sendto"), ("sends", "sendto"), ("config", None)]
+
+
+def test_coverage_judges_each_kind_on_its_own_variants_and_fields() -> None:
+    class Logins(EventBuilder):
+        kind, categories = "logins", ("authentication",)
+        fields = frozenset({"user.name", "source.ip"})
+        constants = {"event.category": ["authentication"]}
+        variants = ({"event.action": ["logged-in", "user_login"], "event.type": ["start"]},
+                    {"event.action": "authenticated", "event.type": ["info"]})
+
+    class Daemons(EventBuilder):
+        kind, categories = "daemons", ("authentication",)
+        fields = frozenset({"process.pid"})
+        constants = {"event.category": ["authentication"], "event.action": "started"}
+
+    cat = Catalog([Logins, Daemons])
+    def fires(text: str) -> list[str]:
+        return [str(r) for r in coverage.never_fires(parse_query(text), cat, compile_query, text)]
+    what = "audisp-eql's authentication documents"
+    # A list-valued action matches when any element does (Elasticsearch).
+    assert fires('authentication where event.action == "user_login"') == []
+    assert fires('authentication where event.action in ("ssh_login", "user_login") and '
+                 'event.type == "start" and user.name != null') == []
+    # user_login exists, but never with event.type info (Daemons has no event.type).
+    # (Different conditions fail on different kinds: the whole condition is named.)
+    assert fires('authentication where event.action == "user_login" and event.type == "info"') \
+        == ['event.action == "user_login" and event.type == "info" can never hold: '
+            f'{what} have event.type ["start"]; {what} have event.action "authenticated" or '
+            f'"started"']
+    # The only kind with process.pid never has this action.
+    assert fires('authentication where process.pid == 1 and event.action == "authenticated"') \
+        == ['process.pid == 1 and event.action == "authenticated" can never hold: '
+            f'{what} have event.action "started"; {what} never have process.pid']
+    # Each field exists, but no kind has both.
+    assert fires('authentication where process.pid == 1 and user.name == "x"') == \
+        [f'process.pid == 1 and user.name == "x" can never hold: {what} never have '
+         'process.pid, user.name']
 
 
 def test_check_reads_the_registered_kinds() -> None:

@@ -24,6 +24,11 @@ INSTALLED = [
     "etc/audit/plugins.d/audisp-eql.conf",
     "etc/audit/rules.d/audisp-eql.rules",
     "etc/audisp-eql/rules.d/execution_unix_socket_client.toml",
+    "etc/audisp-eql/rules.d/credential_access_failed_login.toml",
+    "etc/audisp-eql/controls.d/pci-dss-4.0.toml",
+    "etc/audisp-eql/controls.d/evidence.toml",
+    "usr/local/share/audisp-eql/profiles/compliance.rules",
+    "usr/local/lib/audisp-eql/audisp_eql/report/templates/report.html.j2",
     "usr/local/share/man/man5/audisp-eql.toml.5",
     "usr/local/share/man/man5/audisp-eql-exceptions.5",
     "usr/local/share/man/man7/audisp-eql-eql.7",
@@ -152,3 +157,20 @@ def test_pip_wheel_holds_the_whole_package(tmp_path: Path) -> None:
     assert len(modules) > 40 and modules <= names
     assert any(n.startswith("audisp_eql/eql/") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_installed_program_writes_a_compliance_report(tmp_path: Path) -> None:
+    """Templates, rules and mappings are installed; Jinja2 and matplotlib come from
+    Debian's python3 packages, found by the system python3 the launcher runs."""
+    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc",
+         f"LOCALSTATEDIR={tmp_path}/var")
+    out = tmp_path / "report.html"
+    result = subprocess.run(
+        [str(tmp_path / "usr/bin/audisp-eql"), "report", "--format", "html", "-q", "-o", str(out),
+         "--rules", str(tmp_path / "etc/audisp-eql/rules.d"),
+         "--controls", str(tmp_path / "etc/audisp-eql/controls.d"),
+         str(ROOT / "examples/intrusion.log")],
+        env={"MPLCONFIGDIR": str(tmp_path / "mpl")}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert "10.2.1.6" in page and "<svg" in page

@@ -100,7 +100,7 @@ def test_every_option_of_every_command_is_in_the_page_with_its_help() -> None:
 
     page = _rendered(MAN / "audisp-eql.8")
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == set(TABLE) == {"events", "check", "scan", "plugin"}
+    assert set(sub.choices) == set(TABLE) == {"events", "check", "scan", "report", "plugin"}
     for name, parser in sub.choices.items():
         assert f"audisp-eql {name}" in page
         formatter = parser._get_formatter()

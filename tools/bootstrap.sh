@@ -7,7 +7,8 @@
 # and lintian for `make deb` and its test, logrotate to run the package's
 # rotation, audispd-plugins (audisp-remote) for the collector test,
 # rsyslog-elasticsearch and python3-yaml to check the SIEM configurations,
-# laurel for the benchmark) and .venv.
+# Jinja2/matplotlib/tqdm for `report` and progress, Chromium and a websocket
+# client for the report's browser test, laurel for the benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
       mandoc socat netcat-openbsd procps audispd-plugins rsyslog-elasticsearch python3-yaml"
 PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
+PKGS="$PKGS python3-jinja2 python3-matplotlib python3-tqdm chromium python3-websocket"
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
 
 missing=""

@@ -3,6 +3,7 @@
     audisp-eql events [FILE...]                      audit records -> ECS documents
     audisp-eql check -r PATH [-r PATH...]            load and validate rules (and exceptions)
     audisp-eql scan -r PATH [-r PATH...] [FILE...]   offline evaluation of audit logs
+    audisp-eql report --format F [FILE...]           compliance report of audit logs
     audisp-eql plugin [--check-config] [CONFIG]      run as an auditd plugin (stdin = records)
 
 audisp-eql(8) is generated from these parsers (tools/manpage.py); the exit
@@ -155,6 +156,24 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return run_scan(args)
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    from .report.command import add_report_arguments
+
+    p = _command(
+        sub, "report", help="compliance report of audit logs (HTML, CSV, JSON, ATT&CK layer)",
+        description="Evaluate rules on audit logs and report, control by control, what they "
+                    "evidence (findings / no findings / not assessed), with the scope, the "
+                    "integrity of the audit trail and aureport-style summaries.")
+    add_report_arguments(p)
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report.command import run_report
+
+    return run_report(args)
+
+
 def _add_plugin(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "plugin", help="run as an auditd plugin, reading records on stdin",
                  description="Run as an auditd plugin: audit records on standard input, alerts "
@@ -180,7 +199,7 @@ def _cmd_plugin(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
-    _add_events, _add_check, _add_scan, _add_plugin,
+    _add_events, _add_check, _add_scan, _add_report, _add_plugin,
 )
 
 

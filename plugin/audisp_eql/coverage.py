@@ -1,9 +1,11 @@
 """Can a rule ever fire on the documents audisp-eql produces?
 
 What is produced comes from the registered event kinds (ecs/kinds.py,
-through `Catalog`): their categories, their fields, and the fields that have
-one value on all documents of a category; adding a kind changes this
-analysis without touching this module.
+through `Catalog`): their categories, their fields, and the values their
+fixed fields take (`constants`, and `variants`: event.action / event.type ...
+per kind of record); adding a kind changes this analysis without touching
+this module. A rule can fire when some kind of its category has a variant on
+which its condition is not false.
 
 A report, not a filter: the rule stays loaded because ECS documents read with
 `scan --input ecs` may come from elsewhere. The condition is evaluated in
@@ -13,8 +15,9 @@ erring on the side of "may fire":
 - a comparison that needs a field (`required_fields`: not under `!=`,
   `not in`, `null`, a function, or written `?field`) that our builders never
   set is false (a predicate on a missing field is false);
-- a comparison that tests only fields with one value on all our documents
-  (`event.action`, `event.type`, ...) is evaluated with the real compiled
+- a comparison that tests only fields with one value on all documents of
+  that variant (`event.action`, `event.type`, ...; a list-valued event.action
+  matches when any element does) is evaluated with the real compiled
   semantics;
 - anything else is unknown; `and`, `or` and `not` combine as usual.
 
@@ -31,7 +34,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .ecs.registry import Catalog
+from .ecs.registry import Catalog, kind_fields, kind_variants
 from .eql import ast
 from .eql.grammar import source_span
 
@@ -98,32 +101,39 @@ class Impossible:
 
 
 class _Judge:
-    """Three-valued evaluation of a condition on what every document shares."""
+    """Three-valued evaluation of a condition on what every document of one
+    variant of one kind shares (its fields, its fixed values)."""
 
-    def __init__(self, compile_query: Any, catalog: Catalog, scope: Optional[str]) -> None:
+    def __init__(self, compile_query: Any, fields: frozenset[str], constants: dict[str, Any],
+                 what: str, compiled: dict[int, Any]) -> None:
         self._compile = compile_query
-        self.fields = catalog.fields(scope)
-        self.constants = catalog.constants(scope)
-        self._doc = _nest(self.constants)
-        self.what = f"audisp-eql's {scope} documents" if scope else "audisp-eql's documents"
-        self.why: dict[int, str] = {}     # id(leaf) -> why its value is known
+        self.fields = fields
+        self.constants = constants
+        self._doc = _nest(constants)
+        self.what = what
+        self._compiled = compiled      # id(leaf) -> predicate, shared by the judges of a query
+        # id(leaf) -> why its value is known: ("never", fields) or ("have", ((field, value), ...))
+        self.why: dict[int, tuple[str, tuple[Any, ...]]] = {}
 
     def _leaf(self, node: ast.Expr) -> Optional[bool]:
         missing = sorted(required_fields(node) - self.fields - self.constants.keys())
         if missing:
-            self.why[id(node)] = f"{self.what} never have {', '.join(missing)}"
+            self.why[id(node)] = ("never", tuple(missing))
             return False
         names = ast.fields_of(node)
         if not names or not names <= self.constants.keys():
             return _UNKNOWN
         try:
-            compiled = self._compile(ast.EventQuery(category=None, condition=node))
-            value = bool(compiled.predicate(self._doc))
+            predicate = self._compiled.get(id(node))
+            if predicate is None:
+                predicate = self._compile(ast.EventQuery(category=None, condition=node)).predicate
+                self._compiled[id(node)] = predicate
+            value = bool(predicate(self._doc))
         except Exception:  # noqa: BLE001 - an unevaluable term is simply unknown
             return _UNKNOWN
-        self.why[id(node)] = f"{self.what} have " + ", ".join(
-            f"{name} {json.dumps(self.constants[name], ensure_ascii=False)}"
-            for name in sorted(names))
+        self.why[id(node)] = ("have", tuple((name, json.dumps(self.constants[name],
+                                                              ensure_ascii=False))
+                                            for name in sorted(names)))
         return value
 
     def evaluate(self, node: ast.Expr) -> Optional[bool]:
@@ -148,12 +158,12 @@ class _Judge:
             node = next(t for t in node.terms if self.evaluate(t) is False)
         return node
 
-    def reasons(self, node: ast.Expr) -> str:
-        found: dict[str, None] = {}
+    def reasons(self, node: ast.Expr) -> list[tuple[str, tuple[Any, ...]]]:
+        found: dict[tuple[str, tuple[Any, ...]], None] = {}
         for sub in ast.walk(node):
             if id(sub) in self.why:
                 found.setdefault(self.why[id(sub)])
-        return "; ".join(found)
+        return list(found)
 
 
 def _quote(text: str, node: ast.Expr) -> tuple[str, Optional[int]]:
@@ -166,18 +176,89 @@ def _quote(text: str, node: ast.Expr) -> tuple[str, Optional[int]]:
     return written, span[0]
 
 
+_SHOWN_VALUES = 4   # values of one field named in a reason; the rest are counted
+
+
+def _describe(what: str, reasons: list[tuple[str, tuple[Any, ...]]]) -> str:
+    """`<what> have event.action "exec" or "ran-command" ...; <what> never have x`:
+    the values of each field over every kind of document, then the missing fields."""
+    values: dict[str, list[str]] = {}
+    missing: dict[str, None] = {}
+    for kind, detail in reasons:
+        if kind == "never":
+            missing.update(dict.fromkeys(detail))
+            continue
+        for name, value in detail:
+            if value not in values.setdefault(name, []):
+                values[name].append(value)
+    parts = []
+    for name, seen in values.items():
+        shown = " or ".join(seen[:_SHOWN_VALUES])
+        more = len(seen) - _SHOWN_VALUES
+        parts.append(f"{what} have {name} {shown}" + (f" (or {more} more)" if more > 0 else ""))
+    if missing:
+        parts.append(f"{what} never have {', '.join(missing)}")
+    return "; ".join(parts)
+
+
+def _judges(query: ast.EventQuery, catalog: Catalog, compile_query: Any) -> list[_Judge]:
+    """One judge per variant of every kind the query can see (duplicates dropped)."""
+    scope = query.category if query.category in catalog.categories else None
+    what = f"audisp-eql's {scope} documents" if scope else "audisp-eql's documents"
+    used = ast.fields_of(query.condition)
+    compiled: dict[int, Any] = {}
+    judges: list[_Judge] = []
+    seen: set[tuple[frozenset[str], str]] = set()
+    for kind in catalog.kinds_of(scope):
+        fields = kind_fields(kind)
+        for variant in kind_variants(kind, scope):
+            # Only the fields the condition reads matter: one judge per projection.
+            projected = {k: v for k, v in variant.items() if k in used}
+            key = (fields & used, repr(sorted(projected.items())))
+            if key not in seen:
+                seen.add(key)
+                judges.append(_Judge(compile_query, fields, projected, what, compiled))
+    return judges
+
+
+def possible_variants(query: Any, catalog: Catalog, compile_query: Any) -> list[dict[str, Any]]:
+    """The fixed values of each kind of document `query` may match (for a
+    sequence or sample: any of its steps'); the variants it can never match on
+    are left out."""
+    if not isinstance(query, ast.EventQuery):
+        found: list[dict[str, Any]] = []
+        for step in getattr(query, "steps", ()):
+            if not getattr(step, "missing", False):
+                found += possible_variants(step.event, catalog, compile_query)
+        return found
+    scope = query.category if query.category in catalog.categories else None
+    compiled: dict[int, Any] = {}
+    what = "documents"
+    out = []
+    for kind in catalog.kinds_of(scope):
+        fields = kind_fields(kind)
+        for variant in kind_variants(kind, scope):
+            judge = _Judge(compile_query, fields, variant, what, compiled)
+            if judge.evaluate(query.condition) is not False:
+                out.append(variant)
+    return out
+
+
 def _event_query(query: ast.EventQuery, catalog: Catalog, compile_query: Any,
                  text: str) -> Optional[Impossible]:
     categories = catalog.categories
     if query.category is not None and query.category not in categories:
         return Impossible(f"category {query.category}: audisp-eql produces "
                           f"{'/'.join(categories)} events only", 0 if text else None)
-    judge = _Judge(compile_query, catalog, query.category)
-    if judge.evaluate(query.condition) is not False:
+    judges = _judges(query, catalog, compile_query)
+    if not judges or any(j.evaluate(query.condition) is not False for j in judges):
         return None
-    culprit = judge.culprit(query.condition)
+    culprits = [judge.culprit(query.condition) for judge in judges]
+    # One condition fails on every kind of document: name it; else the whole condition.
+    culprit = culprits[0] if all(c is culprits[0] for c in culprits) else query.condition
     written, offset = _quote(text, culprit)
-    return Impossible(f"{written} can never hold: {judge.reasons(culprit)}", offset)
+    reasons = [r for judge, c in zip(judges, culprits) for r in judge.reasons(c)]
+    return Impossible(f"{written} can never hold: {_describe(judges[0].what, reasons)}", offset)
 
 
 def _steps(query: Any, catalog: Catalog, compile_query: Any, text: str) -> Optional[Impossible]:

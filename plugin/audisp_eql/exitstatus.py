@@ -30,6 +30,11 @@ TABLE: dict[str, tuple[tuple[int, str], ...]] = {
                 "held no audit record (or ECS document), or no input named while standard "
                 "input is a terminal"),
     ),
+    "report": (
+        (OK, "the report was written"),
+        (ERROR, "the report could not be written (bad arguments, mapping files or output), "
+                "or an input could not be read (the report is still written and names it)"),
+    ),
     "plugin": (
         (OK, "end of input or SIGTERM; with --check-config: the configuration, rules and "
              "exceptions load without error (warnings are printed)"),

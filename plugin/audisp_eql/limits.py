@@ -95,6 +95,18 @@ MAX_RATE_WINDOWS = 16384          # rate-limit windows, one per (rule, host) tha
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all
 
+# -- offline report (report/): counts stay exact, what is listed is bounded ---------
+REPORT_EVIDENCE = 50              # findings listed per control ("and N more")
+REPORT_TOP = 10                   # top users / hosts / executables shown
+REPORT_ROWS = 200                 # rows of each aureport-style detail table
+REPORT_MAX_DISTINCT = 65536       # distinct values counted one by one per counter (others summed)
+REPORT_MAX_HOSTS = 4096           # hosts followed (sources, integrity); later ones pooled
+REPORT_TIMELINE_KEYS = 4096       # time buckets per timeline before it is coarsened
+REPORT_MAX_GAPS = 1000            # integrity gaps listed per host (all counted)
+REPORT_REORDER_WINDOW = 64        # serials an event may arrive late before a gap is final
+REPORT_MAX_PENDING_GAPS = 256     # serial ranges waiting for late events, per host
+REPORT_TIME_JUMP_SECONDS = 5      # event time going back further than this is a jump
+
 
 Key = TypeVar("Key", bound=Hashable)
 

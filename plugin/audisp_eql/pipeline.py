@@ -117,25 +117,29 @@ class Pipeline:
 
     def read_files(self, paths: Sequence[str],
                    on_unreadable: Callable[[str, Exception], None],
-                   on_chunk: Optional[Callable[[str], None]] = None,
-                   on_no_records: Optional[Callable[[str, int], None]] = None) -> int:
+                   on_chunk: Optional[Callable[[str, int], None]] = None,
+                   on_no_records: Optional[Callable[[str, int], None]] = None,
+                   on_file: Optional[Callable[[str], None]] = None) -> int:
         """Feed audit log files (directories as the rotated set they hold,
         rotated sets oldest first, gzip, '-' for stdin); a file that cannot be
         read is reported and skipped, and so is a file of which no line is an
         audit record (`on_no_records(name, malformed lines)`). Does not flush.
+        `on_file(name)` before each file, `on_chunk(name, bytes)` after each read.
         Returns the number of files read."""
         count = 0
         stats = self._source().stats
         for path in rotation_order(expand_directories(list(paths), on_unreadable)):
             name = display_name(path)
             count += 1
+            if on_file is not None:
+                on_file(name)
             self.start_source(name)
             records, malformed = stats.records, stats.malformed
             try:
                 for chunk in iter_file(path):
                     self.feed(chunk)
                     if on_chunk is not None:
-                        on_chunk(name)
+                        on_chunk(name, len(chunk))
             except (OSError, EOFError) as exc:
                 on_unreadable(name, exc)
                 continue

@@ -19,8 +19,9 @@ from .check import load_checked
 from .escape import safe_json, safe_text
 from .exceptions import ExceptionSet
 from .pipeline import PipelineOptions, build_pipeline
+from .progress import Progress
 from .rules import RuleSet
-from .summary import Progress, ScanSummary, render_alert
+from .summary import ScanSummary, render_alert
 
 
 class _Reporter:
@@ -72,7 +73,7 @@ def no_input_on_a_terminal(args: argparse.Namespace, err: TextIO,
 
 
 def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Reporter,
-                   progress: Callable[[str], None]) -> Iterable[dict[str, Any]]:
+                   progress: Callable[[str, int], None]) -> Iterable[dict[str, Any]]:
     from .source.ecs_input import DocumentError, iter_documents
     from .source.logfiles import display_name, expand_directories, iter_file, rotation_order
 
@@ -84,16 +85,20 @@ def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Re
         name = display_name(path)
         summary.files += 1
         documents = failed = 0
+
+        def counted(chunks: Iterable[bytes]) -> Iterable[bytes]:
+            for chunk in chunks:
+                yield chunk
+                progress(name, len(chunk))
+
         try:
-            for line_no, doc in iter_documents(iter_file(path)):
+            for line_no, doc in iter_documents(counted(iter_file(path))):
                 if isinstance(doc, DocumentError):
                     failed += 1
                     reporter.parse_error(f"{safe_text(name)}:{line_no}: {safe_text(str(doc))}")
                     continue
                 documents += 1
                 yield doc
-                if line_no % 4096 == 0:
-                    progress(name)
         except (OSError, EOFError) as e:
             cannot_read(safe_text(name), e)
             continue
@@ -121,15 +126,24 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     as_json = args.format == "json" or (args.format == "auto" and not out.isatty())
     color = not as_json and out.isatty()
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    progress = Progress(err if err.isatty() and not args.quiet else None)
+    # Progress (bytes, %, ETA) on stderr when it is a terminal; alerts on the same
+    # terminal are written with the bar out of the way.
+    progress = Progress(None if args.quiet else err, args.files)
+    shared_terminal = progress.active and out.isatty()
 
-    def show_progress(name: str) -> None:
-        summary.events = pipeline.counts.documents
-        progress.update(summary, name)
+    def show_progress(name: str, nbytes: int) -> None:
+        progress.advance(name, nbytes)
+        progress.postfix(f"{pipeline.counts.documents} events, {summary.alerts} alerts")
 
     def write(alert: dict[str, Any]) -> None:
         summary.count_alert(alert)
-        out.write(safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n")
+        line = safe_json(dumps(alert)) + "\n" if as_json else render_alert(alert, color=color) + "\n\n"
+        if shared_terminal:
+            with progress.between_lines():
+                out.write(line)
+                out.flush()
+        else:
+            out.write(line)
 
     def cannot_read(name: str, error: Exception) -> None:
         summary.unreadable += 1
@@ -155,7 +169,7 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     pipeline.flush()
     summary.events = pipeline.counts.documents
     out.flush()
-    progress.finish()
+    progress.close()
     engine = pipeline.engine
     assert engine is not None
     summary.rule_errors = engine.error_count

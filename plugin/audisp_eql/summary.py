@@ -1,4 +1,5 @@
-"""What `scan` tells a person: alerts as readable text, progress, and a summary.
+"""What `scan` tells a person: alerts as readable text and a summary (progress:
+progress.py).
 
 Every string that comes from the audited system goes through `safe_text`:
 an argv can hold terminal escapes and newlines.
@@ -6,10 +7,9 @@ an argv can hold terminal escapes and newlines.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Optional, TextIO
+from typing import Any
 
 from .escape import safe_text
 
@@ -127,36 +127,3 @@ class ScanSummary:
                      f"inputs without records: {self.no_records}, rule/exception files not "
                      f"loaded: {self.load_errors}, rule evaluation errors: {self.rule_errors}")
         return "\n".join(lines)
-
-
-class Progress:
-    """A one-line progress display on a terminal, redrawn at most every `interval` s.
-
-    Only shown once a scan has run for `delay` seconds, so small inputs print
-    nothing extra.
-    """
-
-    def __init__(self, stream: Optional[TextIO], *, delay: float = 1.0, interval: float = 0.5) -> None:
-        self._stream = stream
-        self._start = time.monotonic()
-        self._next = self._start + delay
-        self._interval = interval
-        self._shown = False
-
-    def update(self, summary: ScanSummary, source: str) -> None:
-        if self._stream is None:
-            return
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + self._interval
-        rate = summary.events / max(now - self._start, 1e-9)
-        self._stream.write(f"\r\033[K{safe_text(source)[-40:]}: {summary.events} events "
-                           f"({rate:,.0f}/s), {summary.alerts} alerts")
-        self._stream.flush()
-        self._shown = True
-
-    def finish(self) -> None:
-        if self._stream is not None and self._shown:
-            self._stream.write("\r\033[K")
-            self._stream.flush()

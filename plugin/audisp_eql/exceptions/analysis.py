@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Optional
 
-from ..ecs.registry import Catalog
+from ..coverage import possible_variants
+from ..ecs.registry import Catalog, kind_variants
+from ..eql import compile_query
 from ..rules import Rule
 from .matcher import compile_entry
 from .model import Entry, ExceptionItem, ExceptionSet
@@ -28,7 +30,8 @@ def _categories(query: Any) -> set[Optional[str]]:
 
 
 class _Scope:
-    """The documents a rule can see: fields that may be set, fields with one value."""
+    """The documents a rule can see: fields that may be set, and the fixed values of
+    each kind of document (the variants of every event kind in its categories)."""
 
     def __init__(self, rule: Rule, catalog: Catalog) -> None:
         query = getattr(rule.compiled, "query", None)
@@ -37,10 +40,10 @@ class _Scope:
         if not wanted or None in _categories(query):
             wanted = {None}
         self.fields: frozenset[str] = frozenset().union(*(catalog.fields(c) for c in wanted))
-        if len(wanted) == 1:
-            self.constants = catalog.constants(next(iter(wanted)))
-        else:
-            self.constants = catalog.constants(None)
+        # Only the kinds of document the rule itself may match on.
+        self.variants = possible_variants(query, catalog, compile_query) \
+            if query is not None else [v for c in wanted for kind in catalog.kinds_of(c)
+                                       for v in kind_variants(kind, c)]
         names = sorted(c for c in wanted if c)
         self.what = f"audisp-eql's {'/'.join(names)} documents" if names else "audisp-eql's documents"
 
@@ -60,16 +63,29 @@ def _quote(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_SHOWN_VALUES = 4   # values of one field named in a warning; the rest are counted
+
+
 def _entry_verdict(entry: Entry, scope: _Scope) -> tuple[Optional[bool], str]:
     """(False: never holds, True: always holds, None: depends) and why."""
-    if not scope.produced(entry.field) and entry.field not in scope.constants:
+    fixed = all(entry.field in v for v in scope.variants) and bool(scope.variants)
+    if not scope.produced(entry.field) and not fixed:
         why = (f"{scope.what} never have {entry.field} (only documents read with "
                "--input ecs can)")
         return entry.negated, why
-    if entry.field in scope.constants and entry.kind != "nested":
-        value = scope.constants[entry.field]
-        holds = compile_entry(entry)(_nest(entry.field, value))
-        return holds, f"{scope.what} have {entry.field} {_quote(value)}"
+    if fixed and entry.kind != "nested":
+        test = compile_entry(entry)
+        verdicts = {test(_nest(entry.field, v[entry.field])) for v in scope.variants}
+        if len(verdicts) == 1:
+            values: list[str] = []
+            for variant in scope.variants:
+                text = _quote(variant[entry.field])
+                if text not in values:
+                    values.append(text)
+            shown = " or ".join(values[:_SHOWN_VALUES])
+            more = len(values) - _SHOWN_VALUES
+            return verdicts.pop(), (f"{scope.what} have {entry.field} {shown}"
+                                    + (f" (or {more} more)" if more > 0 else ""))
     return None, ""
 
 
