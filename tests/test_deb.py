@@ -175,17 +175,22 @@ def _purge(state: Install) -> list[subprocess.CompletedProcess]:
 
 
 def source_modules() -> list[str]:
+    """The package's files: modules and the report's templates."""
     package = ROOT / "plugin"
-    return sorted(str(p.relative_to(package)) for p in (package / "audisp_eql").rglob("*.py"))
+    return sorted(str(p.relative_to(package)) for p in (package / "audisp_eql").rglob("*")
+                  if p.suffix in (".py", ".j2"))
 
 
 def expected_files() -> set[str]:
-    profiles = [p.name for p in (ROOT / "conf").glob("*.rules") if p.name != "audisp-eql.rules"]
+    profiles = [p.name for p in [*(ROOT / "conf").glob("*.rules"),
+                                 *(ROOT / "conf" / "profiles").glob("*.rules")]
+                if p.name != "audisp-eql.rules"]
     return {
         "/usr/bin/audisp-eql",
         *(f"/usr/lib/audisp-eql/{m}" for m in source_modules()),
         "/etc/audisp-eql/audisp-eql.toml",
         *(f"/etc/audisp-eql/rules.d/{p.name}" for p in (ROOT / "rules").glob("*.toml")),
+        *(f"/etc/audisp-eql/controls.d/{p.name}" for p in (ROOT / "controls").glob("*.toml")),
         "/etc/audit/plugins.d/audisp-eql.conf",
         "/etc/audit/rules.d/audisp-eql.rules",
         *(f"/usr/share/audisp-eql/profiles/{name}" for name in profiles),

@@ -131,6 +131,14 @@ def _run(args: argparse.Namespace, err: TextIO, fail: Any) -> int:
         keys = declared_keys(args.audit_rules)
     except OSError as exc:
         raise fail(f"--audit-rules: {exc}")
+    if args.format == "html":
+        # Said before the logs are read, not after: the page needs both.
+        try:
+            import jinja2  # noqa: F401
+            import matplotlib  # noqa: F401
+        except ImportError as exc:
+            raise fail(f"--format html needs Jinja2 and matplotlib ({exc.name} is missing; "
+                       "Debian: apt install python3-jinja2 python3-matplotlib)")
     from . import render
     try:
         out, close = render.open_output(args.output, args.format)
