@@ -1,9 +1,11 @@
 """Can a rule ever fire on the documents audisp-eql produces?
 
 What is produced comes from the registered event kinds (ecs/kinds.py,
-through `Catalog`): their categories, their fields, and the fields that have
-one value on all documents of a category; adding a kind changes this
-analysis without touching this module.
+through `Catalog`): their categories, their fields, and the values their
+fixed fields take (`constants`, and `variants`: event.action / event.type ...
+per kind of record); adding a kind changes this analysis without touching
+this module. A rule can fire when some kind of its category carries every
+field it needs and the condition is not false on every variant of that kind.
 
 A report, not a filter: the rule stays loaded because ECS documents read with
 `scan --input ecs` may come from elsewhere. Two sound checks, both erring on
@@ -14,17 +16,19 @@ the side of "may fire":
   under `not`, in `!=`/`not in`, compared with `null`, inside a function, or
   written `?field`; when such a field is one our builder never sets, the
   rule cannot fire.
-- constant gates: terms that test only fields whose value is the same on all
-  our documents (`event.action`, `event.type`, ...) are evaluated with the
-  real compiled semantics; the condition is then evaluated in three-valued
-  logic, and if it is false whatever the other fields hold, it cannot fire.
+- constant gates: terms that test only fields whose value is fixed for a
+  variant (`event.action`, `event.type`, ...; lists as produced, so a
+  list-valued event.action matches when any element does) are evaluated with
+  the real compiled semantics; the condition is then evaluated in three-valued
+  logic, and if it is false whatever the other fields hold on every variant of
+  every kind, it cannot fire.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from .ecs.registry import Catalog
+from .ecs.registry import Catalog, kind_fields, kind_variants
 from .eql import ast
 
 _UNKNOWN = None  # third truth value
@@ -81,10 +85,12 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 class _ConstantEvaluator:
     """Three-valued evaluation of a condition on the fields known to be constant."""
 
-    def __init__(self, compile_query: Any, constants: dict[str, Any]) -> None:
+    def __init__(self, compile_query: Any, constants: dict[str, Any],
+                 compiled: Optional[dict[int, Any]] = None) -> None:
         self._compile = compile_query
         self._constants = constants
         self._doc = _nest(constants)
+        self._compiled = compiled if compiled is not None else {}  # id(leaf) -> predicate
         self.decided_terms: list[ast.Expr] = []  # leaves with a known value
 
     def _leaf(self, node: ast.Expr) -> Optional[bool]:
@@ -92,8 +98,11 @@ class _ConstantEvaluator:
         if not names or not names <= self._constants.keys():
             return _UNKNOWN
         try:
-            compiled = self._compile(ast.EventQuery(category=None, condition=node))
-            value = bool(compiled.predicate(self._doc))
+            predicate = self._compiled.get(id(node))
+            if predicate is None:
+                predicate = self._compile(ast.EventQuery(category=None, condition=node)).predicate
+                self._compiled[id(node)] = predicate
+            value = bool(predicate(self._doc))
         except Exception:  # noqa: BLE001 - an unevaluable term is simply unknown
             return _UNKNOWN
         self.decided_terms.append(node)
@@ -116,6 +125,45 @@ class _ConstantEvaluator:
         return self._leaf(node)
 
 
+def _never_true(condition: ast.Expr, variants: list[dict[str, Any]], compile_query: Any,
+                used: frozenset) -> Optional[list[dict[str, Any]]]:
+    """The decided values that make `condition` false on every variant (None when
+    some variant may satisfy it)."""
+    compiled: dict[int, Any] = {}
+    seen: set[str] = set()
+    decided: list[dict[str, Any]] = []
+    for variant in variants:
+        # Only the fields the condition reads matter: evaluate each projection once.
+        projected = {k: v for k, v in variant.items() if k in used}
+        key = repr(sorted(projected.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        evaluator = _ConstantEvaluator(compile_query, projected, compiled)
+        if evaluator.evaluate(condition) is not False:
+            return None
+        names = ast.fields_of(*evaluator.decided_terms)
+        decided.append({name: projected[name] for name in sorted(names)})
+    return decided
+
+
+def _describe(decided: list[dict[str, Any]]) -> str:
+    """`event.action = 'exec'`, or per field the values seen: `event.action in ('a', 'b')`."""
+    if len(decided) == 1:
+        return ", ".join(f"{name} = {value!r}" for name, value in decided[0].items())
+    values: dict[str, list[Any]] = {}
+    for entry in decided:
+        for name, value in entry.items():
+            if value not in values.setdefault(name, []):
+                values[name].append(value)
+    parts = []
+    for name in sorted(values):
+        shown = values[name]
+        parts.append(f"{name} = {shown[0]!r}" if len(shown) == 1 else
+                     f"{name} in ({', '.join(repr(v) for v in shown)})")
+    return ", ".join(parts)
+
+
 def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
     """Reasons why `query` can never match one of our documents (empty: it may)."""
     if not isinstance(query, ast.EventQuery):
@@ -128,13 +176,25 @@ def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
     if query.category is not None and scope is None:
         reasons.append(f"category {query.category}: audisp-eql produces "
                        f"{'/'.join(categories)} events only")
-    constants = catalog.constants(scope)
-    missing = sorted(required_fields(query.condition) - catalog.fields(scope) - constants.keys())
+    required = required_fields(query.condition)
+    missing = sorted(required - catalog.fields(scope))
     if missing:
         reasons.append("needs " + ", ".join(missing))
-    evaluator = _ConstantEvaluator(compile_query, constants)
-    if evaluator.evaluate(query.condition) is False:
-        gated = sorted(ast.fields_of(*evaluator.decided_terms))
-        values = ", ".join(f"{name} = {constants[name]!r}" for name in gated)
-        reasons.append(f"never true with {values}")
+    # Kind by kind: one that has every required field and a variant the
+    # condition may hold on is enough for the rule to be able to fire.
+    used = ast.fields_of(query.condition)
+    decided: list[dict[str, Any]] = []
+    lacking = False
+    for kind in catalog.kinds_of(scope):
+        if required - kind_fields(kind):
+            lacking = True
+            continue
+        never = _never_true(query.condition, kind_variants(kind, scope), compile_query, used)
+        if never is None:
+            return reasons
+        decided.extend(never)
+    if decided:
+        reasons.append(f"never true with {_describe(decided)}")
+    elif lacking and not missing:
+        reasons.append("no kind of event carries all of " + ", ".join(sorted(required)))
     return reasons
