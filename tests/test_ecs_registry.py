@@ -13,7 +13,8 @@ from audisp_eql import coverage
 from audisp_eql.ecs import BuildContext, catalog
 from audisp_eql.ecs.kinds import KINDS
 from audisp_eql.ecs.proctable import ProcessTable
-from audisp_eql.ecs.registry import BuilderRegistry, Catalog, EventBuilder
+from audisp_eql.ecs.registry import (BuilderRegistry, Catalog, EventBuilder, kind_fields,
+                                     kind_variants)
 from audisp_eql.eql import compile_query, parse_query
 from audisp_eql.source import make_event_source
 from conftest import LOGS, ROOT
@@ -46,13 +47,24 @@ def _documents_of_kind(kind: type[EventBuilder]) -> list[dict]:
 def test_each_kind_produces_what_it_declares(shared: Path, kind: type[EventBuilder]) -> None:
     docs = _documents_of_kind(kind)
     assert docs, f"no log in the tests exercises the {kind.kind} builder"
-    declared = kind.fields | set(kind.constants)
+    declared = kind_fields(kind)
+    variants = kind_variants(kind)
+    seen: set[int] = set()
     for doc in docs:
         flat = dict(_flat(doc))
         assert set(flat) <= declared, set(flat) - declared
         for name, value in kind.constants.items():
             assert flat.get(name) == value, (name, flat.get(name))
         assert set(flat.get("event.category", [])) <= set(kind.categories)
+        # Each document has exactly the values of one declared variant.
+        matching = [i for i, variant in enumerate(variants)
+                    if all(flat.get(name) == value for name, value in variant.items())]
+        assert matching, (kind.kind, {k: flat.get(k) for k in variants[0]})
+        seen.update(matching)
+    # ... and every declared variant happens in real (or, where this machine cannot
+    # make them, constructed) records: no declaration the coverage check trusts is idle.
+    unseen = [variants[i] for i in range(len(variants)) if i not in seen]
+    assert not unseen, (kind.kind, unseen)
 
 
 def test_kinds_without_categories_make_no_documents(shared: Path) -> None:

@@ -4,8 +4,18 @@ its `EventBuilder` subclass in a module of its own here and list it below;
 
 from __future__ import annotations
 
+from .apparmor import AppArmorBuilder
+from .driver import DriverEventBuilder
+from .file import FileEventBuilder
 from .fork import ForkTracker
+from .network import NetworkEventBuilder
 from .process import ProcessStartBuilder
+from .process_change import ProcessChangeBuilder
 from .registry import EventBuilder
 
-KINDS: tuple[type[EventBuilder], ...] = (ProcessStartBuilder, ForkTracker)
+KINDS: tuple[type[EventBuilder], ...] = (
+    ProcessStartBuilder, ForkTracker,
+    # file, network and kernel-module syscalls (audit rule profiles in conf/profiles/)
+    FileEventBuilder, NetworkEventBuilder, DriverEventBuilder, ProcessChangeBuilder,
+    AppArmorBuilder,
+)
