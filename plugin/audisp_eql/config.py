@@ -71,6 +71,8 @@ class Config:
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
     event_action: str = "exec"
     parent_from_proc: bool = True
+    env_vars: List[str] = field(default_factory=list)
+    env_vars_from_rules: bool = True
     user: str = ""
     status_interval: float = 300.0
     event_timeout: float = 2.0
@@ -231,6 +233,12 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     plugin = _Reader(path, lines, "plugin", 0, top.sub("plugin"))
     cfg.event_action = plugin.get("event_action", str, cfg.event_action, _one_of(ACTIONS))
     cfg.parent_from_proc = plugin.get("parent_from_proc", bool, cfg.parent_from_proc)
+    cfg.env_vars = plugin.get_list("env_vars", cfg.env_vars)
+    bad = [n for n in cfg.env_vars if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\*?", n)]
+    if bad:
+        raise plugin.error("env_vars", f"{bad[0]!r} is not a variable name (NAME, or NAME* "
+                                       f"for a prefix)")
+    cfg.env_vars_from_rules = plugin.get("env_vars_from_rules", bool, cfg.env_vars_from_rules)
     cfg.user = plugin.get("user", str, cfg.user)
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
     cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)

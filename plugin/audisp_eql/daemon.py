@@ -115,7 +115,16 @@ class Detector:
 def pipeline_options(cfg: Config) -> Any:
     from .pipeline import PipelineOptions
     return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
-                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc)
+                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc,
+                           live=True, env_vars=tuple(cfg.env_vars),
+                           env_vars_from_rules=cfg.env_vars_from_rules)
+
+
+def _builder_settings(cfg: Config) -> tuple:
+    """What the ECS builders are made with: a change rebuilds them (and empties
+    the process table)."""
+    return (cfg.event_action, cfg.parent_from_proc, tuple(cfg.env_vars),
+            cfg.env_vars_from_rules)
 
 
 class Plugin:
@@ -129,7 +138,7 @@ class Plugin:
         self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
-        self.pipeline.engine = self.detector.engine
+        self.pipeline.set_engine(self.detector.engine, self.detector.ruleset.rules)
         self.stop = False
         self.reload_requested = False
         self.status_requested = False
@@ -191,11 +200,12 @@ class Plugin:
         else:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
-        if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
+        if _builder_settings(cfg) != _builder_settings(self.cfg):
             from .pipeline import build_builders
-            self.pipeline.builders = build_builders(pipeline_options(cfg))
+            self.pipeline.options = pipeline_options(cfg)
+            self.pipeline.builders = build_builders(self.pipeline.options)
         self.cfg, self.detector = cfg, detector
-        self.pipeline.engine = detector.engine
+        self.pipeline.set_engine(detector.engine, detector.ruleset.rules)
         self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
 
     def status_line(self) -> str:
@@ -208,6 +218,8 @@ class Plugin:
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
+                + (" " + " ".join(f"{k}={v}" for k, v in self.pipeline.builders.stats().items())
+                   if self.pipeline.builders is not None else "")
                 + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
 
     # -- the loop ------------------------------------------------------------
