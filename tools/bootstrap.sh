@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps"
-if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
+PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps curl kmod"
+if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel gcc libc6-dev"; fi
 
 missing=""
 for p in $PKGS; do
@@ -22,10 +22,11 @@ if [ -n "$missing" ]; then
     fi
     echo "bootstrap: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # Other checkouts on this machine may be installing too: wait for dpkg's lock.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
     # policy-rc.d or not: installing auditd must never start a system auditd here;
     # the tests start their own, in the foreground, with a private config.
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 # The venv sees the system site-packages so that Debian's auparse/audit bindings import.
