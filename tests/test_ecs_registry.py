@@ -4,6 +4,7 @@ and what the registry holds drives the coverage analysis."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -13,6 +14,7 @@ from audisp_eql import coverage
 from audisp_eql.ecs import BuildContext, catalog
 from audisp_eql.ecs.kinds import KINDS
 from audisp_eql.ecs.proctable import ProcessTable
+from audisp_eql.ecs.running import RunningProcessKind, running_documents
 from audisp_eql.ecs.registry import (BuilderRegistry, Catalog, EventBuilder, kind_fields,
                                      kind_variants)
 from audisp_eql.eql import compile_query, parse_query
@@ -43,10 +45,7 @@ def _documents_of_kind(kind: type[EventBuilder]) -> list[dict]:
     return docs
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k.categories], ids=lambda k: k.kind)
-def test_each_kind_produces_what_it_declares(shared: Path, kind: type[EventBuilder]) -> None:
-    docs = _documents_of_kind(kind)
-    assert docs, f"no log in the tests exercises the {kind.kind} builder"
+def _check_declared(kind: type[EventBuilder], docs: list[dict]) -> None:
     declared = kind_fields(kind)
     variants = kind_variants(kind)
     seen: set[int] = set()
@@ -67,9 +66,30 @@ def test_each_kind_produces_what_it_declares(shared: Path, kind: type[EventBuild
     assert not unseen, (kind.kind, unseen)
 
 
+def _takes_events(kind: type[EventBuilder]) -> bool:
+    return bool(kind.syscalls or kind.record_types)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.categories and _takes_events(k)],
+                         ids=lambda k: k.kind)
+def test_each_kind_produces_what_it_declares(shared: Path, kind: type[EventBuilder]) -> None:
+    docs = _documents_of_kind(kind)
+    assert docs, f"no log in the tests exercises the {kind.kind} builder"
+    _check_declared(kind, docs)
+
+
+def test_already_running_documents_of_this_machine_are_what_the_kind_declares() -> None:
+    table = ProcessTable()
+    docs = list(running_documents(BuildContext(table=table)))
+    assert any(d["process"]["pid"] == os.getpid() for d in docs)
+    _check_declared(RunningProcessKind, docs)
+    # They name the parents of later execs.
+    assert table.get(None, os.getpid(), from_proc=False) is not None
+
+
 def test_kinds_without_categories_make_no_documents(shared: Path) -> None:
     for kind in KINDS:
-        if not kind.categories:
+        if not kind.categories or not _takes_events(kind):
             assert _documents_of_kind(kind) == [], kind.kind
 
 
@@ -98,6 +118,10 @@ def test_catalog_scopes_fields_and_constants_by_category() -> None:
     reasons = coverage.never_fires(parse_query('network where destination.port == 22'), cat,
                                    compile_query)
     assert reasons[0] == "category network: audisp-eql produces process/file events only"
+    reasons = coverage.never_fires(parse_query('process where dns.question.name == "x"'), cat,
+                                   compile_query)
+    assert reasons == ["needs dns.question.name (not in audit records: DNS questions are packet "
+                       "payload: the kernel reports socket addresses, never what is sent)"]
 
 
 def test_dispatch_by_syscall_name_and_by_record_type() -> None:

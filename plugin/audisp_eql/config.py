@@ -73,6 +73,7 @@ class Config:
     parent_from_proc: bool = True
     env_vars: List[str] = field(default_factory=list)
     env_vars_from_rules: bool = True
+    already_running: bool = True
     user: str = ""
     status_interval: float = 300.0
     event_timeout: float = 2.0
@@ -239,6 +240,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise plugin.error("env_vars", f"{bad[0]!r} is not a variable name (NAME, or NAME* "
                                        f"for a prefix)")
     cfg.env_vars_from_rules = plugin.get("env_vars_from_rules", bool, cfg.env_vars_from_rules)
+    cfg.already_running = plugin.get("already_running", bool, cfg.already_running)
     cfg.user = plugin.get("user", str, cfg.user)
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
     cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)

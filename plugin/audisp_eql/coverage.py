@@ -30,6 +30,7 @@ from typing import Any, Optional
 
 from .ecs.registry import Catalog, kind_fields, kind_variants
 from .eql import ast
+from .unreported import explain
 
 _UNKNOWN = None  # third truth value
 
@@ -179,7 +180,7 @@ def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
     required = required_fields(query.condition)
     missing = sorted(required - catalog.fields(scope))
     if missing:
-        reasons.append("needs " + ", ".join(missing))
+        reasons.append("needs " + explain(missing))
     # Kind by kind: one that has every required field and a variant the
     # condition may hold on is enough for the rule to be able to fire.
     used = ast.fields_of(query.condition)

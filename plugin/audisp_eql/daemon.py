@@ -139,6 +139,10 @@ class Plugin:
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
         self.pipeline.set_engine(self.detector.engine, self.detector.ruleset.rules)
+        if cfg.already_running and self.pipeline.builders is not None:
+            # Processes that started before auditd: one document each, through the rules.
+            from .ecs.running import running_documents
+            self.pipeline.documents(running_documents(self.pipeline.builders.context))
         self.stop = False
         self.reload_requested = False
         self.status_requested = False

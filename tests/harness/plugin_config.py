@@ -25,12 +25,13 @@ def write_plugin_config(directory: Path, rules: Sequence[PathLike], alerts: Path
                         event_action: Optional[str] = None,
                         file_mode: Optional[str] = None,
                         config_mode: int = 0o600, extra: str = "",
+                        plugin_keys: Sequence[str] = (),
                         name: str = "audisp-eql.toml") -> Path:
     """`directory/name`: rules from `rules`, alerts to the JSON-lines file
     `alerts`, syslog to `syslog_socket` (None: syslog off), no periodic status
     line; the other keys only when given (else the plugin's defaults).
-    `extra` is appended as is (more tables)."""
-    plugin = ["status_interval = 0"]
+    `extra` is appended as is (more tables); `plugin_keys` are more [plugin] lines."""
+    plugin = ["status_interval = 0", *plugin_keys]
     if parent_from_proc is not None:
         plugin.append(f"parent_from_proc = {'true' if parent_from_proc else 'false'}")
     if event_action is not None:

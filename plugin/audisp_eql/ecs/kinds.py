@@ -12,10 +12,13 @@ from .network import NetworkEventBuilder
 from .process import ProcessStartBuilder
 from .process_change import ProcessChangeBuilder
 from .registry import EventBuilder
+from .running import RunningProcessKind
 
 KINDS: tuple[type[EventBuilder], ...] = (
     ProcessStartBuilder, ForkTracker,
     # file, network and kernel-module syscalls (audit rule profiles in conf/profiles/)
     FileEventBuilder, NetworkEventBuilder, DriverEventBuilder, ProcessChangeBuilder,
     AppArmorBuilder,
+    # made from /proc when the plugin starts, not from audit events
+    RunningProcessKind,
 )

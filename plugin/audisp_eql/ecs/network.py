@@ -18,7 +18,8 @@ Unix sockets get only Auditbeat's terms: Defend does not report them.
 
 The local end of an accepted connection (`destination.*`) comes from the
 bind of the listening descriptor seen earlier (bound.py); unknown -> absent.
-A listener bound to 0.0.0.0 / :: (any address) gives the port only.
+A listener bound to 0.0.0.0 / :: (any address) gives the port only; one
+bound to port 0 (the kernel chose) the address only.
 
 Outcome: success; for connect also the errors of a real attempt
 (`unknown` for EINPROGRESS, the normal answer of a non-blocking connect;
@@ -206,7 +207,8 @@ def _endpoint(address: SocketAddress, bound: bool = False) -> dict[str, Any]:
         return {"address": address.path} if address.path is not None else {}
     if address.family not in _IP:
         return {}
-    out: dict[str, Any] = {"port": address.port}
+    # A bind to port 0 lets the kernel choose: the record has the 0, not the port.
+    out: dict[str, Any] = {"port": address.port} if not (bound and address.port == 0) else {}
     if not (bound and address.ip in _ANY):
         out["ip"] = out["address"] = address.ip
     return out
