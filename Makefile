@@ -5,7 +5,7 @@ SHARED  ?= ../shared
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup demo test bench fuzz lint-man install uninstall clean
+.PHONY: all setup demo test bench fuzz profiles lint-man install uninstall clean
 
 all: setup
 
@@ -24,6 +24,10 @@ bench: setup
 
 fuzz: setup
 	$(PY) tests/fuzz/run.py --inputs 1000000
+
+# The files audit profile, derived from our rules and the shared corpus (portable form).
+profiles: setup
+	AUDISP_EQL_SHARED=$(SHARED) $(PY) tools/derive_file_watches.py -o conf/profiles/files.rules
 
 lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]
@@ -66,6 +70,9 @@ install:
 	    install -m 0644 conf/audisp-eql.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/audisp-eql.toml
 	# The shipped rule pack; files of other names in rules.d are the administrator's.
 	install -m 0644 rules/*.toml $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/
+	# The audit rule profiles, to copy into /etc/audit/rules.d by choice (README).
+	install -d $(DESTDIR)$(PREFIX)/share/audisp-eql/profiles
+	install -m 0644 conf/profiles/*.rules $(DESTDIR)$(PREFIX)/share/audisp-eql/profiles/
 	install -m 0644 man/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/audisp-eql-eql.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 man/audisp-eql.8 $(DESTDIR)$(MANDIR)/man8/
@@ -78,4 +85,4 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/audisp-eql.toml.5 $(DESTDIR)$(MANDIR)/man7/audisp-eql-eql.7 \
 	    $(DESTDIR)$(MANDIR)/man8/audisp-eql.8
 	rm -f $(addprefix $(DESTDIR)$(SYSCONFDIR)/audisp-eql/rules.d/,$(notdir $(wildcard rules/*.toml)))
-	rm -rf $(DESTDIR)$(LIBDIR)
+	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/share/audisp-eql

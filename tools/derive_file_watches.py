@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """Write the `files` audit rule profile: watches on the paths the rules look at.
 
-    tools/derive_file_watches.py                       # portable, from rules/ and the corpus
+    tools/derive_file_watches.py                  # portable, from rules/ and the corpus
     tools/derive_file_watches.py --host --rules /etc/audisp-eql/rules.d \\
-        > /etc/audit/rules.d/51-audisp-eql-files.rules  # this host, the rules it loads
+        > /etc/audit/rules.d/51-audisp-eql-files.rules   # this host, the rules it loads
 
-How patterns become watches: plugin/audisp_eql/watches.py (module docstring).
-`make profiles` rewrites conf/profiles/files.rules; tests/test_profiles.py
-checks that the committed file is what this tool writes.
+The work is audisp_eql/watches.py (`python3 -m audisp_eql.watches` where the
+package is installed); this wrapper runs it from a checkout, with the
+checkout's rules and the shared corpus as the default. `make profiles`
+rewrites conf/profiles/files.rules; tests/test_profiles.py checks that the
+committed file is what this writes.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -30,36 +31,15 @@ def default_rules() -> list[str]:
 
 def source_name(path: str) -> str:
     """How a rule source is named in the header: the same on every machine."""
-    p = Path(path).resolve()
-    for base, shown in ((ROOT, ""), (ROOT.parent / "shared", "shared/")):
+    resolved = Path(path).resolve()
+    shared = Path(os.environ.get("AUDISP_EQL_SHARED", ROOT.parent / "shared")).resolve()
+    for base, shown in ((ROOT.resolve(), ""), (shared, "shared/")):
         try:
-            return shown + str(p.relative_to(base.resolve()))
+            return shown + str(resolved.relative_to(base))
         except ValueError:
             continue
     return str(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rules", nargs="+", metavar="PATH",
-                        help="rule files or directories (default: rules/ and the shared corpus)")
-    parser.add_argument("--host", action="store_true",
-                        help="for this host: expand wildcards, keep watches whose parent exists")
-    parser.add_argument("-o", "--output", help="write here instead of stdout")
-    args = parser.parse_args(argv)
-    paths = args.rules or default_rules()
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        print(f"derive_file_watches: no such rule path: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    result = watches.derive(watches.read_queries(paths), host=args.host)
-    text = watches.render(result, [source_name(p) for p in paths], host=args.host)
-    if args.output:
-        Path(args.output).write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(watches.main(default_rules=default_rules(), name_source=source_name))
