@@ -8,6 +8,8 @@ Sections (all by default; --only/--skip pick):
   load    rule load time for every corpus rule (351), in a fresh interpreter
   memory  peak RSS and RSS at 10/50/100% while streaming millions of events from a pipe
   live    exec rate held under a real auditd with the plugin (root; several minutes)
+  profiles  audit records/s and auditd + plugin CPU each audit rule profile adds under a
+          fixed workload (package unpack, compiles, a web server under curl; root)
 
 A section that cannot run here prints `BENCH-SKIP section=... reason=...`; one that
 fails prints `BENCH-ERROR ...` and makes the exit status 1.
@@ -37,6 +39,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Report, Path], None]] = {
     "load": sections.rule_load,
     "memory": sections.memory,
     "live": sections.live,
+    "profiles": sections.profiles,
 }
 
 
@@ -85,7 +88,7 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.eval_events, args.eval_peer_events = 500, 100
     args.stream_events, args.stream_variant_events = 3000, 1000
     if args.only is None:
-        args.skip = sorted(set(args.skip) | {"live"})
+        args.skip = sorted(set(args.skip) | {"live", "profiles"})
 
 
 def main(argv: list[str] | None = None) -> int:
