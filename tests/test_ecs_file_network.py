@@ -4,6 +4,8 @@ captured under a private auditd (tests/data/records/profiles-capture.log)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -182,12 +184,23 @@ def test_corpus_rules_fire_on_real_file_module_and_signal_records(corpus_alerts)
     assert "Local Unix Socket Opened by Netcat or Socat" in corpus_alerts
 
 
-def test_events_of_the_shared_capture_are_unchanged_for_execs() -> None:
-    """Process starts read the same as before this feature (no new fields)."""
-    log = Path(ROOT.parent / "shared" / "logs" / "debian12-auditd" /
-               "accounts-logins-files-network.log")
-    if not log.exists():
-        pytest.skip("shared logs not found")
-    for doc in documents_of(log.read_bytes()):
-        if doc["event"]["category"] == ["process"] and doc["event"]["action"] == "exec":
-            assert "env_vars" not in doc["process"]
+def test_events_on_the_shared_debian_capture(shared: Path) -> None:
+    """`events` on the real Debian 12 capture: its PATH and SOCKADDR records
+    become file and network documents (and its execs stay as they were)."""
+    log = shared / "logs" / "debian12-auditd" / "accounts-logins-files-network.log"
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "audisp-eql"), "events", str(log)],
+                         capture_output=True, text=True, check=True).stdout
+    docs = [json.loads(line) for line in out.splitlines()]
+    seen = {(d["event"]["category"][0], d["event"]["action"][0]
+             if isinstance(d["event"]["action"], list) else d["event"]["action"]) for d in docs}
+    assert {("file", "creation"), ("file", "rename"), ("file", "deletion"),
+            ("file", "modification"), ("network", "connection_attempted"),
+            ("network", "connection_accepted"), ("network", "bound-socket"),
+            ("network", "connected-to"), ("process", "exec")} <= seen
+    cron = [d for d in docs if d.get("file", {}).get("path") == "/etc/cron.d/cap2-job2"]
+    assert [d["event"]["action"][0] for d in cron] == ["rename", "deletion"]
+    accepted = [d for d in docs if d["event"]["action"][0:1] == ["connection_accepted"]]
+    assert accepted[0]["destination"]["port"] == 42200       # from sshd's bind of fd 3
+    for doc in docs:
+        if doc["event"]["action"] == "exec":
+            assert "env_vars" not in doc["process"] and "Ext" not in doc["process"]
