@@ -204,3 +204,19 @@ def test_events_on_the_shared_debian_capture(shared: Path) -> None:
     for doc in docs:
         if doc["event"]["action"] == "exec":
             assert "env_vars" not in doc["process"] and "Ext" not in doc["process"]
+
+
+def test_negated_event_action_tests_of_the_corpus_still_exclude_renames() -> None:
+    """The corpus negates event.action twice, both times `rename`: a rename
+    document (["rename", "renamed"]) stays excluded, a write is not."""
+    rule = next(r for r in load_rules([CORPUS]).rules if r.name == "Hosts File Modified")
+    cwd = 'CWD cwd="/etc"'
+    written = syscall_event(1, OPENAT, cwd, _path(0, "/etc/hosts", "NORMAL"),
+                            args=("ffffff9c", "1", "241", "1b6"), comm="python3",
+                            exe="/usr/bin/python3.11")
+    renamed = syscall_event(2, RENAME, cwd, _path(0, "/etc/", "PARENT"),
+                            _path(1, "/etc/", "PARENT"), _path(2, "/etc/hosts.new", "DELETE"),
+                            _path(3, "/etc/hosts", "CREATE"), comm="python3",
+                            exe="/usr/bin/python3.11")
+    _docs_, alerts, _p = run(b"".join(written + renamed), rules=[rule])
+    assert [a["event"]["action"] for a in alerts] == [["modification", "opened-file"]]
