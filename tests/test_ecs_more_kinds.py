@@ -122,6 +122,7 @@ def test_environment_of_a_running_process() -> None:
         # Another image than the event's, or a process started after it: nothing.
         assert reader.read(child.pid, "/usr/bin/other", time.time()) is None
         assert reader.read(child.pid, exe, time.time() - 3600) is None
+        assert reader.read(child.pid, exe, time.time() - 2) is None    # started after it
         with limits.lowered(MAX_ENV_VARS=1):
             assert len(reader.read(child.pid, exe, time.time())) == 1
     finally:

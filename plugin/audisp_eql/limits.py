@@ -48,6 +48,7 @@ MAX_PATH_ITEMS = 64               # PATH records of one event read (the kernel w
 MAX_BOUND_SOCKETS = 8192          # bound sockets remembered for accept (LRU, evictions counted)
 MAX_ENVIRON_BYTES = 128 << 10     # bytes of /proc/PID/environ read for process.env_vars
 MAX_ENV_VARS = 64                 # process.env_vars entries kept per process
+MAX_ENVIRON_EVENT_AGE = 5.0       # seconds: older exec events get no process.env_vars
 MAX_RUNNING_PROCESSES = 32768     # processes read from /proc at plugin start (already_running)
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------

@@ -6,7 +6,9 @@ What /proc shows is the environment the exec passed (later setenv calls in
 the process do not change it). The read is trusted only while the pid still
 runs the executable of the event and started no later than the event (a
 second's slack: /proc gives the boot time in whole seconds); a process that
-is already gone, or that exec'd another program, gets no env_vars. Names
+is already gone, or that exec'd another program, gets no env_vars; nor does
+the event of a process that started more than limits.MAX_ENVIRON_EVENT_AGE
+seconds ago (a plugin far behind, or old records piped in). Names
 are matched without regard to case (rules compare them with like~); a name
 ending in `*` is a prefix. Reading needs root (ptrace-read access); at most
 limits.MAX_ENVIRON_BYTES of the block are read and limits.MAX_ENV_VARS
@@ -16,6 +18,7 @@ entries kept.
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional, Sequence
 
 from .. import limits
@@ -47,8 +50,8 @@ class EnvironReader:
 
     def read(self, pid: int, executable: Optional[str], event_time: float) -> Optional[list[str]]:
         """`NAME=value` entries of the wanted variables, None when none or unknown."""
-        if not executable:
-            return None
+        if not executable or time.time() - event_time > limits.MAX_ENVIRON_EVENT_AGE:
+            return None       # an old event: its process is most likely gone (or the pid reused)
         base = f"{self._proc}/{pid}"
         try:
             if os.readlink(base + "/exe") != executable:
