@@ -172,9 +172,11 @@ def test_required_fields(condition, required):
     ('not process.Ext.api.name == "x"', None),
     ('event.action == "executed"', "never true with event.action"),
     ('event.action in ("exec", "executed")', None),
-    ('event.type == "change" and process.name == "ls"', "never true with event.type"),
-    ('event.type == "change" or process.name == "ls"', None),
-    ('not event.type == "start"', "never true with event.type"),
+    ('event.type == "installation" and process.name == "ls"', "never true with event.type"),
+    ('event.type == "installation" or process.name == "ls"', None),
+    ('event.type == "change" and process.name == "ls"', None),     # set*uid documents
+    ('not event.type in ("start", "change", "end", "info")', "never true with event.type"),
+    ('event.action == "rename"', "never true with event.action"),   # a file action
 ])
 def test_cannot_fire_is_reported_soundly(tmp_path, condition, reason):
     path = write_rule(tmp_path, "r", f"process where {condition}")
@@ -187,11 +189,11 @@ def test_cannot_fire_is_reported_soundly(tmp_path, condition, reason):
         assert ruleset.rules  # a report, not a filter: the rule is still loaded
 
 
-def test_file_rule_cannot_fire_but_stays_loaded(tmp_path):
-    path = write_rule(tmp_path, "f", 'file where file.path == "/etc/passwd"')
+def test_registry_rule_cannot_fire_but_stays_loaded(tmp_path):
+    path = write_rule(tmp_path, "f", 'registry where registry.path == "HKLM"')
     ruleset = load_rules([path])
     report = only_report(ruleset)
-    assert report.status == CANNOT_FIRE and "category file" in report.reason
+    assert report.status == CANNOT_FIRE and "category registry" in report.reason
     assert len(ruleset.rules) == 1
 
 
