@@ -34,6 +34,11 @@ def _flat(doc: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield prefix + key, value
 
 
+def _empty_objects(doc: dict) -> bool:
+    return any(value == {} or isinstance(value, dict) and _empty_objects(value)
+               for value in doc.values())
+
+
 def _documents_of_kind(kind: type[EventBuilder]) -> list[dict]:
     registry = BuilderRegistry([kind(BuildContext(table=ProcessTable(), include_failed=True))])
     docs: list[dict] = []
@@ -52,6 +57,7 @@ def _check_declared(kind: type[EventBuilder], docs: list[dict]) -> None:
     for doc in docs:
         flat = dict(_flat(doc))
         assert set(flat) <= declared, set(flat) - declared
+        assert None not in flat.values() and not _empty_objects(doc), doc
         for name, value in kind.constants.items():
             assert flat.get(name) == value, (name, flat.get(name))
         assert set(flat.get("event.category", [])) <= set(kind.categories)

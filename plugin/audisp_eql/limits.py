@@ -49,6 +49,7 @@ MAX_BOUND_SOCKETS = 8192          # bound sockets remembered for accept (LRU, ev
 MAX_ENVIRON_BYTES = 128 << 10     # bytes of /proc/PID/environ read for process.env_vars
 MAX_ENV_VARS = 64                 # process.env_vars entries kept per process
 MAX_ENVIRON_EVENT_AGE = 5.0       # seconds: older exec events get no process.env_vars
+MAX_PROC_READ_EVENT_AGE = 5.0     # seconds: older file/network/... events read nothing in /proc
 MAX_RUNNING_PROCESSES = 32768     # processes read from /proc at plugin start (already_running)
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------

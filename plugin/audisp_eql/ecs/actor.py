@@ -16,12 +16,14 @@ is built: per-process identity (entity ids, leaders) is added there.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Optional
 
+from .. import limits
 from ..source.event import AuditEvent
 from ..source.record_bodies import SyscallValues
 from ..source.records import value_text
-from .common import BuildContext, audit_tags, id_names, process_name, pruned, timestamp, to_int
+from .common import BuildContext, audit_tags, id_names, process_name, timestamp, to_int
 from .parts import EventParts
 
 # Fields of the envelope and the acting process (builders add their own).
@@ -48,8 +50,15 @@ auditd.data.arch auditd.data.exit auditd.data.tty auditd.sequence auditd.session
 ACTOR_CONSTANTS = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd"}
 
 
-def _id(ident: Optional[str], name: Optional[str]) -> dict[str, str]:
-    return {"id": ident, "name": name} if name is not None else {"id": ident}  # type: ignore
+def _id(ident: Optional[str], name: Optional[str]) -> Optional[dict[str, str]]:
+    if ident is None:
+        return None
+    return {"id": ident, "name": name} if name is not None else {"id": ident}
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries that have a value (records may lack any field)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def acting_process(context: BuildContext, event: AuditEvent, values: SyscallValues,
@@ -57,23 +66,24 @@ def acting_process(context: BuildContext, event: AuditEvent, values: SyscallValu
     """The `process` object of the process that made the call."""
     v = values
     exe = value_text(v.exe)
-    pname = process_name(value_text(v.comm), exe)
     pid = to_int(v.pid)
     ppid = to_int(v.ppid)
     user_name, euser_name, group_name, egroup_name, _audit_name = names
-    process: dict[str, Any] = {
-        "pid": pid, "executable": exe, "name": pname,
+    process = _present({
+        "pid": pid, "executable": exe, "name": process_name(value_text(v.comm), exe),
         "interactive": v.tty is not None and v.tty != "(none)",
         "working_directory": parts.cwd, "title": parts.title,
         "user": _id(v.euid, euser_name), "real_user": _id(v.uid, user_name),
         "group": _id(v.egid, egroup_name), "real_group": _id(v.gid, group_name),
-        "saved_user": {"id": v.suid}, "saved_group": {"id": v.sgid},
-    }
+        "saved_user": _id(v.suid, None), "saved_group": _id(v.sgid, None),
+    })
     table = context.table
     when = event.sec + event.msec / 1000
+    # /proc describes the process now: only worth reading for an event just made.
+    fresh = time.time() - when <= limits.MAX_PROC_READ_EVENT_AGE
     args = None
     if table is not None and pid is not None:
-        known = table.get(event.node, pid, when)
+        known = table.get(event.node, pid, when, from_proc=fresh)
         # The table's entry describes this process only if it runs the same image.
         if known is not None and known.executable is not None and known.executable == exe:
             args = list(known.args)
@@ -84,7 +94,8 @@ def acting_process(context: BuildContext, event: AuditEvent, values: SyscallValu
         process["args_count"] = len(args)
         process["command_line"] = " ".join(args)
     if ppid is not None:
-        parent = table.get(event.node, ppid, when) if table is not None else None
+        parent = table.get(event.node, ppid, when, from_proc=fresh) \
+            if table is not None else None
         process["parent"] = {"pid": ppid} if parent is None else parent.as_parent(ppid)
     return process
 
@@ -92,37 +103,36 @@ def acting_process(context: BuildContext, event: AuditEvent, values: SyscallValu
 def envelope(context: BuildContext, event: AuditEvent, values: SyscallValues,
              syscall_name: str, parts: EventParts, success: bool) -> dict[str, Any]:
     """A document about a syscall: time, ids, host, the acting process, its
-    users, the raw syscall arguments and the audit rule key(s). The builder
-    adds event.category/type/action and its own fields, then `finish`es it."""
+    users, the raw syscall arguments and the audit rule key(s), without the
+    values the records lack. The builder adds event.category/type/action and
+    its own fields (never None)."""
     v = values
     names = id_names(context, v.tail, (("UID", v.uid, "user"), ("EUID", v.euid, "user"),
                                        ("GID", v.gid, "group"), ("EGID", v.egid, "group"),
                                        ("AUID", v.auid, "audit"))) \
         if v.tail or context.users is not None else [None] * 5
-    user = _id(v.uid, names[0])
-    user["effective"] = _id(v.euid, names[1])
-    user["audit"] = _id(v.auid, names[4])
+    user = _present({"id": v.uid, "name": names[0] if v.uid is not None else None,
+                     "effective": _id(v.euid, names[1]), "audit": _id(v.auid, names[4])})
     doc: dict[str, Any] = {
         "@timestamp": timestamp(event.sec, event.msec),
         "event": {"kind": "event", "outcome": "success" if success else "failure",
                   "id": event.event_id, "module": "auditd"},
         "host": context.host_fields(event.node),
         "process": acting_process(context, event, values, parts, names),
-        "user": user,
-        "group": _id(v.gid, names[2]),
-        "auditd": {"data": {"syscall": syscall_name, "a0": v.a0, "a1": v.a1, "a2": v.a2,
-                            "a3": v.a3, "arch": v.arch, "exit": v.exit, "tty": v.tty},
-                   "sequence": event.serial, "result": "success" if success else "fail",
-                   "session": v.ses},
+        "auditd": _present({
+            "data": _present({"syscall": syscall_name, "a0": v.a0, "a1": v.a1, "a2": v.a2,
+                              "a3": v.a3, "arch": v.arch, "exit": v.exit, "tty": v.tty}),
+            "sequence": event.serial, "result": "success" if success else "fail",
+            "session": v.ses}),
     }
+    if user:
+        doc["user"] = user
+    group = _id(v.gid, names[2])
+    if group is not None:
+        doc["group"] = group
     key_raw = v.key
     if key_raw is not None and key_raw != "(null)":
         tags = audit_tags(key_raw)
         if tags:
             doc["tags"] = tags
     return doc
-
-
-def finish(doc: dict[str, Any]) -> dict[str, Any]:
-    """Without the values the records lacked (no None, no empty object)."""
-    return pruned(doc)

@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from ..source.event import AuditEvent
 from ..source.records import split_body, value_text
-from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope, finish
+from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
 from .common import process_name, timestamp, to_int
 from .parts import EventParts
 from .paths import PathItem, absolute, file_fields
@@ -104,7 +104,7 @@ class AppArmorBuilder(EventBuilder):
             file.pop("gid", None)
             if file:
                 doc["file"] = file
-        return [finish(doc)]
+        return [doc]
 
 
 def _standalone(context: Any, event: AuditEvent, fields: dict[str, str],
@@ -116,6 +116,7 @@ def _standalone(context: Any, event: AuditEvent, fields: dict[str, str],
         "event": {"kind": "event", "outcome": "success" if success else "failure",
                   "id": event.event_id, "module": "auditd"},
         "host": context.host_fields(event.node),
-        "process": {"pid": to_int(fields.get("pid")), "name": process_name(comm, None)},
+        "process": {k: v for k, v in (("pid", to_int(fields.get("pid"))),
+                                      ("name", process_name(comm, None))) if v is not None},
         "auditd": {"data": {}, "sequence": event.serial},
     }

@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from ..source.event import AuditEvent
 from ..source.records import value_text
-from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope, finish
+from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
 from .parts import EventParts
 from .registry import Document, EventBuilder, Syscall
 
@@ -89,4 +89,4 @@ class DriverEventBuilder(EventBuilder):
                 flags = taint_flags(name)
                 if flags is not None:
                     doc["process"]["Ext"] = {"load_module": {"taint_flags": flags}}
-        return [finish(doc)]
+        return [doc]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..source.event import AuditEvent
-from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope, finish
+from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
 from .openflags import opens_for_write, parse_flags
 from .parts import EventParts
 from .paths import (PathItem, absolute, file_fields, first, is_cwd_dirfd, last, parse_items,
@@ -123,7 +123,7 @@ class FileEventBuilder(EventBuilder):
         doc["event"]["action"] = list(actions)
         doc["file"] = file
         doc["auditd"]["paths"] = raw_items(items)
-        return [finish(doc)]
+        return [doc]
 
 
 def _object(family: str, name: str, values: Any, parts: EventParts,

@@ -35,7 +35,7 @@ from typing import Any, Optional
 
 from ..source.event import AuditEvent
 from ..source.records import split_body
-from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope, finish
+from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
 from .bound import BoundSockets
 from .common import to_int
 from .parts import EventParts
@@ -170,15 +170,15 @@ class NetworkEventBuilder(EventBuilder):
             if call == "connect":
                 event_fields["action"] = ["connection_attempted", "connected-to"] if ip \
                     else ["connected-to"]
-                doc["destination"] = _endpoint(address)
+                _put(doc, "destination", _endpoint(address))
                 if ip:
                     network["direction"] = "egress"
             else:
                 event_fields["action"] = ["connection_accepted", "accepted-connection-from"] \
                     if ip else ["accepted-connection-from"]
-                doc["source"] = _endpoint(address)
+                _put(doc, "source", _endpoint(address))
                 if local is not None and local.family == address.family:
-                    doc["destination"] = _endpoint(local, bound=True)
+                    _put(doc, "destination", _endpoint(local, bound=True))
                 if ip:
                     network["direction"] = "ingress"
                     network["transport"] = "tcp"
@@ -197,7 +197,12 @@ class NetworkEventBuilder(EventBuilder):
         else:
             socket["saddr"] = address.raw
         doc["auditd"]["data"]["socket"] = socket
-        return finish(doc)
+        return doc
+
+
+def _put(doc: Document, name: str, endpoint: dict[str, Any]) -> None:
+    if endpoint:          # an unnamed unix peer has nothing to show
+        doc[name] = endpoint
 
 
 def _endpoint(address: SocketAddress, bound: bool = False) -> dict[str, Any]:

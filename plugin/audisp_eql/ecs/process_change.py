@@ -25,7 +25,7 @@ from typing import Optional
 
 from ..source.event import AuditEvent
 from ..source.records import value_text
-from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope, finish
+from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
 from .parts import EventParts
 from .registry import Document, EventBuilder, Syscall
 
@@ -73,4 +73,4 @@ class ProcessChangeBuilder(EventBuilder):
                 value = target.get(name)
                 if value is not None:
                     data[name] = value_text(value) if name == "ocomm" else value
-        return [finish(doc)]
+        return [doc]
