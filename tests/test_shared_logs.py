@@ -37,7 +37,9 @@ def test_read_without_errors_and_parsers_agree(path: Path) -> None:
     python_docs, p = _docs(path, "python")
     assert a.errors == [] and p.errors == []
     assert a.stats.malformed == p.stats.malformed == 0
-    assert json.dumps(auparse_docs) == json.dumps(python_docs)
+    # The same documents; the order may differ where the file's events are out of
+    # order (each source hands an event on when it sees it complete).
+    assert sorted(map(json.dumps, auparse_docs)) == sorted(map(json.dumps, python_docs))
 
 
 def _one(rel: str, parser: str = "auparse") -> list[dict]:
@@ -69,7 +71,8 @@ def test_node_and_enriched() -> None:
 
 
 def test_interleaved_out_of_order() -> None:
-    docs = _one("go-libaudit/testdata_out_of_order.log")
+    docs = [d for d in _one("go-libaudit/testdata_out_of_order.log")
+            if d["event"]["action"] == "exec"]
     assert [d["process"]["args"] for d in docs] == [["grep", "--color=auto", "mapping"],
                                                    ["cat", "securitybeat"]]
 
