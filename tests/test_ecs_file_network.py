@@ -36,15 +36,17 @@ def test_openat_classification() -> None:
                             _path(1, "cron.d/job", "CREATE"), args=("ffffff9c", "1", "241", "1b6"))
     append = syscall_event(2, OPENAT, cwd, _path(0, "cron.d/job", "NORMAL"),
                            args=("ffffff9c", "1", "441", "0"))      # O_WRONLY|O_CREAT|O_APPEND
-    read_creat = syscall_event(3, OPENAT, cwd, _path(0, "cron.d/job", "NORMAL"),
+    read_creat = syscall_event(3, OPENAT, cwd, _path(0, "cron.d/job", "NORMAL"), key="files",
                                args=("ffffff9c", "1", "40", "0"))   # O_RDONLY|O_CREAT, existed
+    read_other_key = syscall_event(7, OPENAT, cwd, _path(0, "cron.d/job", "NORMAL"), key="all",
+                                   args=("ffffff9c", "1", "0", "0"))  # a read, not ours to see
     other_dir = syscall_event(4, OPENAT, cwd, _path(0, "job", "CREATE"),
                               args=("5", "1", "241", "1b6"))        # relative to fd 5
     failed = syscall_event(5, OPENAT, cwd, _path(0, "cron.d/x", "UNKNOWN"), success=False,
                            exit=-13, args=("ffffff9c", "1", "241", "1b6"))
     nameless = syscall_event(6, OPENAT, cwd, _path(0, "/etc/", "PARENT"),
                              args=("ffffff9c", "1", "241", "1b6"))
-    docs = _docs(created, append, read_creat, other_dir, failed, nameless)
+    docs = _docs(created, append, read_creat, other_dir, failed, nameless, read_other_key)
     assert [d["event"]["action"] for d in docs] == [
         ["creation", "opened-file"], ["modification", "opened-file"], ["open", "opened-file"],
         ["creation", "opened-file"]]
@@ -60,7 +62,8 @@ def test_openat2_flags_come_from_its_own_record() -> None:
     item = _path(0, "/etc/passwd", "NORMAL")
     with_flags = syscall_event(1, OPENAT2, item, "OPENAT2 oflag=0102002 mode=0 resolve=0x0",
                                args=("ffffff9c", "7ffd0", "7ffe0", "18"))
-    without = syscall_event(2, OPENAT2, item, args=("ffffff9c", "7ffd0", "7ffe0", "18"))
+    without = syscall_event(2, OPENAT2, item, args=("ffffff9c", "7ffd0", "7ffe0", "18"),
+                            key="files")
     docs = _docs(with_flags, without)
     assert [d["event"]["action"][0] for d in docs] == ["modification", "open"]
 

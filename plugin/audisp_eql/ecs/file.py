@@ -22,9 +22,11 @@ no rule of Elastic's corpus negates both vocabularies at once.
 | setxattr / removexattr family | NORMAL | change | modification, changed-file-attributes-of |
 
 Calls on a file descriptor only (ftruncate, fchmod, fchown, fsetxattr) name
-no path and make no document. A read-only open is a document only when the
-kernel reported it, i.e. when an audit rule asks for reads (the profiles in
-conf/profiles/ do not). Failed calls make no file document.
+no path and make no document. A read-only open (O_CREAT of a file that
+existed included) is a document only when it carries the files profile's key
+(READ_OPEN_KEYS): the profile watches writes; add `-p r` to a watch, or a
+`-w PATH -p r -k files` line, to see reads of that path. Failed calls make
+no file document.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, Optional
 
 from ..source.event import AuditEvent
 from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
+from .common import audit_tags
 from .openflags import opens_for_write, parse_flags
 from .parts import EventParts
 from .paths import (PathItem, absolute, file_fields, first, is_cwd_dirfd, last, parse_items,
@@ -43,6 +46,12 @@ _FILE_FIELDS = frozenset(f"file.{name}" for name in (
     "path", "name", "directory", "extension", "inode", "mode", "type", "uid", "gid",
     "owner", "group")) | frozenset(f"file.Ext.original.{name}" for name in (
         "path", "name", "directory", "extension")) | {"auditd.paths"}
+
+# Read-only opens are documents only under these audit rule keys: a watch of the
+# files profile that also asks for reads (`-p rwa` or `-w PATH -p r -k files`).
+# Any other rule that reports reads (an audit-everything `-S openat`) would
+# turn every file read of the host into a document.
+READ_OPEN_KEYS = frozenset({"files"})
 
 # syscall -> (family, argument holding the dirfd of the object's name; None: the cwd)
 _CALLS: dict[str, tuple[str, Optional[str]]] = {
@@ -103,6 +112,9 @@ class FileEventBuilder(EventBuilder):
         if found is None:
             return []
         outcome, item = found
+        if outcome == "opened" and not READ_OPEN_KEYS.intersection(
+                audit_tags(values.key) or ()):
+            return []     # reads only where a files-profile watch asks for them
         relative_to_cwd = dirfd_arg is None or is_cwd_dirfd(getattr(values, dirfd_arg))
         path = absolute(item.name, parts.cwd, relative_to_cwd)
         file = file_fields(self.context, item, path)

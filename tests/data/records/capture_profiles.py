@@ -7,7 +7,8 @@ machine, once, as test data:
 A private auditd (tests/harness/auditd.py: foreground, own config, stopped by
 PID, kernel audit restored with `auditctl -D; auditctl -e 0`) runs with every
 profile of conf/profiles/ loaded, plus three rules only this capture needs
-(reads of one file, exit_group and unix-socket accepts of this session).
+(reads of one file under the files key, exit_group and unix-socket accepts of
+this session).
 A child with its own login uid (as pam_loginuid sets one at a login) then
 runs real commands: creates, appends to, renames, truncates, links,
 chmods, chowns, labels (xattr), reads and deletes files in /etc/cron.d and
@@ -99,7 +100,7 @@ def main() -> int:
         with running_auditd(work / "auditd-run") as daemon:
             for rule in profile_rules(["exec", "files", "network", "modules", "process"]):
                 auditctl(*rule.split())
-            for rule in (f"-w {work}/secret -p r -k read",
+            for rule in (f"-w {work}/secret -p r -k files",
                          f"-a always,exit -F arch=b64 -S exit_group -F auid={LOGIN_UID} -k end",
                          f"-a always,exit -F arch=b64 -S accept,accept4 -F saddr_fam=1 "
                          f"-F auid={LOGIN_UID} -k net"):
