@@ -5,7 +5,7 @@ SHARED  ?= ../shared
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup demo test bench fuzz lint-man man install uninstall deb clean
+.PHONY: all setup demo test bench fuzz profiles lint-man man install uninstall deb clean
 
 all: setup
 
@@ -25,6 +25,10 @@ bench: setup
 
 fuzz: setup
 	$(PY) tests/fuzz/run.py --inputs 1000000
+
+# The files audit profile, derived from our rules and the shared corpus (portable form).
+profiles: setup
+	AUDISP_EQL_SHARED=$(SHARED) $(PY) tools/derive_file_watches.py -o conf/profiles/files.rules
 
 lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]

@@ -9,6 +9,8 @@ Sections (all by default; --only/--skip pick):
   memory  peak RSS and RSS at 10/50/100% while streaming millions of events from a pipe
   live    exec rate held under a real auditd with the plugin (root; several minutes)
   collector  1, 2 and 4 shard instances of one collector over a 50-node replay, at once
+  profiles  audit records/s and auditd + plugin CPU each audit rule profile adds under a
+          fixed workload (package unpack, compiles, a web server under curl; root)
 
 A section that cannot run here prints `BENCH-SKIP section=... reason=...`; one that
 fails prints `BENCH-ERROR ...` and makes the exit status 1.
@@ -39,6 +41,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Report, Path], None]] = {
     "memory": sections.memory,
     "live": sections.live,
     "collector": sections.collector,
+    "profiles": sections.profiles,
 }
 
 
@@ -92,7 +95,7 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.stream_events, args.stream_variant_events = 3000, 1000
     args.collector_nodes, args.collector_events = 6, 40
     if args.only is None:
-        args.skip = sorted(set(args.skip) | {"live"})
+        args.skip = sorted(set(args.skip) | {"live", "profiles"})
 
 
 def main(argv: list[str] | None = None) -> int:

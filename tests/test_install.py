@@ -33,6 +33,8 @@ INSTALLED = [
     "usr/local/share/man/man5/audisp-eql-exceptions.5",
     "usr/local/share/man/man7/audisp-eql-eql.7",
     "usr/local/share/man/man8/audisp-eql.8",
+    "usr/local/share/audisp-eql/profiles/files.rules",
+    "usr/local/share/audisp-eql/profiles/network.rules",
 ]
 
 

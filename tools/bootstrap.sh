@@ -16,10 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
-      mandoc socat netcat-openbsd procps audispd-plugins rsyslog-elasticsearch python3-yaml"
+      mandoc socat netcat-openbsd procps curl kmod audispd-plugins rsyslog-elasticsearch python3-yaml"
 PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
 PKGS="$PKGS python3-jinja2 python3-matplotlib python3-tqdm chromium python3-websocket"
-if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
+if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel gcc libc6-dev"; fi
 
 missing=""
 for p in $PKGS; do
@@ -32,10 +32,11 @@ if [ -n "$missing" ]; then
     fi
     echo "bootstrap: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # Other checkouts on this machine may be installing too: wait for dpkg's lock.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
     # policy-rc.d or not: installing auditd must never start a system auditd here;
     # the tests start their own, in the foreground, with a private config.
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 # The venv sees the system site-packages so that Debian's auparse/audit bindings import.

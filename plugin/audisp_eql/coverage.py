@@ -37,6 +37,7 @@ from typing import Any, Optional
 from .ecs.registry import Catalog, kind_fields, kind_variants
 from .eql import ast
 from .eql.grammar import source_span
+from .unreported import explain
 
 _UNKNOWN = None  # third truth value
 
@@ -197,7 +198,7 @@ def _describe(what: str, reasons: list[tuple[str, tuple[Any, ...]]]) -> str:
         more = len(seen) - _SHOWN_VALUES
         parts.append(f"{what} have {name} {shown}" + (f" (or {more} more)" if more > 0 else ""))
     if missing:
-        parts.append(f"{what} never have {', '.join(missing)}")
+        parts.append(f"{what} never have {explain(list(missing))}")
     return "; ".join(parts)
 
 

@@ -19,7 +19,6 @@ import os
 import select
 import signal
 import ssl
-import sys
 import syslog
 import time
 from typing import Any, Dict, List, Optional
@@ -27,6 +26,7 @@ from typing import Any, Dict, List, Optional
 from . import exitstatus
 from .config import Config, ConfigError, load_config
 from .detector import Detector, exceptions_text
+from .diagnostics import Diagnostics, LoggingBridge
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
                       RemoteSyslogOutput, StdoutOutput, TlsSettings)
 from .outputs.tls import make_context
@@ -45,41 +45,6 @@ TICK_SECONDS = 0.25
 # latency, and far below what the dispatcher's queue holds).
 GATHER_SECONDS = 0.002
 SMALL_READ = 1 << 14
-
-
-class Diagnostics:
-    """The plugin's own messages: to syslog (facility from config) and stderr."""
-
-    def __init__(self, socket_path: str, facility: str, tag: str) -> None:
-        self.syslog = LocalSyslogOutput(socket_path, facility=facility, tag=tag, queue_size=100)
-        self.facility = facility
-
-    def log(self, priority: int, text: str) -> None:
-        from .escape import safe_text
-        text = safe_text(text)
-        self.syslog.log(priority, text, self.facility)
-        try:
-            print(f"audisp-eql: {text}", file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass  # auditd may have given us no usable stderr
-
-    def close(self) -> None:
-        self.syslog.close()
-
-
-class _LoggingBridge(logging.Handler):
-    """Other modules log with `logging`; in the plugin that goes to Diagnostics."""
-
-    LEVELS = {logging.ERROR: syslog.LOG_ERR, logging.WARNING: syslog.LOG_WARNING,
-              logging.INFO: syslog.LOG_INFO}
-
-    def __init__(self, diag: Diagnostics) -> None:
-        super().__init__(logging.INFO)
-        self.diag = diag
-
-    def emit(self, record: logging.LogRecord) -> None:
-        level = max((lv for lv in self.LEVELS if lv <= record.levelno), default=logging.INFO)
-        self.diag.log(self.LEVELS[level], record.getMessage())
 
 
 def build_outputs(cfg: Config,
@@ -112,7 +77,15 @@ def pipeline_options(cfg: Config) -> Any:
     from .pipeline import PipelineOptions
     return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
                            action=cfg.event_action, parent_from_proc=cfg.parent_from_proc,
-                           shard=cfg.shard)
+                           shard=cfg.shard, live=True, env_vars=tuple(cfg.env_vars),
+                           env_vars_from_rules=cfg.env_vars_from_rules)
+
+
+def _builder_settings(cfg: Config) -> tuple:
+    """What the ECS builders are made with: a change rebuilds them (and empties
+    the process table)."""
+    return (cfg.event_action, cfg.parent_from_proc, tuple(cfg.env_vars),
+            cfg.env_vars_from_rules)
 
 
 class Plugin:
@@ -132,8 +105,12 @@ class Plugin:
         self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
-        self.pipeline.engine = self.detector.engine
+        self.pipeline.set_engine(self.detector.engine, self.detector.ruleset.rules)
         self.pipeline.exceptions = self.detector.suppressor
+        if cfg.already_running and self.pipeline.builders is not None:
+            # Processes that started before auditd: one document each, through the rules.
+            from .ecs.running import running_documents
+            self.pipeline.documents(running_documents(self.pipeline.builders.context))
         self.stop = False
         self.reload_requested = False
         self.status_requested = False
@@ -199,9 +176,10 @@ class Plugin:
         else:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
-        if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
+        if _builder_settings(cfg) != _builder_settings(self.cfg):
             from .pipeline import build_builders
-            self.pipeline.builders = build_builders(pipeline_options(cfg))
+            self.pipeline.options = pipeline_options(cfg)
+            self.pipeline.builders = build_builders(self.pipeline.options)
         if cfg.shard != self.cfg.shard:
             # Other nodes from now on: what is pending is evaluated first.
             from .source import make_event_source
@@ -211,7 +189,7 @@ class Plugin:
         if detector.suppressor is not None:
             detector.suppressor.inherit_counts(self.detector.suppressor)
         self.cfg, self.detector = cfg, detector
-        self.pipeline.engine = detector.engine
+        self.pipeline.set_engine(detector.engine, detector.ruleset.rules)
         self.pipeline.exceptions = detector.suppressor
         self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.loaded_text()}")
 
@@ -228,6 +206,8 @@ class Plugin:
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
                 + exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
+                + (" " + " ".join(f"{k}={v}" for k, v in self.pipeline.builders.stats().items())
+                   if self.pipeline.builders is not None else "")
                 + (f" {source}" if source else "")
                 + (f" nodes={self.pipeline.source.nodes()}"   # type: ignore[union-attr]
                    if hasattr(self.pipeline.source, "nodes") else "")
@@ -385,7 +365,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
         Diagnostics("/dev/log", "daemon", "audisp-eql").log(syslog.LOG_ERR, f"cannot start: {exc}")
         return exitstatus.ERROR
     diag = Diagnostics(cfg.syslog.socket, cfg.log_facility, cfg.syslog.tag)
-    bridge = _LoggingBridge(diag)
+    bridge = LoggingBridge(diag)
     logging.getLogger("audisp_eql").addHandler(bridge)
     try:
         try:

@@ -47,6 +47,13 @@ MAX_AUDIT_KEYS = 1024             # decoded audit rule keys remembered
 MAX_AUDIT_KEY_LENGTH = 512        # ... only keys up to this many characters
 MAX_RECORD_TYPES = 4096           # record type -> "ends an event" answers remembered
 MAX_HOST_IDENTITIES = 16384       # node names whose host.* object is kept
+MAX_PATH_ITEMS = 64               # PATH records of one event read (the kernel writes 1-6)
+MAX_BOUND_SOCKETS = 8192          # bound sockets remembered for accept (LRU, evictions counted)
+MAX_ENVIRON_BYTES = 128 << 10     # bytes of /proc/PID/environ read for process.env_vars
+MAX_ENV_VARS = 64                 # process.env_vars entries kept per process
+MAX_ENVIRON_EVENT_AGE = 5.0       # seconds: older exec events get no process.env_vars
+MAX_PROC_READ_EVENT_AGE = 5.0     # seconds: older file/network/... events read nothing in /proc
+MAX_RUNNING_PROCESSES = 32768     # processes read from /proc at plugin start (already_running)
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------
 MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)

@@ -21,11 +21,13 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .alerts import make_alert
 from .ecs import BuildContext, BuilderRegistry, make_registry
+from .ecs.environ import EnvironReader
 from .ecs.host import HostDirectory, local_identity, named_identity
 from .ecs.proctable import ProcessTable
 from .ecs.users import UserDb
 from .engine import Engine
 from .exceptions import ExceptionSet, Suppressor
+from .rule_values import env_var_names
 from .rules import Rule
 from .source import make_event_source
 from .source.event import EOE_TIMEOUT, AuditEvent, EventSource
@@ -51,6 +53,11 @@ class PipelineOptions:
     process_table_size: int = 0         # 0: limits.MAX_PROCESSES
     parent_from_proc: bool = False      # live only: unknown parents from /proc
     shard: Shard = Shard()              # the nodes evaluated here (source/shard.py)
+    # The records are this host's, as they happen (the plugin): the builders may
+    # read /proc and /sys for what records lack (process.env_vars, module taint).
+    live: bool = False
+    env_vars: tuple[str, ...] = ()      # live only: variables for process.env_vars ...
+    env_vars_from_rules: bool = True    # ... and those the rules test
     audit_input: bool = True            # False: the input is ECS documents (no source)
     rules: Optional[Sequence[Rule]] = None   # None: no engine (documents only)
     exceptions: Optional[ExceptionSet] = None  # matches they cover become no alert
@@ -66,6 +73,8 @@ class PipelineCounts:
 
 
 class Pipeline:
+    options: Optional[PipelineOptions] = None   # what it was built with (build_pipeline)
+
     def __init__(self, source: Optional[EventSource], builders: Optional[BuilderRegistry],
                  engine: Optional[Engine],
                  on_document: Optional[Callable[[Document], None]] = None,
@@ -82,6 +91,13 @@ class Pipeline:
         self._on_alert = on_alert
         self._on_build_error = on_build_error
         self._on_event = on_event
+
+    def set_engine(self, engine: Engine, rules: Sequence[Rule]) -> None:
+        """A new rule set: its engine, and the environment variables its rules
+        look for (read from /proc in live mode)."""
+        self.engine = engine
+        if self.builders is not None and self.options is not None:
+            self.builders.context.environ = environ_reader(self.options, rules)
 
     # -- audit records in --------------------------------------------------------
     def start_source(self, name: str) -> None:
@@ -212,6 +228,19 @@ class Pipeline:
         return self.source
 
 
+def environ_reader(options: PipelineOptions,
+                   rules: Optional[Sequence[Rule]]) -> Optional[EnvironReader]:
+    """What reads process.env_vars (live only): the configured variables and
+    those the rules look for; None when there are none."""
+    if not options.live:
+        return None
+    names = dict.fromkeys(options.env_vars)
+    if options.env_vars_from_rules and rules:
+        names.update(dict.fromkeys(env_var_names(
+            r.compiled.query for r in rules if getattr(r.compiled, "query", None) is not None)))
+    return EnvironReader(tuple(names)) if names else None
+
+
 def build_builders(options: PipelineOptions) -> BuilderRegistry:
     """The builders of every registered event kind, sharing one process table."""
     local = named_identity(options.hostname) if options.hostname else \
@@ -219,7 +248,8 @@ def build_builders(options: PipelineOptions) -> BuilderRegistry:
     return make_registry(BuildContext(
         action=options.action, include_failed=options.include_failed,
         table=ProcessTable(options.process_table_size, proc_fallback=options.parent_from_proc),
-        users=UserDb() if options.local_users else None, hosts=HostDirectory(local)))
+        users=UserDb() if options.local_users else None, hosts=HostDirectory(local),
+        live=options.live, environ=environ_reader(options, options.rules)))
 
 
 def build_pipeline(options: PipelineOptions,
@@ -238,5 +268,7 @@ def build_pipeline(options: PipelineOptions,
     engine = Engine(options.rules) if options.rules is not None else None
     exceptions = Suppressor(options.exceptions) if options.exceptions and options.exceptions.items \
         else None
-    return Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event,
-                    exceptions)
+    pipeline = Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event,
+                        exceptions)
+    pipeline.options = options
+    return pipeline

@@ -287,6 +287,10 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"alerts {counts[parser_name + '.alerts']}, "
               f"malformed lines {counts[parser_name + '.source.malformed']}, "
               f"evicted pending {counts[parser_name + '.source.evicted_pending']}")
+        kinds = sorted((k.split(".", 2)[2], v) for k, v in counts.items()
+                       if k.startswith(parser_name + ".documents."))
+        print(f"{'':<22} documents by event.category: "
+              + ", ".join(f"{name} {count}" for name, count in kinds))
     print(f"distinct event shapes: {figures['distinct_event_shapes']} (record-type sequences)")
     print(f"distinct doc shapes:   {figures['distinct_doc_shapes']} (ECS field sets)")
     print(f"peak RSS per worker:   {figures['maxrss_kb'] / 1024:.0f} MiB")

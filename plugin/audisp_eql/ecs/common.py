@@ -10,6 +10,7 @@ from typing import Any, Optional, Sequence
 
 from .. import limits
 from ..source.records import enriched_text, split_fields, value_bytes
+from .environ import EnvironReader
 from .host import HostDirectory
 from .proctable import ProcessTable
 from .users import UserDb
@@ -29,6 +30,11 @@ class BuildContext:
     users: Optional[UserDb] = None        # local names for ids (this host's logs only)
     # host.* per node; records without node= get `hosts.local` (None: no host.name/id)
     hosts: HostDirectory = field(default_factory=lambda: HostDirectory(None))
+    # The records are this host's, as they happen (the plugin): /proc and /sys
+    # may be read for what the records lack (module taint, environment).
+    live: bool = False
+    # process.env_vars of process starts, read from /proc (live only; None: not read)
+    environ: Optional[EnvironReader] = None
 
     def host_fields(self, node: Optional[str]) -> dict[str, Any]:
         """The (shared, read-only) `host` object of a document about `node`."""

@@ -21,7 +21,9 @@ Field decisions:
   before this exec, when known (from an earlier exec, or the parent's image
   for a forked child);
 * the audit rule key(s) go to `tags` (a list; several keys, which the
-  kernel joins with 0x01, are split); absent when key=(null).
+  kernel joins with 0x01, are split); absent when key=(null);
+* process.env_vars: in the plugin only, the variables asked for, read from
+  /proc/PID/environ (environ.py).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ process.saved_user.id process.saved_group.id
 process.parent.pid process.parent.name process.parent.executable process.parent.args
 process.parent.args_count process.parent.command_line process.parent.user.id
 process.parent.group.id process.parent.working_directory process.parent.interactive
-process.previous.executable
+process.previous.executable process.env_vars
 user.id user.name user.effective.id user.effective.name user.audit.id user.audit.name
 group.id group.name
 auditd.data.syscall auditd.data.a0 auditd.data.a1 auditd.data.a2 auditd.data.a3
@@ -164,6 +166,10 @@ class ProcessStartBuilder(EventBuilder):
                 process["previous"] = {"executable": previous.executable}
             table.put(event.node, pid, ProcessInfo(exe, pname, args, euid, egid, cwd,
                                                    interactive))
+        if context.environ is not None and success and pid is not None and event.node is None:
+            env_vars = context.environ.read(pid, exe, event.sec + event.msec / 1000)
+            if env_vars is not None:
+                process["env_vars"] = env_vars
         if exe is None:
             del process["executable"]
         if pname is None:

@@ -80,6 +80,10 @@ class EventBuilder:
         """The documents of `event` (`syscall` is None for events without one)."""
         raise NotImplementedError
 
+    def stats(self) -> dict[str, int]:
+        """Sizes and eviction counts of the state this builder keeps (status line)."""
+        return {}
+
 
 class Catalog:
     """What the registered kinds produce, for `check` (no builder instances)."""
@@ -144,8 +148,12 @@ def kind_variants(kind: type[EventBuilder],
 class BuilderRegistry:
     """Builder instances of one pipeline, indexed for dispatch."""
 
-    def __init__(self, builders: Iterable[EventBuilder]) -> None:
+    def __init__(self, builders: Iterable[EventBuilder],
+                 context: Optional[BuildContext] = None) -> None:
         self.builders = list(builders)
+        # The settings and state the builders share (made by make_registry).
+        self.context = context if context is not None else \
+            (self.builders[0].context if self.builders else BuildContext())
         by_syscall: dict[str, list[EventBuilder]] = {}
         by_type: dict[str, list[EventBuilder]] = {}
         for builder in self.builders:
@@ -155,6 +163,17 @@ class BuilderRegistry:
                 by_type.setdefault(rtype, []).append(builder)
         self._by_syscall = {k: tuple(v) for k, v in by_syscall.items()}
         self._by_type = {k: tuple(v) for k, v in by_type.items()}
+
+    def stats(self) -> dict[str, int]:
+        """Every builder's state counters, and the process table's evictions."""
+        out: dict[str, int] = {}
+        for builder in self.builders:
+            out.update(builder.stats())
+        table = self.context.table
+        if table is not None:
+            out["processes"] = len(table)
+            out["processes_evicted"] = table.evicted
+        return out
 
     def build(self, event: AuditEvent) -> list[Document]:
         """Every document of `event`, in registration order of the builders."""
