@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,7 +25,9 @@ from .trust import UntrustedPathError, check_trusted
 
 DEFAULT_PATH = "/etc/audisp-eql/audisp-eql.toml"
 # Values Elastic's Linux rules accept for a process start (see the seed rule).
-ACTIONS = ("exec", "exec_event", "executed", "process_started")
+ACTIONS = ("exec", "exec_event", "executed", "process_started", "start")
+# By default both Elastic Defend's and Auditbeat's (a list: EQL matches any element).
+DEFAULT_EVENT_ACTION = ["exec", "executed"]
 
 
 class ConfigError(Exception):
@@ -69,7 +71,7 @@ class StdoutConfig:
 class Config:
     path: str = DEFAULT_PATH
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
-    event_action: str = "exec"
+    event_action: Union[str, tuple[str, ...]] = tuple(DEFAULT_EVENT_ACTION)
     parent_from_proc: bool = True
     user: str = ""
     status_interval: float = 300.0
@@ -218,6 +220,20 @@ def _mode(v: Any) -> Optional[str]:
     return "must not be writable by group or others" if int(v, 8) & 0o022 else None
 
 
+def _event_action(plugin: "_Reader") -> Union[str, tuple[str, ...]]:
+    """One value (only it is written), or a list of values (all of them)."""
+    value = plugin.data.get("event_action")
+    if isinstance(value, list):
+        chosen = plugin.get_list("event_action", DEFAULT_EVENT_ACTION)
+        if not chosen:
+            raise plugin.error("event_action", "must name at least one action")
+        wrong = [v for v in chosen if v not in ACTIONS]
+        if wrong:
+            raise plugin.error("event_action", f"{wrong[0]!r} is not one of {', '.join(ACTIONS)}")
+        return tuple(dict.fromkeys(chosen))
+    return plugin.get("event_action", str, tuple(DEFAULT_EVENT_ACTION), _one_of(ACTIONS))
+
+
 def parse_config(text: str, path: str = "<config>") -> Config:
     try:
         doc = tomllib.loads(text)
@@ -229,7 +245,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     top = _Reader(path, lines, "", 0, doc)
 
     plugin = _Reader(path, lines, "plugin", 0, top.sub("plugin"))
-    cfg.event_action = plugin.get("event_action", str, cfg.event_action, _one_of(ACTIONS))
+    cfg.event_action = _event_action(plugin)
     cfg.parent_from_proc = plugin.get("parent_from_proc", bool, cfg.parent_from_proc)
     cfg.user = plugin.get("user", str, cfg.user)
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)

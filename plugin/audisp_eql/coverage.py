@@ -18,6 +18,8 @@ the side of "may fire":
   our documents (`event.action`, `event.type`, ...) are evaluated with the
   real compiled semantics; the condition is then evaluated in three-valued
   logic, and if it is false whatever the other fields hold, it cannot fire.
+
+A sequence or sample is judged step by step (see `never_fires`).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class _ConstantEvaluator:
         self._constants = constants
         self._doc = _nest(constants)
         self.decided_terms: list[ast.Expr] = []  # leaves with a known value
+        self.false_terms: list[ast.Expr] = []    # ... of which these are false
 
     def _leaf(self, node: ast.Expr) -> Optional[bool]:
         names = ast.fields_of(node)
@@ -97,6 +100,8 @@ class _ConstantEvaluator:
         except Exception:  # noqa: BLE001 - an unevaluable term is simply unknown
             return _UNKNOWN
         self.decided_terms.append(node)
+        if not value and node not in self.false_terms:
+            self.false_terms.append(node)
         return value
 
     def evaluate(self, node: ast.Expr) -> Optional[bool]:
@@ -116,10 +121,50 @@ class _ConstantEvaluator:
         return self._leaf(node)
 
 
+def _describe(term: ast.Expr) -> str:
+    """A constant-field leaf as EQL text (`event.action == "uid_change"`); "" for others."""
+    def value(node: ast.Expr) -> str:
+        if isinstance(node, ast.Literal):
+            return "null" if node.value is None else \
+                '"' + node.value + '"' if isinstance(node.value, str) else str(node.value)
+        return node.name if isinstance(node, ast.Field) else "..."
+    if isinstance(term, ast.Compare):
+        return f"{value(term.left)} {term.op} {value(term.right)}"
+    if isinstance(term, ast.InSet):
+        op = ("not in" if term.negated else "in") + ("~" if term.insensitive else "")
+        return f"{value(term.expr)} {op} ({', '.join(value(v) for v in term.values)})"
+    if isinstance(term, ast.Match):
+        op = term.kind + ("~" if term.insensitive else "")
+        return f"{value(term.expr)} {op} ({', '.join(repr(p) for p in term.patterns)})"
+    return ""
+
+
 def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
-    """Reasons why `query` can never match one of our documents (empty: it may)."""
+    """Reasons why `query` can never match one of our documents (empty: it may).
+
+    A sequence or sample cannot fire when one of its steps (missing-event
+    steps and `until` aside) never matches: the step's condition, or a join
+    key field (not written `?field`) our documents never carry, since an
+    event without its key takes no part in a step."""
+    if isinstance(query, (ast.SequenceQuery, ast.SampleQuery)):
+        reasons = []
+        count = len(query.steps)
+        for number, step in enumerate(query.steps, 1):
+            if step.missing:
+                continue
+            keys = frozenset(f.name for f in (*query.by, *step.by)
+                             if isinstance(f, ast.Field) and not f.optional)
+            found = _event_reasons(step.event, catalog, compile_query, keys)
+            if found:
+                reasons.append(f"step {number} of {count}: " + "; ".join(found))
+        return reasons
     if not isinstance(query, ast.EventQuery):
         return []
+    return _event_reasons(query, catalog, compile_query, frozenset())
+
+
+def _event_reasons(query: ast.EventQuery, catalog: Catalog, compile_query: Any,
+                   keys: frozenset) -> list[str]:
     reasons: list[str] = []
     categories = catalog.categories
     # The documents the query can see: those of its category; for `any`, or a
@@ -129,12 +174,18 @@ def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
         reasons.append(f"category {query.category}: audisp-eql produces "
                        f"{'/'.join(categories)} events only")
     constants = catalog.constants(scope)
-    missing = sorted(required_fields(query.condition) - catalog.fields(scope) - constants.keys())
+    produced = catalog.fields(scope) | constants.keys()
+    missing = sorted(required_fields(query.condition) - produced)
     if missing:
         reasons.append("needs " + ", ".join(missing))
+    absent_keys = sorted(keys - produced)
+    if absent_keys:
+        reasons.append("join key never set: " + ", ".join(absent_keys))
     evaluator = _ConstantEvaluator(compile_query, constants)
     if evaluator.evaluate(query.condition) is False:
         gated = sorted(ast.fields_of(*evaluator.decided_terms))
         values = ", ".join(f"{name} = {constants[name]!r}" for name in gated)
-        reasons.append(f"never true with {values}")
+        wanted = [text for text in map(_describe, evaluator.false_terms) if text]
+        reasons.append(f"never true with {values}"
+                       + (f" (it wants {'; '.join(wanted)})" if wanted else ""))
     return reasons

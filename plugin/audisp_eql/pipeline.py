@@ -17,10 +17,11 @@ the input is the attacker's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from .alerts import make_alert
 from .ecs import BuildContext, BuilderRegistry, make_registry
+from .ecs.common import DEFAULT_ACTIONS
 from .ecs.host import HostDirectory, local_identity, named_identity
 from .ecs.proctable import ProcessTable
 from .ecs.users import UserDb
@@ -38,7 +39,8 @@ Document = dict[str, Any]
 class PipelineOptions:
     parser: str = "auto"                # record grouping: auparse, python, auto
     event_timeout: float = EOE_TIMEOUT  # seconds an event waits for its next record
-    action: str = "exec"                # event.action of process starts
+    # event.action of process starts: one value, or several (a list in documents)
+    action: Union[str, tuple[str, ...]] = DEFAULT_ACTIONS
     include_failed: bool = False        # failed execs become documents too
     # The host that wrote records without node=: `hostname` names another host
     # (host.id derived from the name); else this machine (hostname, machine-id,
@@ -180,7 +182,8 @@ def build_builders(options: PipelineOptions) -> BuilderRegistry:
         local_identity() if options.local_host else None
     return make_registry(BuildContext(
         action=options.action, include_failed=options.include_failed,
-        table=ProcessTable(options.process_table_size, proc_fallback=options.parent_from_proc),
+        table=ProcessTable(options.process_table_size, proc_fallback=options.parent_from_proc,
+                           host_id=local.ident if local is not None else None),
         users=UserDb() if options.local_users else None, hosts=HostDirectory(local)))
 
 

@@ -119,7 +119,8 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     def build_failed(event: Any, error: Exception) -> None:
         reporter.say(f"event {event.event_id}: cannot build ECS document: {error!r}")
 
-    options = PipelineOptions(parser=args.parser, action=args.action, hostname=args.hostname,
+    options = PipelineOptions(parser=args.parser, action=actions(args.action),
+                              hostname=args.hostname,
                               audit_input=args.input != "ecs", rules=rules)
     pipeline = build_pipeline(options, on_alert=write, on_error=reporter.parse_error,
                               on_build_error=build_failed)
@@ -134,12 +135,22 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     engine = pipeline.engine
     assert engine is not None
     summary.rule_errors = engine.error_count
+    if any(getattr(r.compiled.query, "kind", "event") != "event" for r in rules):
+        summary.state = engine.stats()
     if not args.quiet:
         if args.summary_json:
             err.write(safe_json(json.dumps(summary.to_json(), ensure_ascii=False)) + "\n")
         else:
             err.write(summary.render() + "\n")
     return 1 if summary.unreadable else 0
+
+
+def actions(given: Any) -> Any:
+    """--action as PipelineOptions takes it: none given, the default; one, itself."""
+    from .ecs.common import DEFAULT_ACTIONS
+    if not given:
+        return DEFAULT_ACTIONS
+    return given[0] if len(given) == 1 else tuple(given)
 
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
@@ -157,7 +168,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                    help="only rules with a tag containing one of these (case-insensitive)")
     p.add_argument("--include-non-production", action="store_true",
                    help="also run rules whose maturity is not production, and deprecated ones")
-    p.add_argument("--action", default="exec", help="event.action of our documents (default: exec)")
+    p.add_argument("--action", nargs="+", default=None, metavar="ACTION",
+                   help="event.action of process starts (default: both exec and executed, "
+                        "Elastic Defend's and Auditbeat's terms, as a list; one value: only it)")
     p.add_argument("--parser", choices=("auto", "auparse", "python"), default="auto",
                    help="record grouping: auparse (default when installed) or pure Python")
     p.add_argument("--hostname", default=None,

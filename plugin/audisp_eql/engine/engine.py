@@ -15,13 +15,20 @@ kind in `STATEFUL_MATCHERS`, with its state in `PendingStore`s drawn from
 the engine's one `StateBudget` (state.py: bounds, eviction, expiry by event
 time per host).
 
+A stateful matcher that lists `conditions` (the compiled event queries of
+its steps) has them evaluated by the same SingleEventMatcher as the
+single-event rules, as stand-in rules: one index lookup per document
+serves every rule, and the matcher is called (`hits`) only for documents
+that match one of its steps, with which ones. One without `conditions`
+sees every document (`process`).
+
 Matches of one document come in load order of the single-event rules,
 then those of the stateful rules in load order.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Protocol
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Protocol, Sequence
 
 from .. import limits
 from ..rules import Rule
@@ -36,6 +43,8 @@ Document = dict[str, Any]
 class Match(NamedTuple):
     rule: Rule
     documents: tuple[Document, ...]
+    # The join key values a sequence or sample matched on (None: single event).
+    join_key: Optional[tuple[Any, ...]] = None
 
 
 class StatefulMatcher(Protocol):
@@ -48,6 +57,24 @@ class StatefulMatcher(Protocol):
 
     def flush(self) -> list[Match]:
         """End of input: matches that only the end decides (none for most kinds)."""
+
+
+class IndexedMatcher(Protocol):
+    """A stateful rule whose steps are event queries the engine's index evaluates."""
+
+    rule: Rule
+    conditions: Sequence[Any]   # compiled event queries, one per distinct step
+    timed: bool                 # wants `advance` on every event of a host (a time window)
+
+    def hits(self, doc: Document, host: Optional[str], now: float,
+             which: list[int]) -> list[Match]:
+        """`doc` matched `conditions[i]` for each i in `which`: matches it completes."""
+
+    def advance(self, host: Optional[str], now: float) -> list[Match]:
+        """The host's event time is `now`: expire state; matches only time decides."""
+
+    def flush(self) -> list[Match]:
+        """End of input."""
 
 
 MatcherFactory = Callable[[Rule, StateBudget, RuleErrors], StatefulMatcher]
@@ -75,14 +102,29 @@ class Engine:
         self.errors = RuleErrors()
         self.budget = StateBudget()
         single: list[Rule] = []
-        self._stateful: list[StatefulMatcher] = []
+        self._stateful: list[Any] = []
         for rule in self.rules:
             factory = STATEFUL_MATCHERS.get(getattr(rule.compiled.query, "kind", "event"))
             if factory is None:
                 single.append(rule)
             else:
                 self._stateful.append(factory(rule, self.budget, self.errors))
-        self.single = SingleEventMatcher(single, self.errors)
+        # The steps of indexed matchers, as stand-in rules of the single-event
+        # matcher (same rule_id and name: their errors count for the rule).
+        self._steps: dict[Rule, tuple[int, int]] = {}
+        for number, matcher in enumerate(self._stateful):
+            owner = matcher.rule
+            for index, condition in enumerate(getattr(matcher, "conditions", ())):
+                stand_in = Rule(rule_id=owner.rule_id, name=owner.name, path=owner.path,
+                                query=owner.query, compiled=condition)
+                self._steps[stand_in] = (number, index)
+        self.single_rules = single
+        self.single = SingleEventMatcher(single + list(self._steps), self.errors)
+        self._plain = [m for m in self._stateful if not hasattr(m, "conditions")]
+        self._timed = [(n, m) for n, m in enumerate(self._stateful)
+                       if getattr(m, "timed", False)]
+        self._expiring = [(n, m) for n, m in enumerate(self._stateful)
+                          if hasattr(m, "advance") and not getattr(m, "timed", False)]
         self._clocks: dict[Optional[str], float] = {}   # host -> newest event time seen
         self._max_clocks = limits.MAX_HOST_CLOCKS
 
@@ -92,21 +134,64 @@ class Engine:
 
     def process(self, doc: Document) -> list[Match]:
         """The matches `doc` completes."""
-        matches = [Match(rule, (doc,)) for rule in self.single.match(doc)]
-        if self._stateful:
-            host = host_of(doc)
-            now = event_time(doc)
-            clock = self._clocks.get(host)
-            # A document without a time, or older than its host's newest, is
-            # taken at the host's clock: time never runs backwards for a host.
-            if now is None or (clock is not None and now < clock):
-                now = clock if clock is not None else 0.0
-            if clock is None and len(self._clocks) >= self._max_clocks:
-                del self._clocks[next(iter(self._clocks))]   # host names come from the input
-            self._clocks[host] = now
-            for matcher in self._stateful:
-                matches.extend(matcher.process(doc, host, now))
+        found = self.single.match(doc)
+        if not self._stateful:
+            return [Match(rule, (doc,)) for rule in found]
+        steps = self._steps
+        matches: list[Match] = []
+        hits: Optional[dict[int, list[int]]] = None
+        for rule in found:
+            step = steps.get(rule)
+            if step is None:
+                matches.append(Match(rule, (doc,)))
+            else:
+                if hits is None:
+                    hits = {}
+                hits.setdefault(step[0], []).append(step[1])
+        host = host_of(doc)
+        now = event_time(doc)
+        clock = self._clocks.get(host)
+        # A document without a time, or older than its host's newest, is
+        # taken at the host's clock: time never runs backwards for a host.
+        if now is None or (clock is not None and now < clock):
+            now = clock if clock is not None else 0.0
+        if clock is None and len(self._clocks) >= self._max_clocks:
+            del self._clocks[next(iter(self._clocks))]   # host names come from the input
+        self._clocks[host] = now
+        if clock is not None and int(now) != int(clock):
+            self._advance(host, now, hits, matches)     # once per second of a host's time
+        for matcher in self._plain:
+            matches.extend(matcher.process(doc, host, now))
+        if hits is not None or self._timed:
+            called = self._indexed(doc, host, now, hits or {})
+            if called:
+                matches.extend(called)
         return matches
+
+    def _indexed(self, doc: Document, host: Optional[str], now: float,
+                 hits: dict[int, list[int]]) -> list[Match]:
+        out: list[Match] = []
+        numbers = sorted(set(hits) | {n for n, _ in self._timed}) if self._timed else hits
+        for number in numbers:
+            matcher = self._stateful[number]
+            try:
+                which = hits.get(number)
+                out.extend(matcher.hits(doc, host, now, which) if which is not None
+                           else matcher.advance(host, now))
+            except Exception as err:  # noqa: BLE001 - one rule's bug must not stop the others
+                self.errors.count(matcher.rule, err)
+        return out
+
+    def _advance(self, host: Optional[str], now: float, hits: Optional[dict[int, list[int]]],
+                 matches: list[Match]) -> None:
+        """Time passed for `host`: every indexed matcher not called for this
+        document drops what expired (and emits what only time decides)."""
+        for number, matcher in self._expiring:
+            if not (hits and number in hits):
+                try:
+                    matches.extend(matcher.advance(host, now))
+                except Exception as err:  # noqa: BLE001
+                    self.errors.count(matcher.rule, err)
 
     def flush(self) -> list[Match]:
         matches: list[Match] = []
@@ -116,8 +201,11 @@ class Engine:
 
     def stats(self) -> dict[str, int]:
         """Counters for the status line and the scan summary."""
-        stores = self.budget.stores
+        budget = self.budget
+        stores = budget.stores
         return {"rule_errors": self.errors.total,
-                "pending_partial_matches": self.budget.used,
-                "evicted_partial_matches": sum(s.evicted for s in stores) + self.budget.evicted,
+                "pending_partial_matches": budget.used,
+                "pending_bytes": budget.bytes,
+                "evicted_partial_matches": sum(s.evicted for s in stores) + budget.evicted
+                + budget.dropped,
                 "expired_partial_matches": sum(s.expired for s in stores)}

@@ -3,42 +3,54 @@
 A stateful matcher (a sequence, a sample) keeps pending partial matches in
 `PendingStore`s, keyed by (host, join-key values): one store per thing it
 remembers (for a sequence: per stage). All stores of an engine draw on one
-`StateBudget`. Three bounds, each counted where it bites:
+`StateBudget`. Four bounds, each counted where it bites:
 
 - per store: at most `limit` entries (limits.MAX_PENDING_PER_RULE); when
   full, the host holding the most entries in that store loses its oldest
   (so one host's flood evicts its own state first, not another host's);
-- all stores: at most limits.MAX_PENDING_TOTAL entries; when full, the store
-  being written to gives up its oldest entry, or, when empty, the largest
-  store does;
+- all stores: at most limits.MAX_PENDING_TOTAL entries, and documents of
+  at most limits.MAX_PENDING_BYTES (estimated, weight.py; a document held
+  by several entries, of one rule or several, counts once); when over,
+  the store being written to gives up its oldest entry, or, when empty,
+  the largest store does;
+- per document: one heavier than limits.MAX_HELD_DOCUMENT_BYTES is held as
+  a trimmed copy (`StateBudget.keep`), never refused: a huge argument must
+  not let an event slip past a sequence;
 - time: every entry carries the event time it started at; it is dropped
   once its host's event time has moved more than `span` seconds past that
-  (the rule's maxspan, or limits.MAX_STATE_SECONDS for a rule without
-  one). Each host has its own clock (the newest event time seen from it),
-  so a host whose clock lags or leaps never expires another host's state.
+  (the rule's maxspan, or its look-back window; never more than
+  limits.MAX_STATE_SECONDS). Each host has its own clock (the newest event
+  time seen from it), so a host whose clock lags or leaps never expires
+  another host's state.
 
 Evictions change results (a sequence that would have completed no longer
-does), so they are counted (`evicted`) and shown in the status line and the
-scan summary; expiry by time is the rule's own semantics (`expired`).
+does), so they are counted (`evicted`, and `dropped` for losses outside the
+stores: join keys past limits.MAX_KEY_COMBINATIONS...) and shown in the
+status line and the scan summary; expiry by time is the rule's own
+semantics (`expired`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Generic, Hashable, Optional, TypeVar
+from typing import Any, Generic, Hashable, Optional, Sequence, TypeVar
 
 from .. import limits
+from .weight import trimmed, weight
 
 Value = TypeVar("Value")
 Host = Optional[str]
+Document = dict[str, Any]
+_NO_DOCUMENTS: tuple[Document, ...] = ()
 
 
 class _Entry(Generic[Value]):
-    __slots__ = ("started", "value")
+    __slots__ = ("started", "value", "documents")
 
-    def __init__(self, started: float, value: Value) -> None:
+    def __init__(self, started: float, value: Value, documents: Sequence[Document]) -> None:
         self.started = started
         self.value = value
+        self.documents = documents
 
 
 class StateBudget:
@@ -46,14 +58,67 @@ class StateBudget:
 
     def __init__(self) -> None:
         self.limit = limits.MAX_PENDING_TOTAL
+        self.byte_limit = limits.MAX_PENDING_BYTES
+        self.heavy = limits.MAX_HELD_DOCUMENT_BYTES
         self.used = 0
+        self.bytes = 0
         self.evicted = 0
+        self.dropped = 0      # partial matches lost outside the stores
+        self.trimmed = 0      # documents held as a trimmed copy
         self.stores: list[PendingStore[Any]] = []
+        # id(document) -> [entries holding it, its weight]; the entries keep
+        # the document alive, so its id cannot be reused while it is here.
+        self._held: dict[int, list[int]] = {}
+        self._last: tuple[Any, int] = (None, 0)     # the weight keep() just computed
+        self._trim: tuple[Any, Any] = (None, None)  # the copy keep() just made
 
-    def make_room(self, store: "PendingStore[Any]") -> None:
-        """Before `store` adds an entry: evict until the budget has room."""
-        while self.used >= self.limit:
-            victim = store if len(store) else max(self.stores, key=len)
+    def keep(self, doc: Document) -> Document:
+        """The document to hold for `doc`: itself, or a trimmed copy when heavy."""
+        if id(doc) in self._held:
+            return doc
+        original, copy = self._trim
+        if original is doc:              # kept by another rule a moment ago
+            return copy
+        size = weight(doc, self.heavy)
+        if size > self.heavy:
+            self.trimmed += 1
+            copy = trimmed(doc)
+            self._trim = (doc, copy)
+            doc = copy
+            size = weight(doc)
+        self._last = (doc, size)
+        return doc
+
+    def _weight(self, doc: Document) -> int:
+        last, size = self._last
+        return size if last is doc else weight(doc)
+
+    def hold(self, documents: Sequence[Document]) -> None:
+        held = self._held
+        for doc in documents:
+            record = held.get(id(doc))
+            if record is not None:
+                record[0] += 1
+            else:
+                size = self._weight(doc)
+                held[id(doc)] = [1, size]
+                self.bytes += size
+
+    def release(self, documents: Sequence[Document]) -> None:
+        held = self._held
+        for doc in documents:
+            record = held[id(doc)]
+            record[0] -= 1
+            if not record[0]:
+                del held[id(doc)]
+                self.bytes -= record[1]
+
+    def make_room(self, store: "PendingStore[Any]", keep: Optional[Hashable] = None) -> None:
+        """After `store` added an entry: evict until the budget holds again
+        (never the entry just added, `keep`, unless it is all there is)."""
+        while self.used > self.limit or self.bytes > self.byte_limit:
+            victim = store if len(store) > 1 or (len(store) and store.last_key != keep) \
+                else max(self.stores, key=len)
             if not len(victim):
                 return
             victim.evict_oldest()
@@ -73,6 +138,7 @@ class PendingStore(Generic[Value]):
         self._size = 0
         self.evicted = 0
         self.expired = 0
+        self.last_key: Optional[Hashable] = None
         budget.stores.append(self)
 
     def __len__(self) -> int:
@@ -97,21 +163,28 @@ class PendingStore(Generic[Value]):
         entry = entries.get(key) if entries is not None else None
         return None if entry is None else entry.started
 
-    def put(self, host: Host, key: Hashable, value: Value, started: float) -> None:
-        """Set the entry for `key` (replacing one that is there: it becomes the newest)."""
+    def put(self, host: Host, key: Hashable, value: Value, started: float,
+            documents: Sequence[Document] = _NO_DOCUMENTS) -> None:
+        """Set the entry for `key` (replacing one that is there: it becomes the
+        newest). `documents`: those `value` holds (from `StateBudget.keep`),
+        counted in the budget while the entry lives."""
+        budget = self.budget
+        budget.hold(documents)
         entries = self._hosts.get(host)
         if entries is not None and key in entries:
-            entries[key] = _Entry(started, value)
+            budget.release(entries[key].documents)
+            entries[key] = _Entry(started, value, documents)
             entries.move_to_end(key)
-            return
-        if self._size >= self.limit:
-            self.evict_oldest()
-        self.budget.make_room(self)
-        if entries is None:
-            entries = self._hosts[host] = OrderedDict()
-        entries[key] = _Entry(started, value)
-        self._size += 1
-        self.budget.used += 1
+        else:
+            if self._size >= self.limit:
+                self.evict_oldest()
+            if entries is None:
+                entries = self._hosts[host] = OrderedDict()
+            entries[key] = _Entry(started, value, documents)
+            self._size += 1
+            budget.used += 1
+        self.last_key = key
+        budget.make_room(self, key)
 
     def pop(self, host: Host, key: Hashable) -> Optional[Value]:
         entries = self._hosts.get(host)
@@ -149,9 +222,13 @@ class PendingStore(Generic[Value]):
         entries = self._hosts.get(host)
         return [(k, e.value) for k, e in entries.items()] if entries else []
 
+    def hosts(self) -> list[Host]:
+        return list(self._hosts)
+
     def _drop(self, host: Host, entries: "OrderedDict[Hashable, _Entry[Value]]",
               key: Hashable) -> None:
-        del entries[key]
+        entry = entries.pop(key)
+        self.budget.release(entry.documents)
         self._size -= 1
         self.budget.used -= 1
         if not entries:
