@@ -34,8 +34,8 @@ def test_one_alert_per_match_group_ids_differ_by_key_and_events_are_listed() -> 
     assert [e["event"]["id"] for e in x["audisp_eql"]["events"]] == ["1", "2"]
     assert x["audisp_eql"]["events"][0]["process"] == {"pid": 10, "executable": "/bin/a"}
     assert x["audisp_eql"]["join_keys"] == ["x"]
-    numeric = make_alert(Match(rule, (first, last), (("number", 7),)))
-    assert numeric["audisp_eql"]["join_keys"] == [7]
+    numeric = make_alert(Match(rule, (first, last), (7, ("bool", True))))
+    assert numeric["audisp_eql"]["join_keys"] == [7, True]
     text = render_alert(x)
     assert "2 events:" in text and "1. " in text and "pid=10 exe=/bin/a" in text
     assert "2. " in text and "pid=11 exe=/bin/b" in text

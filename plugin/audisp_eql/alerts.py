@@ -180,7 +180,7 @@ def _brief(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _key_text(value: Any) -> Any:
-    """A join key value as the document had it (the matcher tags non-strings)."""
+    """A join key value as the document had it (the matcher tags booleans)."""
     return value[1] if isinstance(value, tuple) and len(value) == 2 else value
 
 

@@ -99,9 +99,10 @@ class Detector:
 
     def __init__(self, cfg: Config) -> None:
         from .engine import Engine
+        from .pipeline import never_firing
         from .rules import load_rules
         self.ruleset = load_rules(cfg.rule_paths)
-        self.engine = Engine(self.ruleset.rules)
+        self.engine = Engine(self.ruleset.rules, never_fires=never_firing(pipeline_options(cfg)))
 
     @property
     def problems(self) -> List[str]:

@@ -64,7 +64,7 @@ MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this
 # -- stateful rules (engine/state.py, engine/sequence.py, engine/sample.py) ------
 MAX_PENDING_PER_RULE = 4096       # entries of one store of one rule (per sequence stage...)
 MAX_PENDING_TOTAL = 65536         # entries of all stores of all rules together
-MAX_PENDING_BYTES = 6 << 20       # estimated size of the documents all that state holds
+MAX_PENDING_BYTES = 4 << 20       # estimated size of the documents all that state holds
 MAX_HELD_DOCUMENT_BYTES = 32768   # a heavier document is held as a trimmed copy ...
 MAX_HELD_STRING = 1024            # ... strings cut to this many characters,
 MAX_HELD_ITEMS = 64               # ... lists and objects to this many items,

@@ -187,6 +187,20 @@ def build_builders(options: PipelineOptions) -> BuilderRegistry:
         users=UserDb() if options.local_users else None, hosts=HostDirectory(local)))
 
 
+def never_firing(options: PipelineOptions) -> Optional[Callable[[Rule], bool]]:
+    """For a pipeline whose documents all come from our builders: which rules
+    none of them can match (Engine's `never_fires`); None for ECS input."""
+    if not options.audit_input:
+        return None
+    if options.action == DEFAULT_ACTIONS:      # check's own verdict, kept by load_rules
+        return lambda rule: bool(rule.never_fires)
+    from . import coverage
+    from .ecs import catalog
+    from .eql import compile_query
+    ours = catalog(options.action)
+    return lambda rule: bool(coverage.never_fires(rule.compiled.query, ours, compile_query))
+
+
 def build_pipeline(options: PipelineOptions,
                    on_document: Optional[Callable[[Document], None]] = None,
                    on_alert: Optional[Callable[[Document], None]] = None,
@@ -200,5 +214,6 @@ def build_pipeline(options: PipelineOptions,
         source = make_event_source(options.parser, timeout=options.event_timeout,
                                    on_error=on_error)
         builders = build_builders(options)
-    engine = Engine(options.rules) if options.rules is not None else None
+    engine = Engine(options.rules, never_fires=never_firing(options)) \
+        if options.rules is not None else None
     return Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event)

@@ -59,6 +59,8 @@ class Rule:
     # Seconds Kibana looks back on each run (`from = "now-9m"`): bounds the
     # state of sequences without maxspan and of samples on a stream.
     lookback: float = 360.0
+    # Why no document audisp-eql builds can match it (check's cannot_fire), if so.
+    never_fires: tuple[str, ...] = ()
 
     def has_tag(self, wanted: str) -> bool:
         """True when any tag contains `wanted`, case-insensitively ("compliance")."""
@@ -284,6 +286,7 @@ def compile_rule(rule: Rule) -> tuple[str, str]:
         return INVALID, f"{rule.path}:{rule.query_line}: cannot compile: {type(err).__name__}: {err}"
     reasons = coverage.never_fires(query, catalog(), compile_query)
     if reasons:
+        rule.never_fires = tuple(reasons)
         return CANNOT_FIRE, "; ".join(reasons)
     return OK, ""
 

@@ -65,10 +65,20 @@ class EventBuilder:
 
 
 class Catalog:
-    """What the registered kinds produce, for `check` (no builder instances)."""
+    """What the registered kinds produce, for `check` (no builder instances).
 
-    def __init__(self, kinds: Sequence[type[EventBuilder]]) -> None:
+    `overrides` (kind -> field -> value) replaces constants that a setting
+    changes (the process builder's event.action), for a pipeline whose
+    settings are not the defaults."""
+
+    def __init__(self, kinds: Sequence[type[EventBuilder]],
+                 overrides: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
         self.kinds = tuple(kinds)
+        self.overrides = dict(overrides or {})
+
+    def _constants_of(self, kind: type[EventBuilder]) -> Mapping[str, Any]:
+        override = self.overrides.get(kind.kind)
+        return {**kind.constants, **override} if override else kind.constants
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -85,7 +95,7 @@ class Catalog:
         """Fields some document of `category` (None: of any category) may carry."""
         out: frozenset[str] = frozenset()
         for kind in self._producing(category):
-            out |= kind.fields | frozenset(kind.constants)
+            out |= kind.fields | frozenset(self._constants_of(kind))
         return out
 
     def constants(self, category: Optional[str] = None) -> dict[str, Any]:
@@ -93,9 +103,9 @@ class Catalog:
         kinds = self._producing(category)
         if not kinds:
             return {}
-        first, *rest = kinds
-        return {name: value for name, value in first.constants.items()
-                if all(name in k.constants and k.constants[name] == value for k in rest)}
+        first, *rest = [self._constants_of(k) for k in kinds]
+        return {name: value for name, value in first.items()
+                if all(name in k and k[name] == value for k in rest)}
 
 
 class BuilderRegistry:

@@ -16,11 +16,13 @@ the engine's one `StateBudget` (state.py: bounds, eviction, expiry by event
 time per host).
 
 A stateful matcher that lists `conditions` (the compiled event queries of
-its steps) has them evaluated by the same SingleEventMatcher as the
-single-event rules, as stand-in rules: one index lookup per document
-serves every rule, and the matcher is called (`hits`) only for documents
-that match one of its steps, with which ones. One without `conditions`
-sees every document (`process`).
+its steps; sequence.py says how a step that needs state carries a state
+term) has them evaluated by the same SingleEventMatcher as the single-event
+rules, as stand-in rules: one index lookup per document serves every rule,
+and the matcher is called (`hits`) only for documents that match one of
+them, with which ones. One without `conditions` sees every document
+(`process`). `Engine.guards.enabled = False` turns the state terms off
+(tests compare the index with a plain interpreter on the conditions).
 
 Matches of one document come in load order of the single-event rules,
 then those of the stateful rules in load order.
@@ -63,12 +65,13 @@ class IndexedMatcher(Protocol):
     """A stateful rule whose steps are event queries the engine's index evaluates."""
 
     rule: Rule
-    conditions: Sequence[Any]   # compiled event queries, one per distinct step
-    timed: bool                 # wants `advance` on every event of a host (a time window)
+    conditions: Sequence[Any]   # compiled event queries the index evaluates for it
+    timed: bool                 # wants `hits` on every event (a time window to confirm)
 
     def hits(self, doc: Document, host: Optional[str], now: float,
              which: list[int]) -> list[Match]:
-        """`doc` matched `conditions[i]` for each i in `which`: matches it completes."""
+        """`doc` matched `conditions[i]` for each i in `which` (maybe none: the
+        rule is timed): the matches it completes."""
 
     def advance(self, host: Optional[str], now: float) -> list[Match]:
         """The host's event time is `now`: expire state; matches only time decides."""
@@ -80,6 +83,13 @@ class IndexedMatcher(Protocol):
 MatcherFactory = Callable[[Rule, StateBudget, RuleErrors], StatefulMatcher]
 # Query kind (`ast.SequenceQuery.kind`, ...) -> the matcher for rules of that kind.
 STATEFUL_MATCHERS: dict[str, MatcherFactory] = {}
+
+
+class Guards:
+    """The switch for the state terms of guarded sequence steps (sequence.py);
+    tests turn it off to compare the index with a plain interpreter."""
+
+    enabled = True
 
 
 def host_of(doc: Document) -> Optional[str]:
@@ -95,15 +105,27 @@ def host_of(doc: Document) -> Optional[str]:
 
 
 class Engine:
-    """Every loaded rule over a stream of documents."""
+    """Every loaded rule over a stream of documents.
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    `never_fires`: when every document comes from audisp-eql's own builders
+    (audit records in, not `--input ecs`), the pipeline says which rules no
+    such document can match (coverage.py, as `check` reports cannot_fire,
+    for the pipeline's settings): they stay loaded but are not evaluated. The
+    analysis is sound, so no match is lost, and a sequence whose later step
+    can never match no longer holds state for nothing."""
+
+    def __init__(self, rules: Iterable[Rule],
+                 never_fires: Optional[Callable[[Rule], bool]] = None) -> None:
         self.rules: list[Rule] = [r for r in rules if r.compiled is not None]
         self.errors = RuleErrors()
         self.budget = StateBudget()
         single: list[Rule] = []
         self._stateful: list[Any] = []
+        self.skipped = 0      # rules loaded but never evaluated (never_fires)
         for rule in self.rules:
+            if never_fires is not None and never_fires(rule):
+                self.skipped += 1
+                continue
             factory = STATEFUL_MATCHERS.get(getattr(rule.compiled.query, "kind", "event"))
             if factory is None:
                 single.append(rule)
@@ -118,6 +140,10 @@ class Engine:
                 stand_in = Rule(rule_id=owner.rule_id, name=owner.name, path=owner.path,
                                 query=owner.query, compiled=condition)
                 self._steps[stand_in] = (number, index)
+        self.guards = Guards()
+        for matcher in self._stateful:
+            if hasattr(matcher, "guards"):
+                matcher.guards = self.guards
         self.single_rules = single
         self.single = SingleEventMatcher(single + list(self._steps), self.errors)
         self._plain = [m for m in self._stateful if not hasattr(m, "conditions")]
@@ -148,6 +174,8 @@ class Engine:
                 if hits is None:
                     hits = {}
                 hits.setdefault(step[0], []).append(step[1])
+        if hits is None and not self._timed and not self._plain:
+            return matches       # no stateful rule looks at this document
         host = host_of(doc)
         now = event_time(doc)
         clock = self._clocks.get(host)
@@ -171,13 +199,13 @@ class Engine:
     def _indexed(self, doc: Document, host: Optional[str], now: float,
                  hits: dict[int, list[int]]) -> list[Match]:
         out: list[Match] = []
-        numbers = sorted(set(hits) | {n for n, _ in self._timed}) if self._timed else hits
+        numbers: Any = hits
+        if self._timed:
+            numbers = sorted(set(hits).union(n for n, _ in self._timed))
         for number in numbers:
             matcher = self._stateful[number]
             try:
-                which = hits.get(number)
-                out.extend(matcher.hits(doc, host, now, which) if which is not None
-                           else matcher.advance(host, now))
+                out.extend(matcher.hits(doc, host, now, hits.get(number, ())))
             except Exception as err:  # noqa: BLE001 - one rule's bug must not stop the others
                 self.errors.count(matcher.rule, err)
         return out

@@ -80,7 +80,7 @@ class SampleMatcher:
 
     def hits(self, doc: Document, host: Host, now: float, which: Iterable[int]) -> list[Match]:
         now_ms = int(round(now * 1000))
-        matches = self.advance(host, now)
+        matches: list[Match] = []
         stages = sorted((s for c in which for s in self._filters.get(c, ())),
                         key=lambda s: s.position)
         kept: Optional[Document] = None

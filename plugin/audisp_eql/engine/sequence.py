@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from dataclasses import replace
 from typing import Any, Iterable, Optional
 
 from .. import limits
+from ..eql import ast
 from ..eql.sequence import CompiledSequence, JoinKey, Stage
 from ..rules import Rule
-from .engine import Match
+from .engine import Guards, Match, host_of
 from .rule_errors import RuleErrors
 from .state import Host, PendingStore, StateBudget
 
@@ -59,12 +61,21 @@ def bounded_keys(stage: Stage, doc: Document, budget: StateBudget) -> list[JoinK
     keys = stage.keys(doc)
     if keys.__class__ is list and len(keys) <= 1:   # type: ignore[arg-type]
         return keys                                   # type: ignore[return-value]
+    if keys.__class__ is tuple and len(keys) <= 1:   # type: ignore[arg-type]
+        return list(keys)
     limit = limits.MAX_KEY_COMBINATIONS
     taken = list(itertools.islice(keys, limit + 1))
     if len(taken) > limit:
         budget.dropped += 1
         del taken[limit:]
     return taken
+
+
+def _guarded(condition: Any, has_state: Any) -> Any:
+    """`condition` and the step's state term (see SequenceMatcher)."""
+    predicate = condition.predicate
+    return replace(condition, predicate=lambda doc: predicate(doc) and has_state(doc),
+                   conjuncts=condition.conjuncts + ((STATE_TERM, has_state),))
 
 
 class _Partial:
@@ -90,14 +101,41 @@ class _Waiting:
         self.deadline = deadline
 
 
+class _Act:
+    """What one step does with an event, in the order of `_plan`."""
+
+    __slots__ = ("kind", "order", "step", "stage", "index", "guard")
+
+    def __init__(self, kind: int, order: int, step: int, stage: Stage) -> None:
+        self.kind, self.order, self.step, self.stage = kind, order, step, stage
+        self.index = -1                                # its condition in `conditions`
+        self.guard: tuple[PendingStore[Any], ...] = ()  # state it needs (none: starts some)
+
+
+# The state term of a guarded step, as the index sees it: a field no document
+# has, so that it is a residual term (never a cached gate or key term), cheap.
+STATE_TERM = ast.Field(("@sequence", "state"))
+
+
 class SequenceMatcher:
-    """One sequence rule; the engine gives it the events matching its steps."""
+    """One sequence rule; the engine gives it the events matching its steps.
+
+    Every step is a condition of the engine's index (`conditions`). A step
+    that starts state (the first positive step, a leading miss) is the plain
+    condition; any other step can only act on state already there for the
+    event's key (a sequence pending at the step before, one waiting in a gap
+    or on a trailing window), so its condition carries one more `and` term,
+    "this event's key has that state", which the index's adaptive `and`
+    learns to test first: a broad later step (`[process where true]`)
+    costs one dictionary lookup per event. The state term reads the state
+    before the event (the index runs before `hits`), which is what each
+    step sees in Elasticsearch's order; `until`, which must see the
+    sequences the same event started, is a plain condition."""
 
     def __init__(self, rule: Rule, budget: StateBudget, errors: RuleErrors) -> None:
         compiled: CompiledSequence = rule.compiled
         self.rule = rule
         self.budget = budget
-        self.conditions = compiled.conditions
         span = compiled.maxspan_ms
         self.span = span if span is not None else int(min(
             rule.lookback, limits.MAX_STATE_SECONDS) * 1000)
@@ -108,52 +146,99 @@ class SequenceMatcher:
         self._pending = [PendingStore(f"{name}/{i}", budget, store_span)
                          for i in range(self._last_step)]
         first, last = positives[0].position, positives[-1].position
-        actions: dict[int, list[tuple[int, int, int, Stage]]] = {}
+        acts = []
         for stage in compiled.stages:
             if not stage.missing:
-                action = (_POSITIVE, -stage.position, positives.index(stage))
+                acts.append(_Act(_POSITIVE, -stage.position, positives.index(stage), stage))
             elif stage.position < first:
-                action = (_LEADING, 0, 0)
+                acts.append(_Act(_LEADING, 0, 0, stage))
             elif stage.position > last:
-                action = (_TRAILING, 0, 0)
+                acts.append(_Act(_TRAILING, 0, 0, stage))
             else:   # the sequence waiting in the gap is pending at the previous positive step
-                action = (_MIDDLE, 0, sum(p.position < stage.position for p in positives) - 1)
-            actions.setdefault(stage.condition, []).append((*action, stage))
+                gap = sum(p.position < stage.position for p in positives) - 1
+                acts.append(_Act(_MIDDLE, 0, gap, stage))
         if compiled.until is not None:
-            actions.setdefault(compiled.until.condition, []).append(
-                (_UNTIL, 0, 0, compiled.until))
-        self._actions = {c: tuple(sorted(a, key=lambda x: x[:3])) for c, a in actions.items()}
-        kinds = {a[0] for acts in actions.values() for a in acts}
+            acts.append(_Act(_UNTIL, 0, 0, compiled.until))
+        kinds = {a.kind for a in acts}
         self._leads = PendingStore(f"{name}/lead", budget, store_span) \
             if _LEADING in kinds else None
         self._waiting = PendingStore(f"{name}/waiting", budget, store_span) \
             if _TRAILING in kinds else None
+        self._plan = tuple(sorted(acts, key=lambda a: (a.kind, a.order, a.step)))
+        self.guards = Guards()   # the engine may share one switch among matchers
+        self.conditions = self._wire(compiled.conditions)
         self._due: dict[Host, list[tuple[int, int, JoinKey]]] = {}
         self._tickets = itertools.count()
-        self.timed = self._waiting is not None   # the engine calls advance() on every event
+        self.timed = self._waiting is not None   # called on every event: windows to confirm
         self._stores = [s for s in (*self._pending, self._leads, self._waiting) if s is not None]
+
+    def _wire(self, compiled: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The conditions the index evaluates: plain ones shared between steps,
+        a guarded one per step that needs state."""
+        conditions: list[Any] = []
+        plain: dict[int, int] = {}
+        for act in self._plan:
+            kind = act.kind
+            if kind in (_LEADING, _UNTIL) or (kind == _POSITIVE and act.step == 0):
+                act.index = plain.get(act.stage.condition, -1)
+                if act.index < 0:
+                    act.index = plain[act.stage.condition] = len(conditions)
+                    conditions.append(compiled[act.stage.condition])
+        for act in self._plan:
+            kind = act.kind
+            if act.index >= 0:
+                continue
+            act.guard = ((self._waiting,) if kind == _TRAILING else   # type: ignore[assignment]
+                         (self._pending[act.step - 1],) if kind == _POSITIVE else
+                         (self._pending[act.step],))
+            if act.stage.condition in plain:
+                # the same condition as a step that starts state (`with runs=N`):
+                # evaluated once, plainly; `hits` checks the state
+                act.index = plain[act.stage.condition]
+                continue
+            act.index = len(conditions)
+            conditions.append(_guarded(compiled[act.stage.condition], self._state_term(act)))
+        return tuple(conditions)
+
+    def _state_term(self, act: _Act) -> Any:
+        store = act.guard[0]
+        keys = act.stage.keys
+        guards = self.guards
+        limit = limits.MAX_KEY_COMBINATIONS
+
+        def has_state(doc: Document) -> bool:
+            if not guards.enabled:
+                return True
+            entries = store.entries(host_of(doc))
+            if not entries:
+                return False
+            return any(k in entries for k in itertools.islice(keys(doc), limit))
+        return has_state
 
     # -- the engine's interface -------------------------------------------------------
     def hits(self, doc: Document, host: Host, now: float, which: Iterable[int]) -> list[Match]:
-        """`doc` (event time `now`, seconds) matched the conditions `which`."""
+        """`doc` (event time `now`, seconds) matched the `conditions` in
+        `which` (maybe none: the rule waits on a trailing window)."""
         now_ms = int(round(now * 1000))
-        matches = self.advance(host, now)
-        actions = self._actions
-        todo = [a for c in which for a in actions.get(c, ())]
-        if len(todo) > 1:
-            todo.sort(key=lambda a: a[:3])
-        kept: Optional[Document] = None
-        for kind, _order, step, stage in todo:
-            keys = bounded_keys(stage, doc, self.budget)
+        # Expiry is the engine's periodic `advance` (and exact, in ms, below); a
+        # match waiting on a trailing window is confirmed before anything else.
+        matches = self._confirm(host, now_ms) if self._waiting else []
+        budget = self.budget
+        for act in self._plan:
+            if act.index not in which:
+                continue
+            keys = bounded_keys(act.stage, doc, budget)
+            if act.guard:   # only the keys that have state (the index saw one)
+                entries = act.guard[0].entries(host)
+                keys = [k for k in keys if k in entries] if entries else []
             if not keys:
                 continue
+            kind = act.kind
             if kind == _POSITIVE:
-                if kept is None and (step < self._last_step or self._waiting is not None):
-                    kept = self.budget.keep(doc)   # it will be held: maybe a bounded copy
                 for key in keys:
-                    self._step(host, key, step, doc, kept, now, now_ms, matches)
+                    self._step(host, key, act.step, doc, now, now_ms, matches)
             elif kind == _MIDDLE:
-                self._miss_between(host, keys, step, now, now_ms)
+                self._miss_between(host, keys, act.step, now, now_ms)
             elif kind == _LEADING:
                 self._miss_before(host, keys, now, now_ms)
             elif kind == _TRAILING:
@@ -188,16 +273,19 @@ class SequenceMatcher:
         return [match for _, _, match in sorted(found, key=lambda f: f[:2])]
 
     # -- positive steps ----------------------------------------------------------------
-    def _step(self, host: Host, key: JoinKey, step: int, doc: Document, kept: Any,
+    def _step(self, host: Host, key: JoinKey, step: int, doc: Document,
               now: float, now_ms: int, matches: list[Match]) -> None:
+        # What state holds of `doc` (`StateBudget.keep`: maybe a bounded copy) is
+        # only asked for when it will be held: a step matching every exec must
+        # not weigh every exec.
         last_step = self._last_step
         if step == 0:
             lead = self._lead_before(host, key, now, now_ms) if self._leads else None
             if last_step == 0:
                 self._complete(host, key, _Partial((doc,), now_ms, now_ms, False, lead),
-                               kept, now, matches)
+                               doc, now, matches)
             else:
-                partial = _Partial((kept,), now_ms, now_ms, False, lead)
+                partial = _Partial((self.budget.keep(doc),), now_ms, now_ms, False, lead)
                 self._pending[0].put(host, key, partial, now, partial.events)
             return
         below = self._pending[step - 1]
@@ -212,13 +300,13 @@ class SequenceMatcher:
         if step == last_step:
             partial = _Partial(previous.events + (doc,), previous.first, now_ms, doomed,
                                previous.lead)
-            self._complete(host, key, partial, kept, now, matches)
+            self._complete(host, key, partial, doc, now, matches)
         else:
-            partial = _Partial(previous.events + (kept,), previous.first, now_ms, doomed,
-                               previous.lead)
+            partial = _Partial(previous.events + (self.budget.keep(doc),), previous.first,
+                               now_ms, doomed, previous.lead)
             self._pending[step].put(host, key, partial, previous.first / 1000, partial.events)
 
-    def _complete(self, host: Host, key: JoinKey, partial: _Partial, kept: Any,
+    def _complete(self, host: Host, key: JoinKey, partial: _Partial, doc: Document,
                   now: float, matches: list[Match]) -> None:
         if partial.doomed:
             return
@@ -234,7 +322,7 @@ class SequenceMatcher:
         if deadline <= partial.last:    # no event can come after the last one and still count
             matches.append(Match(self.rule, partial.events, key))
             return
-        partial.events = partial.events[:-1] + (kept,)   # held now: the bounded copy
+        partial.events = partial.events[:-1] + (self.budget.keep(doc),)   # held now
         self._wait(host, key, _Waiting(partial, deadline))
 
     # -- missing events ----------------------------------------------------------------

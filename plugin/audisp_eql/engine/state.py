@@ -158,6 +158,18 @@ class PendingStore(Generic[Value]):
             return None
         return entry.value
 
+    def entries(self, host: Host) -> Optional[dict]:
+        """The host's entries by key (read-only; None when it has none)."""
+        return self._hosts.get(host)
+
+    def holds(self, host: Host) -> bool:
+        """Whether the host has any entry here (live or not)."""
+        return host in self._hosts
+
+    def has(self, host: Host, key: Hashable) -> bool:
+        entries = self._hosts.get(host)
+        return entries is not None and key in entries
+
     def started(self, host: Host, key: Hashable) -> Optional[float]:
         entries = self._hosts.get(host)
         entry = entries.get(key) if entries is not None else None
@@ -212,8 +224,9 @@ class PendingStore(Generic[Value]):
         """The host holding the most entries loses its oldest one (counted)."""
         if not self._size:
             return
-        host = max(self._hosts, key=lambda h: len(self._hosts[h]))
-        entries = self._hosts[host]
+        hosts = self._hosts
+        host = next(iter(hosts)) if len(hosts) == 1 else max(hosts, key=lambda h: len(hosts[h]))
+        entries = hosts[host]
         self._drop(host, entries, next(iter(entries)))
         self.evicted += 1
 

@@ -2,9 +2,12 @@
 
 Pending sequences hold the documents they matched until they complete or
 expire, so the state's memory is the documents' memory. `weight` estimates
-it (CPython object sizes: a string's header and characters, a container's
-header and slots, summed over the nested values; keys and shared objects
-counted as if they were not shared, so it errs high). An argv is the
+it: MARSHAL_FACTOR times the size of its `marshal` form (C code, a few
+microseconds; a process-start document takes about that many times more
+as Python objects than marshalled, measured with tracemalloc); a document
+marshal refuses (too deep, odd types) is walked instead, summing CPython
+object sizes (a string's header and characters, a container's header and
+slots; shared objects counted as if they were not, so it errs high). An argv is the
 attacker's, up to megabytes: a document heavier than
 limits.MAX_HELD_DOCUMENT_BYTES is held as `trimmed(doc)` instead, a copy
 with long strings cut, long lists and objects shortened and deep nesting
@@ -15,10 +18,12 @@ exhausts memory nor slips a stage past the rule.
 from __future__ import annotations
 
 import itertools
+import marshal
 from typing import Any
 
 from .. import limits
 
+MARSHAL_FACTOR = 3
 _STR = 49          # sys.getsizeof("")
 _CONTAINER = 64    # list/tuple header; a dict is counted as this plus its slots
 _SLOT = 8
@@ -26,7 +31,16 @@ _SCALAR = 32       # int, float, bool (small ones are shared: errs high)
 
 
 def weight(doc: Any, stop: int = 1 << 62) -> int:
-    """Estimated bytes of `doc` and everything in it; stops counting past `stop`."""
+    """Estimated bytes of `doc` and everything in it (when walking, it stops
+    counting past `stop`)."""
+    try:
+        return MARSHAL_FACTOR * len(marshal.dumps(doc))
+    except (ValueError, TypeError):    # too deep to marshal, or an odd type (input)
+        return walked_weight(doc, stop)
+
+
+def walked_weight(doc: Any, stop: int = 1 << 62) -> int:
+    """`weight` by walking the objects (no recursion: any depth)."""
     total = 0
     stack = [doc]
     pop, push = stack.pop, stack.append

@@ -33,7 +33,7 @@ from .values import getter
 MAX_RUNS = 100
 UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
-KeyValue = Any          # str, or a tagged tuple for other scalars, or None (a `?field`)
+KeyValue = Any          # str, int, float, ("bool", b), or None (a `?field`)
 JoinKey = Tuple[KeyValue, ...]
 
 
@@ -42,10 +42,10 @@ def key_value(value: Any) -> Any:
     cls = value.__class__
     if cls is str:
         return value
-    if cls is bool:
-        return ("bool", value)
     if cls is int or cls is float:
-        return ("number", value)   # 1 == 1.0, as for ==
+        return value               # 1 == 1.0 as for ==; never equal to a string
+    if cls is bool:
+        return ("bool", value)     # True == 1 in Python, never in EQL
     return None                    # objects, nested lists, null: no key
 
 
@@ -74,24 +74,58 @@ def _component(field: ast.Field) -> Callable[[dict], Sequence[KeyValue]]:
 
 
 class JoinKeys:
-    """doc -> its join keys for one step (an empty iterable: none)."""
+    """doc -> its join keys for one step (an empty iterable: none).
 
-    __slots__ = ("_parts", "_single")
+    The usual document has one string or integer per key field: that key is
+    read directly (`_plain`); anything else (lists, null, other types) takes
+    the general path, which gives the same key for such a document."""
+
+    __slots__ = ("_parts", "_getters", "_plain")
 
     def __init__(self, fields: Sequence[ast.Field]) -> None:
         self._parts = tuple(_component(f) for f in fields)
-        self._single = self._parts[0] if len(self._parts) == 1 else None
+        self._getters = tuple(getter(f.path) for f in fields)
+        self._plain = _plain_reader(self._getters)
 
     def __call__(self, doc: dict) -> Iterable[JoinKey]:
-        single = self._single
-        if single is not None:
-            return [(v,) for v in single(doc)]
+        key = self._plain(doc)
+        if key is not None:
+            return [key]
         parts = [part(doc) for part in self._parts]
         if not all(parts):
             return ()
         if all(len(p) == 1 for p in parts):
             return (tuple(p[0] for p in parts),)
         return itertools.product(*parts)   # lazily: the engine bounds how many it takes
+
+
+def _plain_reader(getters: Sequence[Callable[[dict], Any]]) -> Callable[[dict], Optional[tuple]]:
+    """doc -> its key when every field holds one str or int (not bool), else None."""
+    if len(getters) == 1:
+        (g0,) = getters
+
+        def one(doc: dict) -> Optional[tuple]:
+            a = g0(doc)
+            return (a,) if a.__class__ is str or a.__class__ is int else None
+        return one
+    if len(getters) == 2:
+        g0, g1 = getters
+
+        def two(doc: dict) -> Optional[tuple]:
+            a, b = g0(doc), g1(doc)
+            if (a.__class__ is str or a.__class__ is int) and \
+                    (b.__class__ is str or b.__class__ is int):
+                return (a, b)
+            return None
+        return two
+
+    def many(doc: dict) -> Optional[tuple]:
+        key = tuple(g(doc) for g in getters)
+        for value in key:
+            if not (value.__class__ is str or value.__class__ is int):
+                return None
+        return key
+    return many
 
 
 @dataclass(frozen=True)
@@ -145,6 +179,19 @@ def _key_fields(exprs: Sequence[ast.Expr], where: str) -> Tuple[ast.Field, ...]:
     return tuple(exprs)  # type: ignore[arg-type]
 
 
+def keyed(event: ast.EventQuery, fields: Sequence[ast.Field]) -> ast.EventQuery:
+    """The step's condition and `field != null` for each key field not written
+    `?field`: an event without its key takes no part in the step anyway, and
+    the engine's `and` learns to test a key that is never there first (a rule
+    joining on a field our documents lack costs one lookup per document)."""
+    present = tuple(ast.Compare("!=", f, ast.Literal(None)) for f in dict.fromkeys(fields)
+                    if not f.optional)
+    if not present:
+        return event
+    terms = event.condition.terms if isinstance(event.condition, ast.And) else (event.condition,)
+    return ast.EventQuery(event.category, ast.And(terms + present))
+
+
 class _Builder:
     """Shared by both query kinds: conditions compiled once per distinct step."""
 
@@ -164,10 +211,11 @@ class _Builder:
             raise EqlCompileError(f"{what}: inconsistent number of join keys; expected "
                                   f"{self.width - len(self.top)} but found "
                                   f"{len(fields) - len(self.top)}")
-        index = self._index.get(sub.event)
+        event = keyed(sub.event, fields)
+        index = self._index.get(event)
         if index is None:
-            index = self._index[sub.event] = len(self.conditions)
-            self.conditions.append(self.compile_event(sub.event))
+            index = self._index[event] = len(self.conditions)
+            self.conditions.append(self.compile_event(event))
         return Stage(position, step, index, JoinKeys(fields), sub.missing)
 
 
