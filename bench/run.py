@@ -10,6 +10,7 @@ Sections (all by default; --only/--skip pick):
   sequences  e2e cost of the corpus' sequences (28 process-only, all 78) over the 205
           single-event rules, and peak RSS under 1,000,000 new first steps
   live    exec rate held under a real auditd with the plugin (root; several minutes)
+  collector  1, 2 and 4 shard instances of one collector over a 50-node replay, at once
 
 A section that cannot run here prints `BENCH-SKIP section=... reason=...`; one that
 fails prints `BENCH-ERROR ...` and makes the exit status 1.
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Report, Path], None]] = {
     "memory": sections.memory,
     "sequences": sections.sequences,
     "live": sections.live,
+    "collector": sections.collector,
 }
 
 
@@ -77,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exec rates to step through (default 2500,4000,8000)")
     p.add_argument("--live-seconds", type=_float_list, default=[60, 60, 20],
                    help="seconds per rate step; the last value repeats (default 60,60,20)")
+    p.add_argument("--collector-nodes", type=int, default=50,
+                   help="nodes of the collector replay (default 50)")
+    p.add_argument("--collector-events", type=int, default=600,
+                   help="exec events per node of the collector replay (default 600)")
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), default=None)
     p.add_argument("--skip", nargs="+", choices=list(SECTIONS), default=[])
     p.add_argument("--quick", action="store_true",
@@ -90,6 +96,7 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.eval_events, args.eval_peer_events = 500, 100
     args.stream_events, args.stream_variant_events = 3000, 1000
     args.flood_events = 3000
+    args.collector_nodes, args.collector_events = 6, 40
     if args.only is None:
         args.skip = sorted(set(args.skip) | {"live"})
 

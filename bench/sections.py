@@ -236,3 +236,10 @@ def live(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                        f">= {TARGET_LIVE_RATE:g}/s for {TARGET_LIVE_SECONDS:g} s")
                + f"; only steps of {TARGET_LIVE_SECONDS:g} s count"
                + f"; load generator ceiling {ceiling:.0f}/s")
+
+
+def collector(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    """Shards of one collector over a replay of many nodes (bench/collector.py)."""
+    from .collector import collector as run_collector
+    _require_pipeline()
+    run_collector(args, report, workdir, _engine_rules(args))

@@ -144,12 +144,14 @@ def test_syntax_error_in_a_one_line_query_with_escapes_is_on_the_query_line(tmp_
 def test_sequence_rule_is_judged_step_by_step(tmp_path):
     path = write_rule(tmp_path, "seq", 'sequence by process.entity_id [process where true] '
                                        '[network where true]')
-    report = only_report(load_rules([path]))
-    assert report.status == CANNOT_FIRE
-    assert report.reason.startswith("step 2 of 2: category network: audisp-eql produces ")
+    ruleset = load_rules([path])
+    report = only_report(ruleset)
+    assert report.status == CANNOT_FIRE and ruleset.rules[0].compiled.stages   # compiled: runs
+    assert "sequence step 2: category network: audisp-eql produces " in report.reason
+    assert ruleset.rules[0].never_fires    # kept for the engine (not evaluated on our documents)
     path = write_rule(tmp_path, "seq2", 'sequence [process where true] by process.pid '
                                         '[process where true] by process.Ext.thing')
-    assert "join key never set: process.Ext.thing" in only_report(load_rules([path])).reason
+    assert "never have process.Ext.thing" in only_report(load_rules([path])).reason
 
 
 def test_look_back_window_is_read_from_the_rule(tmp_path):
@@ -181,27 +183,76 @@ def test_required_fields(condition, required):
     assert coverage.required_fields(query.condition) == frozenset(required)
 
 
+DOCS = "audisp-eql's process documents"
+
+
 @pytest.mark.parametrize("condition, reason", [
-    ('process.Ext.api.name == "x"', "needs process.Ext.api.name"),
+    ('process.Ext.api.name == "x"',
+     f'13:15: process.Ext.api.name == "x" can never hold: {DOCS} never have process.Ext.api.name'),
     ('process.name == "ls" and ?process.Ext.api.name == "x"', None),
     ('process.name == "ls" or process.Ext.api.name == "x"', None),
     ('not process.Ext.api.name == "x"', None),
-    ('event.action == "process_started"', "never true with event.action"),
+    ('event.action == "process_started"',
+     f'13:15: event.action == "process_started" can never hold: {DOCS} have event.action '
+     '["exec", "executed"]'),
     ('event.action == "executed"', None),   # both vocabularies: a list
     ('event.action in ("exec", "executed")', None),
-    ('event.type == "change" and process.name == "ls"', "never true with event.type"),
+    # The first term that can never hold, as written, at its own line and column.
+    ('process.name == "ls" and\n   event.type   ==  "change"',
+     f'14:4: event.type == "change" can never hold: {DOCS} have event.type ["start"]'),
     ('event.type == "change" or process.name == "ls"', None),
-    ('not event.type == "start"', "never true with event.type"),
+    ('not event.type == "start"',
+     f'13:15: not event.type == "start" can never hold: {DOCS} have event.type ["start"]'),
+    # An `or` all of whose branches fail is named whole, with each reason.
+    ('process.name == "ls" and (event.type : "change" or\n process.Ext.x == 1)',
+     f'13:41: event.type : "change" or process.Ext.x == 1 can never hold: {DOCS} have '
+     f'event.type ["start"]; {DOCS} never have process.Ext.x'),
 ])
-def test_cannot_fire_is_reported_soundly(tmp_path, condition, reason):
+def test_cannot_fire_names_the_condition_that_can_never_hold(tmp_path, condition, reason):
     path = write_rule(tmp_path, "r", f"process where {condition}")
     ruleset = load_rules([path])
     report = only_report(ruleset)
     if reason is None:
         assert report.status == OK, report.reason
     else:
-        assert report.status == CANNOT_FIRE and reason in report.reason
+        assert report.status == CANNOT_FIRE
+        assert report.reason == f"{path}:{reason}"
         assert ruleset.rules  # a report, not a filter: the rule is still loaded
+
+
+def test_cannot_fire_position_points_at_the_condition_in_the_file(tmp_path):
+    """The line:col of the message is where the quoted text is in the file."""
+    path = write_rule(tmp_path, "r", 'process where process.name == "ls" and\n'
+                                     '  // a comment\n  event.action  ==  "start"  // end')
+    report = only_report(load_rules([path]))
+    where, message = report.reason[len(f"{path}:"):].split(": ", 1)
+    line, col = map(int, where.split(":"))
+    written = path.read_text().splitlines()[line - 1][col - 1:]
+    assert written.startswith('event.action  ==  "start"')
+    assert message.startswith('event.action == "start" can never hold')
+
+
+def test_sequence_step_and_join_key_that_can_never_hold():
+    """Judged on the query (sequences may not be compiled yet): a step that can
+    never match, or a join key never set, and the sequence can never fire."""
+    from audisp_eql.ecs import catalog
+    from audisp_eql.eql import compile_query
+
+    def reasons(text):
+        return [(str(r), r.offset) for r in
+                coverage.never_fires(parse_query(text), catalog(), compile_query, text)]
+
+    text = ('sequence with maxspan=1m\n  [process where process.name == "a"]\n'
+            '  [process where event.action == "fork"]')
+    assert reasons(text) == [(f'sequence step 2: event.action == "fork" can never hold: {DOCS} '
+                              'have event.action ["exec", "executed"]', text.index("event.action"))]
+    [(message, _)] = reasons('sequence by process.Ext.id with maxspan=1m\n'
+                             '  [process where true] [process where true]')
+    assert message.startswith("sequence step 1 can never join: ")
+    assert "never have process.Ext.id" in message
+    assert reasons('sequence by ?process.Ext.id with maxspan=1m\n'
+                   '  [process where true] [process where true]') == []
+    assert reasons('sequence with maxspan=1m [process where true] [process where true]') == []
 
 
 def test_file_rule_cannot_fire_but_stays_loaded(tmp_path):

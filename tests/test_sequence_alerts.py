@@ -35,7 +35,7 @@ def test_one_alert_per_match_group_ids_differ_by_key_and_events_are_listed() -> 
     assert x["audisp_eql"]["events"][0]["process"] == {"pid": 10, "executable": "/bin/a"}
     assert x["audisp_eql"]["join_keys"] == ["x"]
     numeric = make_alert(Match(rule, (first, last), (7, ("bool", True))))
-    assert numeric["audisp_eql"]["join_keys"] == [7, True]
+    assert numeric["audisp_eql"]["join_keys"] == ["7", "true"]     # one keyword field
     text = render_alert(x)
     assert "2 events:" in text and "1. " in text and "pid=10 exe=/bin/a" in text
     assert "2. " in text and "pid=11 exe=/bin/b" in text
@@ -58,7 +58,7 @@ def test_scan_prints_every_event_of_a_sequence(tmp_path: Path, shared) -> None:
     log = _two_decodes(tmp_path)
     result = subprocess.run([TOOL, "scan", "--format", "text", "--rules", str(MULTI_BASE64),
                              str(log)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr     # exit status 1: alerts found
     assert "Multi-Base64 Decoding Attempt" in result.stdout
     assert "2 events:" in result.stdout
     assert "event.id=1700000001.000:11" in result.stdout

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Set up everything audisp-eql needs on a fresh Debian machine, idempotently:
 # the system packages (audit bindings, auditd/rsyslog for the real-daemon tests,
-# mandoc for the man page lint, laurel for the benchmark) and .venv.
+# rsyslog-gnutls and openssl for the TLS tests (a private CA made per test),
+# iproute2 and util-linux for the private network/mount namespaces of the
+# blocking-call tests, mandoc for the man page lint, Debian's packaging tools
+# and lintian for `make deb` and its test, logrotate to run the package's
+# rotation, audispd-plugins (audisp-remote) for the collector test,
+# rsyslog-elasticsearch and python3-yaml to check the SIEM configurations,
+# laurel for the benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps"
+PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
+      mandoc socat netcat-openbsd procps audispd-plugins rsyslog-elasticsearch python3-yaml"
+PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
 if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
 
 missing=""

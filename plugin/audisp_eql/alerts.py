@@ -180,8 +180,11 @@ def _brief(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _key_text(value: Any) -> Any:
-    """A join key value as the document had it (the matcher tags booleans)."""
-    return value[1] if isinstance(value, tuple) and len(value) == 2 else value
+    """A join key value as text (one keyword field for strings, numbers and
+    booleans; null for a `?field` without a value)."""
+    if isinstance(value, tuple) and len(value) == 2:   # the matcher's tagged boolean
+        return "true" if value[1] else "false"
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _event_id(doc: dict[str, Any]) -> str:

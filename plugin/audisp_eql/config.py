@@ -7,27 +7,29 @@ tomllib reports syntax errors with a line but not where a bad *value* is, so
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - 3.9/3.10
     import tomli as tomllib
 
+from .actions import DEFAULT_ACTIONS, Action, action_problem, action_setting
 from .outputs.format import FORMATS
+from .outputs.remote import DEFAULT_PORTS, PROTOCOLS
 from .outputs.syslog import FACILITIES
-from .trust import UntrustedPathError, check_trusted
+from .outputs.tls import TlsSettings, TlsSetupError, make_context
+from .source.shard import Shard, shard_problem
+from .trust import UntrustedPathError, check_private, check_trusted
 
 DEFAULT_PATH = "/etc/audisp-eql/audisp-eql.toml"
-# Values Elastic's Linux rules accept for a process start (see the seed rule).
-ACTIONS = ("exec", "exec_event", "executed", "process_started", "start")
-# By default both Elastic Defend's and Auditbeat's (a list: EQL matches any element).
-DEFAULT_EVENT_ACTION = ["exec", "executed"]
+DEFAULT_EXCEPTIONS = "/etc/audisp-eql/exceptions.d"
 
 
 class ConfigError(Exception):
@@ -45,6 +47,9 @@ class SyslogConfig:
     tag: str = "audisp-eql"
 
 
+TLS_KEYS = ("ca_file", "cert_file", "key_file", "server_name")
+
+
 @dataclass
 class RemoteConfig:
     host: str = ""
@@ -52,6 +57,18 @@ class RemoteConfig:
     protocol: str = "udp"
     facility: str = "authpriv"
     format: str = "json"
+    ca_file: str = ""        # protocol "tls" only, like the three below
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+    # Where each key was set, for errors found after parsing (the TLS files);
+    # not part of the value, so moving a line does not rebuild the output on reload.
+    lines: Dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def tls(self) -> Optional[TlsSettings]:
+        if self.protocol != "tls":
+            return None
+        return TlsSettings(self.ca_file, self.cert_file, self.key_file, self.server_name)
 
 
 @dataclass
@@ -71,12 +88,14 @@ class StdoutConfig:
 class Config:
     path: str = DEFAULT_PATH
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
-    event_action: Union[str, tuple[str, ...]] = tuple(DEFAULT_EVENT_ACTION)
+    exception_paths: List[str] = field(default_factory=lambda: [DEFAULT_EXCEPTIONS])
+    event_action: Action = DEFAULT_ACTIONS   # actions.py
     parent_from_proc: bool = True
     user: str = ""
     status_interval: float = 300.0
     event_timeout: float = 2.0
     parser: str = "auto"
+    shard: Shard = field(default_factory=Shard)   # the nodes this instance evaluates
     log_facility: str = "daemon"
     burst: int = 10
     burst_interval: float = 60.0
@@ -209,6 +228,24 @@ def _absolute(v: Any) -> Optional[str]:
     return None if v.startswith("/") else "must be an absolute path"
 
 
+def _absolute_file(v: Any) -> Optional[str]:
+    return None if v.startswith("/") and not v.endswith("/") else "must be an absolute file path"
+
+
+def _server_name(v: Any) -> Optional[str]:
+    # A DNS name or an IP address, as the collector's certificate must carry it.
+    try:
+        ipaddress.ip_address(v)
+        return None
+    except ValueError:
+        pass
+    if re.fullmatch(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?", v) and \
+            all(0 < len(label) < 64 for label in v.rstrip(".").split(".")):
+        return None
+    return ("must be a host name or IP address (a name: letters, digits, '-' and '.', "
+            "1 to 63 between dots)")
+
+
 def _port(v: Any) -> Optional[str]:
     return None if 0 < v < 65536 else "must be a port number from 1 to 65535"
 
@@ -220,21 +257,8 @@ def _mode(v: Any) -> Optional[str]:
     return "must not be writable by group or others" if int(v, 8) & 0o022 else None
 
 
-def _event_action(plugin: "_Reader") -> Union[str, tuple[str, ...]]:
-    """One value (only it is written), or a list of values (all of them)."""
-    value = plugin.data.get("event_action")
-    if isinstance(value, list):
-        chosen = plugin.get_list("event_action", DEFAULT_EVENT_ACTION)
-        if not chosen:
-            raise plugin.error("event_action", "must name at least one action")
-        wrong = [v for v in chosen if v not in ACTIONS]
-        if wrong:
-            raise plugin.error("event_action", f"{wrong[0]!r} is not one of {', '.join(ACTIONS)}")
-        return tuple(dict.fromkeys(chosen))
-    return plugin.get("event_action", str, tuple(DEFAULT_EVENT_ACTION), _one_of(ACTIONS))
-
-
 def parse_config(text: str, path: str = "<config>") -> Config:
+    """Parse and validate `text` (no file is read); raise ConfigError."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -245,12 +269,14 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     top = _Reader(path, lines, "", 0, doc)
 
     plugin = _Reader(path, lines, "plugin", 0, top.sub("plugin"))
-    cfg.event_action = _event_action(plugin)
+    cfg.event_action = action_setting(plugin.get("event_action", object, cfg.event_action,
+                                                 action_problem))
     cfg.parent_from_proc = plugin.get("parent_from_proc", bool, cfg.parent_from_proc)
     cfg.user = plugin.get("user", str, cfg.user)
     cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
     cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)
     cfg.parser = plugin.get("parser", str, cfg.parser, _one_of(("auto", "auparse", "python")))
+    cfg.shard = Shard.parse(plugin.get("shard", str, str(cfg.shard), shard_problem))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, _one_of(FACILITIES))
     cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, _positive)
     plugin.finish()
@@ -258,6 +284,10 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     rules = _Reader(path, lines, "rules", 0, top.sub("rules"))
     cfg.rule_paths = rules.get_list("paths", cfg.rule_paths)
     rules.finish()
+
+    exceptions = _Reader(path, lines, "exceptions", 0, top.sub("exceptions"))
+    cfg.exception_paths = exceptions.get_list("paths", cfg.exception_paths)
+    exceptions.finish()
 
     limit = _Reader(path, lines, "ratelimit", 0, top.sub("ratelimit"))
     cfg.burst = limit.get("burst", int, cfg.burst, _not_negative)
@@ -297,20 +327,84 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         host = rem.get("host", str, "", lambda v: None if v else "must not be empty")
         if not host:
             raise rem.error("", "host is required")
+        protocol = rem.get("protocol", str, "udp", _one_of(PROTOCOLS))
+        tls = {key: rem.get(key, str, "", _server_name if key == "server_name"
+                            else _absolute_file) for key in TLS_KEYS}
+        for key in TLS_KEYS:
+            if tls[key] and protocol != "tls":
+                raise rem.error(key, f'applies to protocol = "tls" only, not "{protocol}"')
+        if bool(tls["cert_file"]) != bool(tls["key_file"]):
+            missing = "key_file" if tls["cert_file"] else "cert_file"
+            raise rem.error("cert_file" if tls["cert_file"] else "key_file",
+                            f"needs {missing} too (the client certificate and its private key "
+                            "go together)")
         cfg.remotes.append(RemoteConfig(
             host=host,
-            port=rem.get("port", int, 514, _port),
-            protocol=rem.get("protocol", str, "udp", _one_of(("udp", "tcp"))),
+            port=rem.get("port", int, DEFAULT_PORTS[protocol], _port),
+            protocol=protocol,
             facility=rem.get("facility", str, "authpriv", _one_of(FACILITIES)),
-            format=rem.get("format", str, "json", _one_of(FORMATS))))
+            format=rem.get("format", str, "json", _one_of(FORMATS)),
+            lines={key: lines.find("output.remote", i, key) for key in TLS_KEYS},
+            **tls))
         rem.finish()
     outputs.finish()
     top.finish()
     return cfg
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, trust-check and validate the config file; raise ConfigError."""
+def missing_ok(cfg: Config) -> tuple[str, ...]:
+    """Exception paths that may be absent: the default directory (an older
+    installation has none); a path the administrator wrote must be there."""
+    return (DEFAULT_EXCEPTIONS,) if cfg.exception_paths == [DEFAULT_EXCEPTIONS] else ()
+
+
+def _drop_uid(user: str) -> Optional[int]:
+    """The uid `[plugin] user` names, if it exists (drop_privileges reports it if not)."""
+    import pwd
+    try:
+        return (pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)).pw_uid
+    except (KeyError, ValueError):
+        return None
+
+
+def check_tls_files(cfg: Config, loaded: Collection[TlsSettings] = ()) -> None:
+    """The TLS files of every remote: trusted like the config (not writable by
+    others), the private key readable by its owner alone, owned by root, the
+    running user or the user the plugin drops to; and loadable. Raise ConfigError.
+
+    Settings in `loaded` are skipped: on reload, the running outputs hold those
+    files in memory already (after a privilege drop they may be out of reach)."""
+    uid = _drop_uid(cfg.user) if cfg.user else None
+    owners = () if uid is None else (uid,)
+    for remote in cfg.remotes:
+        settings = remote.tls()
+        if settings is None or settings in loaded:
+            continue
+        for key in ("ca_file", "cert_file", "key_file"):
+            name = getattr(remote, key)
+            if not name:
+                continue
+            try:
+                if key == "key_file":
+                    check_private(Path(name), owners)
+                else:
+                    check_trusted(Path(name), owners)
+            except UntrustedPathError as exc:
+                raise ConfigError(cfg.path, remote.lines.get(key, 0),
+                                  f"output.remote.{key}: {exc}") from None
+            except OSError as exc:
+                raise ConfigError(cfg.path, remote.lines.get(key, 0),
+                                  f"output.remote.{key}: {name}: {exc.strerror or exc}") from None
+        try:
+            make_context(settings)
+        except TlsSetupError as exc:
+            raise ConfigError(cfg.path, remote.lines.get(exc.key, 0),
+                              f"output.remote.{exc.key}: {exc.path}: {exc.reason}") from None
+
+
+def load_config(path: str | Path, tls_loaded: Collection[TlsSettings] = ()) -> Config:
+    """Read, trust-check and validate the config file and the TLS files it
+    names (but those of `tls_loaded`, see check_tls_files); raise ConfigError."""
     name = str(path)
     try:
         check_trusted(Path(name))
@@ -321,4 +415,6 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(name, 0, f"not UTF-8 text: {exc}") from None
     except OSError as exc:
         raise ConfigError(name, 0, exc.strerror or str(exc)) from None
-    return parse_config(text, name)
+    cfg = parse_config(text, name)
+    check_tls_files(cfg, tls_loaded)
+    return cfg

@@ -6,28 +6,34 @@ one value on all documents of a category; adding a kind changes this
 analysis without touching this module.
 
 A report, not a filter: the rule stays loaded because ECS documents read with
-`scan --input ecs` may come from elsewhere. Two sound checks, both erring on
-the side of "may fire":
+`scan --input ecs` may come from elsewhere. The condition is evaluated in
+three-valued logic over what is known of every document the rule can see,
+erring on the side of "may fire":
 
-- required fields: a field the condition cannot be true without (a term of an
-  `and`, a field needed by every branch of an `or`), never one used only
-  under `not`, in `!=`/`not in`, compared with `null`, inside a function, or
-  written `?field`; when such a field is one our builder never sets, the
-  rule cannot fire.
-- constant gates: terms that test only fields whose value is the same on all
-  our documents (`event.action`, `event.type`, ...) are evaluated with the
-  real compiled semantics; the condition is then evaluated in three-valued
-  logic, and if it is false whatever the other fields hold, it cannot fire.
+- a comparison that needs a field (`required_fields`: not under `!=`,
+  `not in`, `null`, a function, or written `?field`) that our builders never
+  set is false (a predicate on a missing field is false);
+- a comparison that tests only fields with one value on all our documents
+  (`event.action`, `event.type`, ...) is evaluated with the real compiled
+  semantics;
+- anything else is unknown; `and`, `or` and `not` combine as usual.
 
-A sequence or sample is judged step by step (see `never_fires`).
+When the whole condition is false, the report names the first condition
+that can never hold as it is written in the query, with its offset (a
+false term of an `and`, else the whole `or` or `not`), and why. A sequence
+or sample can never fire when one of its steps cannot, or when a join key
+is a field never set (a missing key joins nothing).
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from .ecs.registry import Catalog
 from .eql import ast
+from .eql.grammar import source_span
 
 _UNKNOWN = None  # third truth value
 
@@ -80,28 +86,44 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-class _ConstantEvaluator:
-    """Three-valued evaluation of a condition on the fields known to be constant."""
+@dataclass(frozen=True)
+class Impossible:
+    """Why a query can never fire, and where in the query text (an offset)."""
 
-    def __init__(self, compile_query: Any, constants: dict[str, Any]) -> None:
+    message: str
+    offset: Optional[int] = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Judge:
+    """Three-valued evaluation of a condition on what every document shares."""
+
+    def __init__(self, compile_query: Any, catalog: Catalog, scope: Optional[str]) -> None:
         self._compile = compile_query
-        self._constants = constants
-        self._doc = _nest(constants)
-        self.decided_terms: list[ast.Expr] = []  # leaves with a known value
-        self.false_terms: list[ast.Expr] = []    # ... of which these are false
+        self.fields = catalog.fields(scope)
+        self.constants = catalog.constants(scope)
+        self._doc = _nest(self.constants)
+        self.what = f"audisp-eql's {scope} documents" if scope else "audisp-eql's documents"
+        self.why: dict[int, str] = {}     # id(leaf) -> why its value is known
 
     def _leaf(self, node: ast.Expr) -> Optional[bool]:
+        missing = sorted(required_fields(node) - self.fields - self.constants.keys())
+        if missing:
+            self.why[id(node)] = f"{self.what} never have {', '.join(missing)}"
+            return False
         names = ast.fields_of(node)
-        if not names or not names <= self._constants.keys():
+        if not names or not names <= self.constants.keys():
             return _UNKNOWN
         try:
             compiled = self._compile(ast.EventQuery(category=None, condition=node))
             value = bool(compiled.predicate(self._doc))
         except Exception:  # noqa: BLE001 - an unevaluable term is simply unknown
             return _UNKNOWN
-        self.decided_terms.append(node)
-        if not value and node not in self.false_terms:
-            self.false_terms.append(node)
+        self.why[id(node)] = f"{self.what} have " + ", ".join(
+            f"{name} {json.dumps(self.constants[name], ensure_ascii=False)}"
+            for name in sorted(names))
         return value
 
     def evaluate(self, node: ast.Expr) -> Optional[bool]:
@@ -120,72 +142,70 @@ class _ConstantEvaluator:
             return _UNKNOWN if inner is None else not inner
         return self._leaf(node)
 
+    def culprit(self, node: ast.Expr) -> ast.Expr:
+        """The first condition in `node` (false) that can never hold."""
+        while isinstance(node, ast.And):
+            node = next(t for t in node.terms if self.evaluate(t) is False)
+        return node
 
-def _describe(term: ast.Expr) -> str:
-    """A constant-field leaf as EQL text (`event.action == "uid_change"`); "" for others."""
-    def value(node: ast.Expr) -> str:
-        if isinstance(node, ast.Literal):
-            return "null" if node.value is None else \
-                '"' + node.value + '"' if isinstance(node.value, str) else str(node.value)
-        return node.name if isinstance(node, ast.Field) else "..."
-    if isinstance(term, ast.Compare):
-        return f"{value(term.left)} {term.op} {value(term.right)}"
-    if isinstance(term, ast.InSet):
-        op = ("not in" if term.negated else "in") + ("~" if term.insensitive else "")
-        return f"{value(term.expr)} {op} ({', '.join(value(v) for v in term.values)})"
-    if isinstance(term, ast.Match):
-        op = term.kind + ("~" if term.insensitive else "")
-        return f"{value(term.expr)} {op} ({', '.join(repr(p) for p in term.patterns)})"
-    return ""
+    def reasons(self, node: ast.Expr) -> str:
+        found: dict[str, None] = {}
+        for sub in ast.walk(node):
+            if id(sub) in self.why:
+                found.setdefault(self.why[id(sub)])
+        return "; ".join(found)
 
 
-def never_fires(query: Any, catalog: Catalog, compile_query: Any) -> list[str]:
-    """Reasons why `query` can never match one of our documents (empty: it may).
-
-    A sequence or sample cannot fire when one of its steps (missing-event
-    steps and `until` aside) never matches: the step's condition, or a join
-    key field (not written `?field`) our documents never carry, since an
-    event without its key takes no part in a step."""
-    if isinstance(query, (ast.SequenceQuery, ast.SampleQuery)):
-        reasons = []
-        count = len(query.steps)
-        for number, step in enumerate(query.steps, 1):
-            if step.missing:
-                continue
-            keys = frozenset(f.name for f in (*query.by, *step.by)
-                             if isinstance(f, ast.Field) and not f.optional)
-            found = _event_reasons(step.event, catalog, compile_query, keys)
-            if found:
-                reasons.append(f"step {number} of {count}: " + "; ".join(found))
-        return reasons
-    if not isinstance(query, ast.EventQuery):
-        return []
-    return _event_reasons(query, catalog, compile_query, frozenset())
+def _quote(text: str, node: ast.Expr) -> tuple[str, Optional[int]]:
+    span = source_span(text, node) if text else None
+    if span is None:
+        return "the condition on " + ", ".join(sorted(ast.fields_of(node))), None
+    written = " ".join(text[span[0]:span[1]].split())
+    if len(written) > 160:
+        written = written[:157] + "..."
+    return written, span[0]
 
 
-def _event_reasons(query: ast.EventQuery, catalog: Catalog, compile_query: Any,
-                   keys: frozenset) -> list[str]:
-    reasons: list[str] = []
+def _event_query(query: ast.EventQuery, catalog: Catalog, compile_query: Any,
+                 text: str) -> Optional[Impossible]:
     categories = catalog.categories
-    # The documents the query can see: those of its category; for `any`, or a
-    # category nobody produces (already a reason), all of them.
-    scope = query.category if query.category in categories else None
-    if query.category is not None and scope is None:
-        reasons.append(f"category {query.category}: audisp-eql produces "
-                       f"{'/'.join(categories)} events only")
-    constants = catalog.constants(scope)
-    produced = catalog.fields(scope) | constants.keys()
-    missing = sorted(required_fields(query.condition) - produced)
-    if missing:
-        reasons.append("needs " + ", ".join(missing))
-    absent_keys = sorted(keys - produced)
-    if absent_keys:
-        reasons.append("join key never set: " + ", ".join(absent_keys))
-    evaluator = _ConstantEvaluator(compile_query, constants)
-    if evaluator.evaluate(query.condition) is False:
-        gated = sorted(ast.fields_of(*evaluator.decided_terms))
-        values = ", ".join(f"{name} = {constants[name]!r}" for name in gated)
-        wanted = [text for text in map(_describe, evaluator.false_terms) if text]
-        reasons.append(f"never true with {values}"
-                       + (f" (it wants {'; '.join(wanted)})" if wanted else ""))
-    return reasons
+    if query.category is not None and query.category not in categories:
+        return Impossible(f"category {query.category}: audisp-eql produces "
+                          f"{'/'.join(categories)} events only", 0 if text else None)
+    judge = _Judge(compile_query, catalog, query.category)
+    if judge.evaluate(query.condition) is not False:
+        return None
+    culprit = judge.culprit(query.condition)
+    written, offset = _quote(text, culprit)
+    return Impossible(f"{written} can never hold: {judge.reasons(culprit)}", offset)
+
+
+def _steps(query: Any, catalog: Catalog, compile_query: Any, text: str) -> Optional[Impossible]:
+    """A sequence or sample: every (positive) step must be able to match and join."""
+    for number, step in enumerate(query.steps, 1):
+        if getattr(step, "missing", False):
+            continue   # `![...]`: an event that must not happen
+        found = _event_query(step.event, catalog, compile_query, text)
+        if found is not None:
+            return Impossible(f"{query.kind} step {number}: {found.message}", found.offset)
+        category = step.event.category if step.event.category in catalog.categories else None
+        produced = catalog.fields(category)
+        for key in tuple(query.by) + tuple(step.by):
+            if isinstance(key, ast.Field) and not key.optional and key.name not in produced:
+                what = f"audisp-eql's {category} documents" if category else "audisp-eql's documents"
+                return Impossible(f"{query.kind} step {number} can never join: {what} never "
+                                  f"have {key.name} (a missing join key joins nothing; "
+                                  f"?{key.name} would)")
+    return None
+
+
+def never_fires(query: Any, catalog: Catalog, compile_query: Any,
+                text: str = "") -> list[Impossible]:
+    """Why `query` (parsed from `text`) can never match our documents; empty: it may."""
+    if isinstance(query, ast.EventQuery):
+        found = _event_query(query, catalog, compile_query, text)
+    elif hasattr(query, "steps"):
+        found = _steps(query, catalog, compile_query, text)
+    else:
+        found = None
+    return [found] if found is not None else []

@@ -7,8 +7,8 @@ without blocking so the dispatcher is never held up, ages incomplete events on
 the wall clock, and never lets an output block it for long.
 
 Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
-HUP reloads config and rules (a broken new set keeps the old one running);
-USR1 logs a status line now; USR2 reopens the outputs.
+HUP reloads config, rules and exceptions (a broken new set keeps the old one
+running); USR1 logs a status line now; USR2 reopens the outputs.
 """
 
 from __future__ import annotations
@@ -18,14 +18,18 @@ import logging
 import os
 import select
 import signal
+import ssl
 import sys
 import syslog
 import time
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
+from . import exitstatus
 from .config import Config, ConfigError, load_config
+from .detector import Detector, exceptions_text
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
-                      RemoteSyslogOutput, StdoutOutput)
+                      RemoteSyslogOutput, StdoutOutput, TlsSettings)
+from .outputs.tls import make_context
 from .privileges import PrivilegeError, drop_privileges
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -78,15 +82,25 @@ class _LoggingBridge(logging.Handler):
         self.diag.log(self.LEVELS[level], record.getMessage())
 
 
-def build_outputs(cfg: Config) -> List[Output]:
-    """Open every configured output; OSError/ValueError propagate to the caller."""
+def build_outputs(cfg: Config,
+                  tls_contexts: Optional[Dict[TlsSettings, ssl.SSLContext]] = None) -> List[Output]:
+    """Open every configured output; OSError/ValueError propagate to the caller.
+
+    `tls_contexts` holds the TLS contexts already loaded, by settings: those are
+    reused (a reload after a privilege drop cannot read a root-only key again),
+    new ones are loaded and added."""
+    contexts = {} if tls_contexts is None else tls_contexts
     outputs: List[Output] = []
     if cfg.syslog.enabled:
         outputs.append(LocalSyslogOutput(cfg.syslog.socket, cfg.syslog.facility,
                                          cfg.syslog.format, cfg.syslog.tag, cfg.queue_size))
     for remote in cfg.remotes:
+        tls = remote.tls()
+        if tls is not None and tls not in contexts:
+            contexts[tls] = make_context(tls)
         outputs.append(RemoteSyslogOutput(remote.host, remote.port, remote.protocol,
-                                          remote.facility, remote.format, cfg.queue_size))
+                                          remote.facility, remote.format, cfg.queue_size,
+                                          tls=tls, context=contexts.get(tls) if tls else None))
     if cfg.file.enabled:
         outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
     if cfg.stdout.enabled:
@@ -94,29 +108,11 @@ def build_outputs(cfg: Config) -> List[Output]:
     return outputs
 
 
-class Detector:
-    """Rules and the engine over them; swapped whole on reload."""
-
-    def __init__(self, cfg: Config) -> None:
-        from .engine import Engine
-        from .pipeline import never_firing
-        from .rules import load_rules
-        self.ruleset = load_rules(cfg.rule_paths)
-        self.engine = Engine(self.ruleset.rules, never_fires=never_firing(pipeline_options(cfg)))
-
-    @property
-    def problems(self) -> List[str]:
-        return [r.reason for r in self.ruleset.invalid]
-
-    @property
-    def rule_count(self) -> int:
-        return len(self.engine.rules)
-
-
 def pipeline_options(cfg: Config) -> Any:
     from .pipeline import PipelineOptions
     return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
-                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc)
+                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc,
+                           shard=cfg.shard)
 
 
 class Plugin:
@@ -126,11 +122,18 @@ class Plugin:
         self.diag = diag
         self.detector = Detector(cfg)
         self.parse_errors = 0
-        self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
+        # TLS certificates and keys, loaded once (as root, before a privilege drop).
+        self.tls_contexts: Dict[TlsSettings, ssl.SSLContext] = {}
+        self.sink = AlertSink(build_outputs(cfg, self.tls_contexts),
+                              RateLimiter(cfg.burst, cfg.burst_interval))
+        # Sinks a reload replaced, delivering what they hold (bounded) while the
+        # loop goes on; closed and accounted for once they are done.
+        self.retiring: List[AlertSink] = []
         self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
         self.pipeline.engine = self.detector.engine
+        self.pipeline.exceptions = self.detector.suppressor
         self.stop = False
         self.reload_requested = False
         self.status_requested = False
@@ -166,7 +169,7 @@ class Plugin:
 
     def reload(self) -> None:
         try:
-            cfg = load_config(self.cfg.path)
+            cfg = load_config(self.cfg.path, tls_loaded=self.tls_contexts.keys())
             detector = Detector(cfg)
         except ConfigError as exc:
             self.sink.reopen()   # SIGHUP after log rotation: reopen whatever the config says
@@ -174,42 +177,62 @@ class Plugin:
             return
         if detector.problems:
             self.sink.reopen()
-            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules and exceptions: "
                           + "; ".join(detector.problems[:5])
                           + (f" (and {len(detector.problems) - 5} more)"
                              if len(detector.problems) > 5 else ""))
             return
         if _outputs_config(cfg) != _outputs_config(self.cfg):
+            wanted = {r.tls() for r in cfg.remotes} - {None}
+            contexts = {k: v for k, v in self.tls_contexts.items() if k in wanted}
             try:
-                outputs = build_outputs(cfg)
+                outputs = build_outputs(cfg, contexts)
             except (OSError, ValueError) as exc:
                 # After a privilege drop a root-only file cannot be opened again.
                 self.sink.reopen()
                 self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old outputs: {exc}")
                 return
-            self.sink.close()
+            self.sink.start_close()
+            self.retiring.append(self.sink)
             self.sink = AlertSink(outputs, RateLimiter(cfg.burst, cfg.burst_interval))
+            self.tls_contexts = contexts
         else:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
         if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
             from .pipeline import build_builders
             self.pipeline.builders = build_builders(pipeline_options(cfg))
+        if cfg.shard != self.cfg.shard:
+            # Other nodes from now on: what is pending is evaluated first.
+            from .source import make_event_source
+            self.pipeline.replace_source(make_event_source(
+                self.cfg.parser, timeout=self.cfg.event_timeout,
+                on_error=self.on_parse_error, shard=cfg.shard))
+        if detector.suppressor is not None:
+            detector.suppressor.inherit_counts(self.detector.suppressor)
         self.cfg, self.detector = cfg, detector
         self.pipeline.engine = detector.engine
-        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
+        self.pipeline.exceptions = detector.suppressor
+        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.loaded_text()}")
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
         counts = self.pipeline.counts
         engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
+        queued = " ".join(f"{name}={count}" for name, count in self.sink.queued())
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
+                f"evicted_rate_windows={self.sink.limiter.evicted_windows} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
-                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
+                + exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
+                + (f" {source}" if source else "")
+                + (f" nodes={self.pipeline.source.nodes()}"   # type: ignore[union-attr]
+                   if hasattr(self.pipeline.source, "nodes") else "")
+                + (f" sent/dropped: {outputs}" if outputs else "")
+                + (f" queued: {queued}" if queued else ""))
 
     # -- the loop ------------------------------------------------------------
     def run(self, stdin_fd: int = 0) -> int:
@@ -217,10 +240,14 @@ class Plugin:
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
-            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {_paths_text(self.cfg.rule_paths)}")
-            for problem in self.detector.problems:
-                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
+            from .eql.lucene import ENGINE
+            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.loaded_text()} "
+                          f"from {_paths_text(self.cfg.rule_paths + self.cfg.exception_paths)} "
+                          f"(regex engine: {ENGINE}){self.cfg.shard.described()}")
+            for report in self.detector.ruleset.invalid:
+                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {report.reason}")
+            for error in self.detector.exceptions.errors:
+                self.diag.log(syslog.LOG_WARNING, f"exception not loaded: {error}")
             eof = False
             while not (eof or self.stop):
                 readable, _, _ = select.select([stdin_fd, wake_r], [], [], TICK_SECONDS)
@@ -240,8 +267,11 @@ class Plugin:
                           + self.status_line())
             return 0
         finally:
+            self.retire(wait=True)
             before = self.sink.dropped()
             self.sink.close()
+            for priority, text in self.sink.notices():
+                self.diag.log(priority, text)
             lost = self.sink.dropped() - before
             if lost:   # after the final status line: say so, or the loss is silent
                 self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
@@ -272,9 +302,29 @@ class Plugin:
             self.pipeline.feed(chunk)
         return False
 
+    def retire(self, wait: bool = False) -> None:
+        """Close the sinks a reload replaced once they are done delivering (or,
+        with `wait`, now: at exit, within their bound); say what they lost."""
+        for sink in list(self.retiring):
+            if not (wait or sink.closing_done()):
+                continue
+            self.retiring.remove(sink)
+            before = sink.dropped()
+            sink.close()
+            for priority, text in sink.notices():
+                self.diag.log(priority, text)
+            lost = sink.dropped() - before
+            if lost:
+                self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) to outputs replaced by the "
+                              f"reload could not be delivered: {'; '.join(sink.errors())}")
+
     def housekeeping(self) -> None:
         self.pipeline.age()
         self.sink.tick(time.monotonic())
+        for priority, text in self.sink.notices():
+            self.diag.log(priority, text)
+        if self.retiring:
+            self.retire()
         self.diag.syslog.flush()
         if self.reload_requested:
             self.reload_requested = False
@@ -328,12 +378,12 @@ def prepare_signals(handler: Any) -> None:
 
 
 def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
-    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 1 on a start-up error."""
+    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 2 on a start-up error."""
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
         Diagnostics("/dev/log", "daemon", "audisp-eql").log(syslog.LOG_ERR, f"cannot start: {exc}")
-        return 1
+        return exitstatus.ERROR
     diag = Diagnostics(cfg.syslog.socket, cfg.log_facility, cfg.syslog.tag)
     bridge = _LoggingBridge(diag)
     logging.getLogger("audisp_eql").addHandler(bridge)
@@ -342,7 +392,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             plugin = Plugin(cfg, diag)
         except (OSError, ValueError) as exc:
             diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
-            return 1
+            return exitstatus.ERROR
         prepare_signals(plugin.on_signal)
         if cfg.user:
             try:
@@ -350,7 +400,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             except PrivilegeError as exc:
                 diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
                 plugin.sink.close()
-                return 1
+                return exitstatus.ERROR
             diag.log(syslog.LOG_INFO, f"running as uid {uid} gid {gid}")
         return plugin.run(stdin_fd)
     finally:

@@ -24,10 +24,13 @@ from typing import Any, Hashable, Iterator, TypeVar
 
 # -- audit records -> events (source/) -------------------------------------------
 MAX_LINE = (1 << 20) + 4096       # bytes per record line: the kernel writes far less
-MAX_PENDING_EVENTS = 4096         # events in progress before the oldest is completed early
+MAX_PENDING_EVENTS = 4096         # events in progress (per node, and of all nodes together)
 MAX_REPORTED_LINE_ERRORS = 1000   # malformed lines kept for reporting; all are counted
 MAX_ENRICHED_HELD = 65536         # auparse source: ENRICHED tails waiting for their event
-MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold (~2 KiB each)
+MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold per node (~2 KiB each)
+MAX_HELD_RECORDS_TOTAL = 16384    # ... for all nodes together (the node holding most sheds)
+MAX_NODE_SOURCES = 4096           # nodes with their own grouping state (~4 KiB each for auparse)
+MAX_SHARD_ANSWERS = 16384         # node name -> "this shard's?" answers remembered
 READ_CHUNK_BYTES = 1 << 20        # offline reads
 MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
 MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
@@ -60,6 +63,8 @@ REGEX_MEMORY = 8 << 20            # RE2 memory per rule regex
 LITERAL_SEARCH_MEMORY = 64 << 20  # RE2 set memory for the index's substring search
 LITERAL_SEARCH_LENGTH = 1 << 16   # longer values are assumed to contain every literal
 MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this far
+REGEX_MAX_STATES = 200_000        # built-in regex automaton (no google-re2): NFA states per regex
+REGEX_DFA_CACHE = 1 << 16         # ... its DFA cache (states + transitions), cleared whole when full
 
 # -- stateful rules (engine/state.py, engine/sequence.py, engine/sample.py) ------
 MAX_PENDING_PER_RULE = 4096       # entries of one store of one rule (per sequence stage...)
@@ -73,6 +78,26 @@ MAX_STATE_SECONDS = 3600.0        # event-time lifetime of any state (maxspan or
 MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest forgotten)
 MAX_KEY_COMBINATIONS = 64         # join keys one event yields from multi-valued fields
 MAX_UNCONFIRMED_PER_KEY = 64      # completed sequences awaiting a trailing ![...] window
+
+# -- exceptions (exceptions/) ------------------------------------------------------
+MAX_EXCEPTION_ITEMS = 10000       # exception items loaded (the rest reported, not loaded)
+MAX_EXCEPTION_FILE_BYTES = 16 << 20   # one exception file (TOML or Kibana NDJSON export)
+MAX_STATUS_EXCEPTIONS = 10        # exceptions named with their counts on the status line
+
+# -- alerts -> outputs (outputs/) ------------------------------------------------------
+ALERT_QUEUE = 1000                # alerts an output holds while its peer is away (default)
+MAX_SYSLOG_MESSAGE = 60 * 1024    # alert text per syslog message: one UDP datagram
+REMOTE_CONNECT_SECONDS = 10.0     # TCP connect and TLS handshake, per address (sender thread)
+REMOTE_SEND_SECONDS = 10.0        # one message to a collector that stopped reading
+# TLS 1.3: a collector refuses the client's certificate (or its lack of one) only
+# after the client's half of the handshake; wait this long for that verdict
+# before the first alert goes out.
+TLS_VERDICT_SECONDS = 0.5
+REMOTE_CLOSE_SECONDS = 2.0        # close(): time left to deliver what is queued (the loop waits)
+REMOTE_BACKOFF_FIRST = 0.5        # seconds before the first reconnect; doubled per failure
+REMOTE_BACKOFF_MAX = 30.0
+ROTATION_CHECK_SECONDS = 1.0      # how often the JSON file output looks for rotation
+MAX_RATE_WINDOWS = 16384          # rate-limit windows, one per (rule, host) that alerted lately
 
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all

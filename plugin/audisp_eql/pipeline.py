@@ -26,11 +26,13 @@ from .ecs.host import HostDirectory, local_identity, named_identity
 from .ecs.proctable import ProcessTable
 from .ecs.users import UserDb
 from .engine import Engine
+from .exceptions import ExceptionSet, Suppressor
 from .rules import Rule
 from .source import make_event_source
 from .source.event import EOE_TIMEOUT, AuditEvent, EventSource
 from .source.framing import LineError
-from .source.logfiles import display_name, iter_file, rotation_order
+from .source.logfiles import display_name, expand_directories, iter_file, rotation_order
+from .source.shard import Shard
 
 Document = dict[str, Any]
 
@@ -50,8 +52,10 @@ class PipelineOptions:
     local_users: bool = False           # names from this host's user database
     process_table_size: int = 0         # 0: limits.MAX_PROCESSES
     parent_from_proc: bool = False      # live only: unknown parents from /proc
+    shard: Shard = Shard()              # the nodes evaluated here (source/shard.py)
     audit_input: bool = True            # False: the input is ECS documents (no source)
     rules: Optional[Sequence[Rule]] = None   # None: no engine (documents only)
+    exceptions: Optional[ExceptionSet] = None  # matches they cover become no alert
 
 
 @dataclass
@@ -59,6 +63,7 @@ class PipelineCounts:
     events: int = 0         # audit events assembled
     documents: int = 0      # ECS documents built (or read)
     alerts: int = 0
+    excepted: int = 0       # matches an exception covered (no alert)
     build_errors: int = 0   # events a builder failed on (reported, skipped)
 
 
@@ -68,10 +73,12 @@ class Pipeline:
                  on_document: Optional[Callable[[Document], None]] = None,
                  on_alert: Optional[Callable[[Document], None]] = None,
                  on_build_error: Optional[Callable[[AuditEvent, Exception], None]] = None,
-                 on_event: Optional[Callable[[AuditEvent], None]] = None) -> None:
+                 on_event: Optional[Callable[[AuditEvent], None]] = None,
+                 exceptions: Optional[Suppressor] = None) -> None:
         self.source = source
         self.builders = builders
         self.engine = engine
+        self.exceptions = exceptions   # between the engine and the alerts
         self.counts = PipelineCounts()
         self._on_document = on_document
         self._on_alert = on_alert
@@ -98,17 +105,34 @@ class Pipeline:
         if self.engine is not None:
             self._alerts(self.engine.flush())
 
+    def replace_source(self, source: EventSource) -> None:
+        """Read records with `source` from now on; what the old one holds is
+        evaluated first (a reload that changes how records are read)."""
+        partial = b""
+        if self.source is not None:
+            # A line cut by the read goes on in the new source, not ended here.
+            partial = getattr(self.source, "take_partial", bytes)()
+            self._events(self.source.flush())
+        self.source = source
+        if partial:
+            self.feed(partial)
+
     def read_files(self, paths: Sequence[str],
                    on_unreadable: Callable[[str, Exception], None],
-                   on_chunk: Optional[Callable[[str], None]] = None) -> int:
-        """Feed audit log files (rotated sets oldest first, gzip, '-' for stdin);
-        a file that cannot be read is reported and skipped. Does not flush.
+                   on_chunk: Optional[Callable[[str], None]] = None,
+                   on_no_records: Optional[Callable[[str, int], None]] = None) -> int:
+        """Feed audit log files (directories as the rotated set they hold,
+        rotated sets oldest first, gzip, '-' for stdin); a file that cannot be
+        read is reported and skipped, and so is a file of which no line is an
+        audit record (`on_no_records(name, malformed lines)`). Does not flush.
         Returns the number of files read."""
         count = 0
-        for path in rotation_order(list(paths)):
+        stats = self._source().stats
+        for path in rotation_order(expand_directories(list(paths), on_unreadable)):
             name = display_name(path)
             count += 1
             self.start_source(name)
+            records, malformed = stats.records, stats.malformed
             try:
                 for chunk in iter_file(path):
                     self.feed(chunk)
@@ -116,6 +140,11 @@ class Pipeline:
                         on_chunk(name)
             except (OSError, EOFError) as exc:
                 on_unreadable(name, exc)
+                continue
+            self.start_source(name)   # ends the file's last line if it has no newline
+            if on_no_records is not None and stats.records == records \
+                    and stats.malformed > malformed:
+                on_no_records(name, stats.malformed - malformed)
         return count
 
     # -- ECS documents in ----------------------------------------------------------
@@ -165,7 +194,12 @@ class Pipeline:
 
     def _alerts(self, matches: list[Any]) -> None:
         on_alert = self._on_alert
+        exceptions = self.exceptions
         for match in matches:
+            if exceptions is not None and \
+                    exceptions.suppressing(match.rule.rule_id, match.documents) is not None:
+                self.counts.excepted += 1
+                continue
             self.counts.alerts += 1
             if on_alert is not None:
                 on_alert(make_alert(match))
@@ -212,8 +246,11 @@ def build_pipeline(options: PipelineOptions,
     source = builders = None
     if options.audit_input:
         source = make_event_source(options.parser, timeout=options.event_timeout,
-                                   on_error=on_error)
+                                   on_error=on_error, shard=options.shard)
         builders = build_builders(options)
     engine = Engine(options.rules, never_fires=never_firing(options)) \
         if options.rules is not None else None
-    return Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event)
+    exceptions = Suppressor(options.exceptions) if options.exceptions and options.exceptions.items \
+        else None
+    return Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event,
+                    exceptions)

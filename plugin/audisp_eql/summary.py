@@ -94,8 +94,12 @@ class ScanSummary:
     tactics: Counter = field(default_factory=Counter)
     parse_errors: int = 0
     unreadable: int = 0
+    no_records: int = 0        # inputs of which no line was an audit record (or document)
+    load_errors: int = 0       # rule and exception files not loaded
     rule_errors: int = 0
     rules: int = 0
+    # (exception, alerts it suppressed) for every loaded exception
+    excepted: list = field(default_factory=list)
     # the engine's state counters (Engine.stats(): pending, evicted, expired)
     state: dict = field(default_factory=dict)
 
@@ -115,7 +119,11 @@ class ScanSummary:
             "alerts_by_severity": dict(self.by_severity),
             "tactics": dict(self.tactics),
             "parse_errors": self.parse_errors, "unreadable_files": self.unreadable,
+            "inputs_without_records": self.no_records, "load_errors": self.load_errors,
             "rule_errors": self.rule_errors,
+            "suppressed_by_exceptions": sum(n for _item, n in self.excepted),
+            "exceptions": [{"name": item.name, "where": item.where, "key": item.key,
+                            "suppressed": n} for item, n in self.excepted],
             "partial_matches": {k: v for k, v in self.state.items() if k != "rule_errors"},
         }
 
@@ -133,8 +141,13 @@ class ScanSummary:
         if self.tactics:
             lines.append("  ATT&CK tactics: " + ", ".join(
                 f"{safe_text(k)} {v}" for k, v in self.tactics.most_common()))
+        if self.excepted:
+            lines.append(f"  suppressed by exceptions: {sum(n for _i, n in self.excepted)}")
+            for item, n in self.excepted:
+                lines.append(f"    {n:6}  {safe_text(item.name)} ({safe_text(item.where)})")
         lines.append(f"  parse errors: {self.parse_errors}, unreadable inputs: {self.unreadable}, "
-                     f"rule evaluation errors: {self.rule_errors}")
+                     f"inputs without records: {self.no_records}, rule/exception files not "
+                     f"loaded: {self.load_errors}, rule evaluation errors: {self.rule_errors}")
         if self.state:
             # Sequences and samples: what they held at the end, lost to a bound, or let expire.
             lines.append(f"  partial matches: {self.state.get('pending_partial_matches', 0)} "

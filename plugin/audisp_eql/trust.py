@@ -24,22 +24,25 @@ class UntrustedPathError(Exception):
         self.reason = reason
 
 
-def _trusted_owners() -> frozenset[int]:
-    return frozenset({0, os.geteuid()})
+def _trusted_owners(extra: Iterable[int] = ()) -> frozenset[int]:
+    return frozenset({0, os.geteuid(), *extra})
 
 
-def _owner_problem(st: os.stat_result) -> str | None:
-    if st.st_uid not in _trusted_owners():
-        return f"owned by uid {st.st_uid}, not root or the running user (uid {os.geteuid()})"
+def _owner_problem(st: os.stat_result, extra: Iterable[int] = ()) -> str | None:
+    extra = tuple(extra)
+    if st.st_uid not in _trusted_owners(extra):
+        also = "".join(f", or uid {uid}" for uid in extra if uid not in (0, os.geteuid()))
+        return (f"owned by uid {st.st_uid}, not root or the running user "
+                f"(uid {os.geteuid()}){also}")
     return None
 
 
-def _check_target(path: Path) -> None:
+def _check_target(path: Path, extra_owners: Iterable[int] = ()) -> None:
     """The file or directory itself: a regular file or directory, writable by its owner only."""
     st = os.stat(path)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise UntrustedPathError(path, "not a regular file or directory")
-    problem = _owner_problem(st)
+    problem = _owner_problem(st, extra_owners)
     if problem:
         raise UntrustedPathError(path, problem)
     if st.st_mode & stat.S_IWOTH:
@@ -49,10 +52,10 @@ def _check_target(path: Path) -> None:
             path, f"group-writable (mode {stat.S_IMODE(st.st_mode):04o}, gid {st.st_gid})")
 
 
-def _check_parent(path: Path, directory: Path) -> None:
+def _check_parent(path: Path, directory: Path, extra_owners: Iterable[int] = ()) -> None:
     """A directory above `path`: whoever may rename entries in it may replace `path`."""
     st = os.stat(directory)
-    problem = _owner_problem(st)
+    problem = _owner_problem(st, extra_owners)
     if problem:
         raise UntrustedPathError(path, f"parent directory {directory} is {problem}")
     # The sticky bit (as on /tmp) stops others from renaming or removing entries they do not own.
@@ -67,10 +70,11 @@ def _parents(path: Path) -> Iterator[Path]:
     yield from path.parents
 
 
-def check_trusted(path: Path) -> None:
+def check_trusted(path: Path, extra_owners: Iterable[int] = ()) -> None:
     """Raise `UntrustedPathError` unless `path` and the directories above it are trustworthy.
 
-    Trustworthy: owned by root or the running user; the target not group- or
+    Trustworthy: owned by root or the running user (or a uid of `extra_owners`:
+    the user the plugin drops to, for its TLS files); the target not group- or
     world-writable; no parent directory group- or world-writable unless sticky.
     Both the path as written and its symlink-resolved form are checked, so a
     symlink in a safe place cannot point into an unsafe one and vice versa.
@@ -78,14 +82,28 @@ def check_trusted(path: Path) -> None:
     """
     given = Path(os.path.abspath(path))
     resolved = Path(os.path.realpath(given))
-    _check_target(resolved)
+    _check_target(resolved, extra_owners)
     for directory in _parents(resolved):
-        _check_parent(given, directory)
+        _check_parent(given, directory, extra_owners)
     if given != resolved:
         # The link itself lives in the directories of the written path; a writable
         # one there lets others re-point the link.
         for directory in _parents(given):
-            _check_parent(given, directory)
+            _check_parent(given, directory, extra_owners)
+
+
+def check_private(path: Path, extra_owners: Iterable[int] = ()) -> None:
+    """A private key: trusted as `check_trusted` says, a regular file, and
+    readable by its owner alone (root, the running user or `extra_owners`)."""
+    check_trusted(path, extra_owners)
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise UntrustedPathError(Path(path), "not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        who = "others" if mode & stat.S_IROTH else f"group {st.st_gid}"
+        raise UntrustedPathError(Path(path), f"a private key readable by {who} (mode {mode:04o}); "
+                                 "it must be readable by its owner only (chmod 600)")
 
 
 def check_trusted_tree(paths: Iterable[Path], suffix: str = ".toml") -> list[Path]:

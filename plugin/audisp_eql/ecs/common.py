@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from .. import limits
+from ..actions import DEFAULT_ACTIONS
 from ..source.records import enriched_text, split_fields, value_bytes
 from .host import HostDirectory
 from .proctable import ProcessTable
@@ -19,10 +20,6 @@ try:
 except ImportError:  # pragma: no cover - without the bindings no names are known
     _audit = None  # type: ignore[assignment]
 
-
-# event.action of a process start: Elastic Defend's term and Auditbeat's, so
-# that rules written for either match (EQL matches a list when any element does).
-DEFAULT_ACTIONS: tuple[str, ...] = ("exec", "executed")
 
 
 @dataclass

@@ -2,8 +2,12 @@
 
 Filled from the exec events of the same stream (and fork/clone events, whose
 child starts as a copy of its parent), so a process start can name its
-parent's image and arguments. LRU-bounded. Optionally, in live mode only,
-falls back to /proc for a parent whose exec was not seen.
+parent's image and arguments. Bounded (limits.MAX_PROCESSES): when full,
+the node holding the most entries loses its least recently used one
+(fairshare.py: on a collector one host's process churn cannot push out
+another host's processes while that host stays within its share).
+Optionally, in live mode only, falls back to /proc for a parent whose exec
+was not seen.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections import OrderedDict
 from typing import Optional, Sequence
 
 from .. import limits
+from ..fairshare import NodeCounts
 from .entity import entity_id, proc_start
 
 # Entries share their strings: most processes run one of a few images, as a few
@@ -76,12 +81,16 @@ class ProcessInfo:
 
 
 class ProcessTable:
-    """Processes by (node, pid), least recently used evicted first (counted in
-    `evicted`); `max_entries` 0: limits.MAX_PROCESSES."""
+    """Processes by (node, pid); when full, the least recently used entry of
+    the node holding the most is evicted (counted in `evicted`); `max_entries`
+    0: limits.MAX_PROCESSES."""
 
     def __init__(self, max_entries: int = 0, proc_fallback: bool = False,
                  proc_root: str = "/proc", host_id: Optional[str] = None) -> None:
-        self._entries: OrderedDict[tuple[Optional[str], int], ProcessInfo] = OrderedDict()
+        # node -> pid -> entry, each node's entries in use order (oldest first)
+        self._nodes: dict[Optional[str], OrderedDict[int, ProcessInfo]] = {}
+        self._counts: NodeCounts[Optional[str]] = NodeCounts()
+        self._size = 0
         self._max = max_entries or limits.MAX_PROCESSES
         self._max_shared = limits.MAX_SHARED_STRINGS
         self._max_proc_cache = limits.MAX_PROC_CACHE
@@ -95,13 +104,18 @@ class ProcessTable:
         self._proc_cache: dict[int, tuple[int, ProcessInfo]] = {}
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._size
+
+    def held(self, node: Optional[str]) -> int:
+        """Entries of one node."""
+        return self._counts.count(node)
 
     def get(self, node: Optional[str], pid: int, event_time: float = 0.0,
             from_proc: bool = True) -> Optional[ProcessInfo]:
-        info = self._entries.get((node, pid))
+        entries = self._nodes.get(node)
+        info = entries.get(pid) if entries is not None else None
         if info is not None:
-            self._entries.move_to_end((node, pid))
+            entries.move_to_end(pid)  # type: ignore[union-attr]
             return info
         if from_proc and self._proc_fallback and node is None:
             return self._from_proc(pid, event_time)
@@ -119,18 +133,36 @@ class ProcessTable:
         info.user_id = share(info.user_id, info.user_id)
         info.group_id = share(info.group_id, info.group_id)
         info.working_directory = share(info.working_directory, info.working_directory)
-        key = (node, pid)
-        self._entries[key] = info
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-            self.evicted += 1
+        entries = self._nodes.get(node)
+        if entries is None:
+            entries = self._nodes[node] = OrderedDict()
+        if pid in entries:
+            entries[pid] = info
+            entries.move_to_end(pid)
+            return
+        entries[pid] = info
+        self._counts.add(node)
+        self._size += 1
+        if self._size > self._max:
+            self._evict()
+
+    def _evict(self) -> None:
+        """The node holding the most loses its least recently used entry."""
+        node = self._counts.largest()
+        entries = self._nodes[node]
+        entries.popitem(last=False)
+        if not entries:
+            del self._nodes[node]
+        self._counts.remove(node)
+        self._size -= 1
+        self.evicted += 1
 
     def fork(self, node: Optional[str], parent: int, child: int,
              child_entity: Optional[str] = None) -> None:
         """A fork/clone child runs its parent's image until it execs, as its
         own process (`child_entity`: its entity id)."""
-        info = self._entries.get((node, parent))
+        entries = self._nodes.get(node)
+        info = entries.get(parent) if entries is not None else None
         if info is not None:
             self.put(node, child, info if child_entity is None else info.with_entity(child_entity))
 

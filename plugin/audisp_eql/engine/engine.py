@@ -151,8 +151,10 @@ class Engine:
                        if getattr(m, "timed", False)]
         self._expiring = [(n, m) for n, m in enumerate(self._stateful)
                           if hasattr(m, "advance") and not getattr(m, "timed", False)]
-        self._clocks: dict[Optional[str], float] = {}   # host -> newest event time seen
+        # host -> newest event time seen, least recently seen host first
+        self._clocks: dict[Optional[str], float] = {}
         self._max_clocks = limits.MAX_HOST_CLOCKS
+        self.forgotten_clocks = 0
 
     @property
     def error_count(self) -> int:
@@ -178,13 +180,17 @@ class Engine:
             return matches       # no stateful rule looks at this document
         host = host_of(doc)
         now = event_time(doc)
-        clock = self._clocks.get(host)
+        clock = self._clocks.pop(host, None)   # re-added below: the newest seen
         # A document without a time, or older than its host's newest, is
         # taken at the host's clock: time never runs backwards for a host.
         if now is None or (clock is not None and now < clock):
             now = clock if clock is not None else 0.0
         if clock is None and len(self._clocks) >= self._max_clocks:
-            del self._clocks[next(iter(self._clocks))]   # host names come from the input
+            # Host names come from the input: the host seen least recently
+            # is forgotten (each holds one clock: no host holds more than
+            # its share, fairshare.py), never an active one.
+            del self._clocks[next(iter(self._clocks))]
+            self.forgotten_clocks += 1
         self._clocks[host] = now
         if clock is not None and int(now) != int(clock):
             self._advance(host, now, hits, matches)     # once per second of a host's time
@@ -234,6 +240,8 @@ class Engine:
         return {"rule_errors": self.errors.total,
                 "pending_partial_matches": budget.used,
                 "pending_bytes": budget.bytes,
-                "evicted_partial_matches": sum(s.evicted for s in stores) + budget.evicted
-                + budget.dropped,
-                "expired_partial_matches": sum(s.expired for s in stores)}
+                # (a store counts every eviction from it, the budget's included;
+                # `dropped`: losses outside the stores, e.g. join keys past a bound)
+                "evicted_partial_matches": sum(s.evicted for s in stores) + budget.dropped,
+                "expired_partial_matches": sum(s.expired for s in stores),
+                "forgotten_host_clocks": self.forgotten_clocks}

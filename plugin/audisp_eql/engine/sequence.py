@@ -203,11 +203,10 @@ class SequenceMatcher:
     def _state_term(self, act: _Act) -> Any:
         store = act.guard[0]
         keys = act.stage.keys
-        guards = self.guards
         limit = limits.MAX_KEY_COMBINATIONS
 
         def has_state(doc: Document) -> bool:
-            if not guards.enabled:
+            if not self.guards.enabled:     # (the engine's switch, set after construction)
                 return True
             entries = store.entries(host_of(doc))
             if not entries:

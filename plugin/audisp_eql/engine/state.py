@@ -3,25 +3,29 @@
 A stateful matcher (a sequence, a sample) keeps pending partial matches in
 `PendingStore`s, keyed by (host, join-key values): one store per thing it
 remembers (for a sequence: per stage). All stores of an engine draw on one
-`StateBudget`. Four bounds, each counted where it bites:
+`StateBudget`. Three bounds, each counted where it bites:
 
 - per store: at most `limit` entries (limits.MAX_PENDING_PER_RULE); when
   full, the host holding the most entries in that store loses its oldest
-  (so one host's flood evicts its own state first, not another host's);
-- all stores: at most limits.MAX_PENDING_TOTAL entries, and documents of
-  at most limits.MAX_PENDING_BYTES (estimated, weight.py; a document held
-  by several entries, of one rule or several, counts once); when over,
-  the store being written to gives up its oldest entry, or, when empty,
-  the largest store does;
-- per document: one heavier than limits.MAX_HELD_DOCUMENT_BYTES is held as
-  a trimmed copy (`StateBudget.keep`), never refused: a huge argument must
-  not let an event slip past a sequence;
+  (fairshare.py: one host's flood evicts its own state first, not another
+  host's);
+- all stores: at most limits.MAX_PENDING_TOTAL entries; when full, the host
+  holding the most entries over all stores gives up one: its oldest in the
+  store being written to when it has any there, else in the store where it
+  holds the most (the same fair share across rules: a host flooding one
+  rule cannot push out a quiet host's state of another rule);
+- documents: entries hold the documents they matched; all stores together
+  hold documents of at most limits.MAX_PENDING_BYTES (estimated, weight.py;
+  a document held by several entries, of one rule or several, counts once),
+  evicted as for the entry bound; one heavier than
+  limits.MAX_HELD_DOCUMENT_BYTES is held as a trimmed copy
+  (`StateBudget.keep`), never refused: a huge argument must not let an
+  event slip past a sequence;
 - time: every entry carries the event time it started at; it is dropped
   once its host's event time has moved more than `span` seconds past that
-  (the rule's maxspan, or its look-back window; never more than
-  limits.MAX_STATE_SECONDS). Each host has its own clock (the newest event
-  time seen from it), so a host whose clock lags or leaps never expires
-  another host's state.
+  (the rule's maxspan or look-back window, never more than
+  limits.MAX_STATE_SECONDS). Each host has its own clock (the newest event time seen from it),
+  so a host whose clock lags or leaps never expires another host's state.
 
 Evictions change results (a sequence that would have completed no longer
 does), so they are counted (`evicted`, and `dropped` for losses outside the
@@ -36,6 +40,7 @@ from collections import OrderedDict
 from typing import Any, Generic, Hashable, Optional, Sequence, TypeVar
 
 from .. import limits
+from ..fairshare import NodeCounts
 from .weight import trimmed, weight
 
 Value = TypeVar("Value")
@@ -66,6 +71,7 @@ class StateBudget:
         self.dropped = 0      # partial matches lost outside the stores
         self.trimmed = 0      # documents held as a trimmed copy
         self.stores: list[PendingStore[Any]] = []
+        self.hosts: NodeCounts[Host] = NodeCounts()   # entries per host, all stores
         # id(document) -> [entries holding it, its weight]; the entries keep
         # the document alive, so its id cannot be reused while it is here.
         self._held: dict[int, list[int]] = {}
@@ -93,6 +99,11 @@ class StateBudget:
         last, size = self._last
         return size if last is doc else weight(doc)
 
+    def incoming(self, documents: Sequence[Document]) -> int:
+        """What holding `documents` would add (those not held yet)."""
+        held = self._held
+        return sum(self._weight(d) for d in documents if id(d) not in held)
+
     def hold(self, documents: Sequence[Document]) -> None:
         held = self._held
         for doc in documents:
@@ -113,15 +124,14 @@ class StateBudget:
                 del held[id(doc)]
                 self.bytes -= record[1]
 
-    def make_room(self, store: "PendingStore[Any]", keep: Optional[Hashable] = None) -> None:
-        """After `store` added an entry: evict until the budget holds again
-        (never the entry just added, `keep`, unless it is all there is)."""
-        while self.used > self.limit or self.bytes > self.byte_limit:
-            victim = store if len(store) > 1 or (len(store) and store.last_key != keep) \
-                else max(self.stores, key=len)
-            if not len(victim):
-                return
-            victim.evict_oldest()
+    def make_room(self, store: "PendingStore[Any]", incoming: int = 0) -> None:
+        """Before `store` adds an entry holding `incoming` more bytes of
+        documents: evict until the budget has room."""
+        while (self.used >= self.limit or self.bytes + incoming > self.byte_limit) \
+                and self.used:
+            host = self.hosts.largest()
+            victim = store if store.held(host) else max(self.stores, key=lambda s: s.held(host))
+            victim.evict_oldest_of(host)
             self.evicted += 1
 
 
@@ -135,14 +145,18 @@ class PendingStore(Generic[Value]):
             span, limits.MAX_STATE_SECONDS)
         self.limit = limits.MAX_PENDING_PER_RULE
         self._hosts: dict[Host, OrderedDict[Hashable, _Entry[Value]]] = {}
+        self._counts: NodeCounts[Host] = NodeCounts()
         self._size = 0
         self.evicted = 0
         self.expired = 0
-        self.last_key: Optional[Hashable] = None
         budget.stores.append(self)
 
     def __len__(self) -> int:
         return self._size
+
+    def held(self, host: Host) -> int:
+        """Entries of one host in this store."""
+        return self._counts.count(host)
 
     def get(self, host: Host, key: Hashable, now: float) -> Optional[Value]:
         """The live entry for `key` (None when absent or past its span at `now`)."""
@@ -158,18 +172,6 @@ class PendingStore(Generic[Value]):
             return None
         return entry.value
 
-    def entries(self, host: Host) -> Optional[dict]:
-        """The host's entries by key (read-only; None when it has none)."""
-        return self._hosts.get(host)
-
-    def holds(self, host: Host) -> bool:
-        """Whether the host has any entry here (live or not)."""
-        return host in self._hosts
-
-    def has(self, host: Host, key: Hashable) -> bool:
-        entries = self._hosts.get(host)
-        return entries is not None and key in entries
-
     def started(self, host: Host, key: Hashable) -> Optional[float]:
         entries = self._hosts.get(host)
         entry = entries.get(key) if entries is not None else None
@@ -181,22 +183,22 @@ class PendingStore(Generic[Value]):
         newest). `documents`: those `value` holds (from `StateBudget.keep`),
         counted in the budget while the entry lives."""
         budget = self.budget
-        budget.hold(documents)
         entries = self._hosts.get(host)
         if entries is not None and key in entries:
-            budget.release(entries[key].documents)
-            entries[key] = _Entry(started, value, documents)
-            entries.move_to_end(key)
-        else:
-            if self._size >= self.limit:
-                self.evict_oldest()
-            if entries is None:
-                entries = self._hosts[host] = OrderedDict()
-            entries[key] = _Entry(started, value, documents)
-            self._size += 1
-            budget.used += 1
-        self.last_key = key
-        budget.make_room(self, key)
+            self._drop(host, entries, key)     # replaced: the new one is the newest
+        if self._size >= self.limit:
+            self.evict_oldest()
+        budget.make_room(self, budget.incoming(documents))
+        # (fetched again: making room may have emptied, and so removed, the host's entries)
+        entries = self._hosts.get(host)
+        if entries is None:
+            entries = self._hosts[host] = OrderedDict()
+        budget.hold(documents)
+        entries[key] = _Entry(started, value, documents)
+        self._size += 1
+        self._counts.add(host)
+        self.budget.used += 1
+        self.budget.hosts.add(host)
 
     def pop(self, host: Host, key: Hashable) -> Optional[Value]:
         entries = self._hosts.get(host)
@@ -220,13 +222,18 @@ class PendingStore(Generic[Value]):
         self.expired += dropped
         return dropped
 
+    def entries(self, host: Host) -> Optional[dict]:
+        """The host's entries by key (read-only; None when it has none)."""
+        return self._hosts.get(host)
+
     def evict_oldest(self) -> None:
-        """The host holding the most entries loses its oldest one (counted)."""
-        if not self._size:
-            return
-        hosts = self._hosts
-        host = next(iter(hosts)) if len(hosts) == 1 else max(hosts, key=lambda h: len(hosts[h]))
-        entries = hosts[host]
+        """The host holding the most entries here loses its oldest one (counted)."""
+        if self._size:
+            self.evict_oldest_of(self._counts.largest())
+
+    def evict_oldest_of(self, host: Host) -> None:
+        """`host` (which holds entries here) loses its oldest one (counted)."""
+        entries = self._hosts[host]
         self._drop(host, entries, next(iter(entries)))
         self.evicted += 1
 
@@ -243,6 +250,8 @@ class PendingStore(Generic[Value]):
         entry = entries.pop(key)
         self.budget.release(entry.documents)
         self._size -= 1
+        self._counts.remove(host)
         self.budget.used -= 1
+        self.budget.hosts.remove(host)
         if not entries:
             del self._hosts[host]

@@ -168,14 +168,7 @@ class PythonEventSource(LineSplitter):
             if rec.type == "EOE":
                 return       # the event already ended (e.g. on its PROCTITLE)
             if len(open_) >= self._max_pending:
-                self.stats.evicted_pending += 1
-                # Force out the open event in the lowest slot, so _ready hands it
-                # out now; evicting a higher one left it waiting behind the
-                # lowest and the slots grew without bound.
-                lowest = next(ev for ev, closed in zip(self._slots, self._complete)
-                              if ev is not None and not closed)
-                self._close((lowest.sec, lowest.msec, lowest.serial, lowest.node))
-                self._ready(done)
+                self._evict_oldest(done)
             slot = self._new_slot(AuditEvent(rec.node, rec.sec, rec.msec, rec.serial,
                                              [(rec.type, rec.body)]))
             open_[key] = slot
@@ -185,6 +178,33 @@ class PythonEventSource(LineSplitter):
         if _ends_event(rec.type):
             self._close(key)
             self._ready(done)
+
+    def _evict_oldest(self, done: list[AuditEvent]) -> None:
+        """Complete the oldest open event early (counted) and hand out what follows."""
+        self.stats.evicted_pending += 1
+        # Force out the open event in the lowest slot, so _ready hands it
+        # out now; evicting a higher one left it waiting behind the
+        # lowest and the slots grew without bound.
+        lowest = next(ev for ev, closed in zip(self._slots, self._complete)
+                      if ev is not None and not closed)
+        self._close((lowest.sec, lowest.msec, lowest.serial, lowest.node))
+        self._ready(done)
+
+    # -- for nodes.py, which keeps one source per node ------------------------
+    @property
+    def pending_limit(self) -> int:
+        return self._max_pending
+
+    def pending(self) -> int:
+        """Events held: open, or complete and waiting behind an open one."""
+        return len(self._slots) - len(self._free)
+
+    def shed(self) -> list[AuditEvent]:
+        """Give up the oldest open event (completed early, counted) and what waited for it."""
+        done: list[AuditEvent] = []
+        if self.pending():
+            self._evict_oldest(done)
+        return done
 
     def _new_slot(self, event: AuditEvent) -> int:
         if self._free:
