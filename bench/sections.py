@@ -156,23 +156,31 @@ def sequences(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     log = workloads.write_shared_workload(args.shared, workdir / "sequences.log", args.events,
                                           args.seed)
     events = count_events(log)
-    best: dict[str, float] = {}
+    best: dict[str, float] = {}      # events per wall second
+    cpu: dict[str, float] = {}       # events per CPU second of the plugin
     runs: dict[str, object] = {}
     for round_ in range(SEQUENCE_ROUNDS):
         for name, rules in sets.items():
             run = run_plugin_on_file(log, workdir / "ours", rules)
-            rate = events / run.measured.wall_s
+            m = run.measured
+            rate = events / m.wall_s
+            cpu[name] = max(cpu.get(name, 0.0), events / max(m.user_s + m.sys_s, 1e-9))
             report.log(f"sequences round {round_ + 1}: {name} {rate:,.0f} events/s")
             if rate > best.get(name, 0.0):
                 best[name], runs[name] = rate, run
     for name, rules in sets.items():
         run = runs[name]
         report.add(f"seq_e2e_{name}_events_per_s", best[name], "events/s",
-                   f"{events} events, {len(rules)} rules, fastest of {SEQUENCE_ROUNDS}; "
-                   f"{run.alerts_out} alerts; plugin status {run.status}")  # type: ignore[attr-defined]
+                   f"{events} events, {len(rules)} rules, fastest of {SEQUENCE_ROUNDS} "
+                   f"(wall, start-up included); {run.alerts_out} alerts; "  # type: ignore[attr-defined]
+                   f"plugin status {run.status}")  # type: ignore[attr-defined]
+        report.add(f"seq_e2e_{name}_cpu_events_per_s", cpu[name], "events/s",
+                   "per CPU second of the plugin (user+sys), best of the rounds")
     for name in ("process_sequences", "all_sequences"):
-        cost = 1.0 - best[name] / best["single"]
-        note = f"events/s lost to the {len(sets[name]) - len(single)} sequence/sample rules"
+        cost, wall = 1.0 - cpu[name] / cpu["single"], 1.0 - best[name] / best["single"]
+        note = (f"events/s lost to the {len(sets[name]) - len(single)} sequence/sample rules, "
+                f"by the plugin's CPU time (other jobs on a shared machine disturb it less "
+                f"than wall time, which gives {100 * wall:.1f}%)")
         if name == "process_sequences":
             note += "; " + _target(cost <= TARGET_SEQUENCE_COST,
                                    f"<= {TARGET_SEQUENCE_COST * 100:g}%")

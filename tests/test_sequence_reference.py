@@ -78,7 +78,7 @@ def engine_and_reference(rule: Any, docs: list[dict]) -> tuple[list, list, dict]
     return got, expected, engine.stats()
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sequence_queries(), streams())
 def test_sequences_agree_with_the_reference(query: str, docs: list[dict]) -> None:
     rule = usable(query)
@@ -89,7 +89,7 @@ def test_sequences_agree_with_the_reference(query: str, docs: list[dict]) -> Non
     assert stats["evicted_partial_matches"] == 0
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sequence_queries(), streams(), st.integers(1, 3), st.integers(2, 6),
        st.integers(1, 4))
 def test_with_tiny_limits_a_different_answer_is_always_a_counted_eviction(
@@ -127,7 +127,7 @@ def sample_queries(draw: Any) -> str:
     return "sample " + by + " ".join(filters)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sample_queries(), streams(), st.sampled_from([0.01, 0.03, 1.0]))
 def test_samples_agree_with_the_reference(query: str, docs: list[dict], lookback: float) -> None:
     rule = make_rule(query, lookback=lookback)

@@ -41,7 +41,7 @@ from typing import Any, Generic, Hashable, Optional, Sequence, TypeVar
 
 from .. import limits
 from ..fairshare import NodeCounts
-from .weight import trimmed, weight
+from .weight import held_form, weight
 
 Value = TypeVar("Value")
 Host = Optional[str]
@@ -75,25 +75,21 @@ class StateBudget:
         # id(document) -> [entries holding it, its weight]; the entries keep
         # the document alive, so its id cannot be reused while it is here.
         self._held: dict[int, list[int]] = {}
-        self._last: tuple[Any, int] = (None, 0)     # the weight keep() just computed
-        self._trim: tuple[Any, Any] = (None, None)  # the copy keep() just made
+        self._last: tuple[Any, int] = (None, 0)     # the copy keep() just made, its weight
+        self._kept: tuple[Any, Any] = (None, None)  # ... and the document it was made of
 
     def keep(self, doc: Document) -> Document:
-        """The document to hold for `doc`: itself, or a trimmed copy when heavy."""
-        if id(doc) in self._held:
+        """The document to hold for `doc`: a copy of it (weight.held_form),
+        trimmed when heavy; the same copy for every rule that keeps `doc`."""
+        if id(doc) in self._held:        # already a held copy (advancing a sequence)
             return doc
-        original, copy = self._trim
+        original, copy = self._kept
         if original is doc:              # kept by another rule a moment ago
             return copy
-        size = weight(doc, self.heavy)
-        if size > self.heavy:
-            self.trimmed += 1
-            copy = trimmed(doc)
-            self._trim = (doc, copy)
-            doc = copy
-            size = weight(doc)
-        self._last = (doc, size)
-        return doc
+        copy, size, cut = held_form(doc, self.heavy)
+        self.trimmed += cut
+        self._kept, self._last = (doc, copy), (copy, size)
+        return copy
 
     def _weight(self, doc: Document) -> int:
         last, size = self._last

@@ -4,7 +4,8 @@ Pending sequences hold the documents they matched until they complete or
 expire, so the state's memory is the documents' memory. `weight` estimates
 it: MARSHAL_FACTOR times the size of its `marshal` form (C code, a few
 microseconds; a process-start document takes about that many times more
-as Python objects than marshalled, measured with tracemalloc); a document
+as Python objects than marshalled, measured with tracemalloc), and what is
+held is the copy `marshal` gives back (`held_form`); a document
 marshal refuses (too deep, odd types) is walked instead, summing CPython
 object sizes (a string's header and characters, a container's header and
 slots; shared objects counted as if they were not, so it errs high). An argv is the
@@ -23,7 +24,7 @@ from typing import Any
 
 from .. import limits
 
-MARSHAL_FACTOR = 3
+MARSHAL_FACTOR = 5   # tracemalloc: a process start retains ~4.6x its marshal size
 _STR = 49          # sys.getsizeof("")
 _CONTAINER = 64    # list/tuple header; a dict is counted as this plus its slots
 _SLOT = 8
@@ -37,6 +38,25 @@ def weight(doc: Any, stop: int = 1 << 62) -> int:
         return MARSHAL_FACTOR * len(marshal.dumps(doc))
     except (ValueError, TypeError):    # too deep to marshal, or an odd type (input)
         return walked_weight(doc, stop)
+
+
+def held_form(doc: Any, heavy: int) -> tuple[Any, int, bool]:
+    """What to hold for `doc`, its weight, and whether it was trimmed: a
+    fresh copy (its objects made together now, so that long-held documents
+    fill memory pages together instead of each pinning pages of short-lived
+    ones), or a trimmed copy when it weighs more than `heavy`."""
+    try:
+        data = marshal.dumps(doc)
+    except (ValueError, TypeError):    # too deep to marshal, or an odd type (input)
+        size = walked_weight(doc, heavy)
+    else:
+        size = MARSHAL_FACTOR * len(data)
+        if size <= heavy:
+            return marshal.loads(data), size, False
+    if size <= heavy:
+        return doc, size, False
+    copy = trimmed(doc)
+    return copy, weight(copy), True
 
 
 def walked_weight(doc: Any, stop: int = 1 << 62) -> int:
