@@ -7,6 +7,8 @@ Sections (all by default; --only/--skip pick):
   eval    our rule evaluation alone vs the `eql` package, same ECS documents
   load    rule load time for every corpus rule (351), in a fresh interpreter
   memory  peak RSS and RSS at 10/50/100% while streaming millions of events from a pipe
+  sequences  e2e cost of the corpus' sequences (28 process-only, all 78) over the 205
+          single-event rules, and peak RSS under 1,000,000 new first steps
   live    exec rate held under a real auditd with the plugin (root; several minutes)
   collector  1, 2 and 4 shard instances of one collector over a 50-node replay, at once
   profiles  audit records/s and auditd + plugin CPU each audit rule profile adds under a
@@ -39,6 +41,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Report, Path], None]] = {
     "eval": sections.evaluation,
     "load": sections.rule_load,
     "memory": sections.memory,
+    "sequences": sections.sequences,
     "live": sections.live,
     "collector": sections.collector,
     "profiles": sections.profiles,
@@ -69,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exec events of the plain memory stream (default 2000000)")
     p.add_argument("--stream-variant-events", type=int, default=500_000,
                    help="exec events of the no-EOE and orphan streams (default 500000)")
+    p.add_argument("--flood-events", type=int, default=1_000_000,
+                   help="execs that each start a new sequence, for its memory (default 1000000)")
     # The first step asks for more than the 2000/s target for the full 60 s: a
     # load generator sharing 2 cores with the kernel, auditd and the plugin
     # falls a little short of what it is asked, and it is the rate achieved
@@ -93,6 +98,7 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.events, args.mixed_events = 2000, 500
     args.eval_events, args.eval_peer_events = 500, 100
     args.stream_events, args.stream_variant_events = 3000, 1000
+    args.flood_events = 3000
     args.collector_nodes, args.collector_events = 6, 40
     if args.only is None:
         args.skip = sorted(set(args.skip) | {"live", "profiles"})

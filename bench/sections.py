@@ -16,6 +16,8 @@ TARGET_EVAL_RATIO = 50.0
 TARGET_PEAK_RSS_MIB = 64.0
 TARGET_LIVE_RATE = 2000.0
 TARGET_LIVE_SECONDS = 60.0
+TARGET_SEQUENCE_COST = 0.15      # the 28 process-only sequences may cost this share of e2e
+SEQUENCE_ROUNDS = 3              # alternating rounds per rule set; the fastest counts
 
 
 class Skip(Exception):
@@ -136,6 +138,69 @@ def memory(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                        f"VmRSS when {pct}% of the stream had been read")
         report.add(f"mem_{kind}_events_per_s", events / m.wall_s, "events/s",
                    f"exec events; plugin status {run.run.status}")
+
+
+def sequences(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    """What sequences cost end to end (same workload, same run, rule sets
+    alternating, fastest of SEQUENCE_ROUNDS each), and the plugin's memory when
+    a stream starts a new sequence with every event."""
+    from .memory import stream_into_plugin
+    from .ours import count_events, run_plugin_on_file
+
+    _require_pipeline()
+    corpus = _corpus(args)
+    single = _engine_rules(args)
+    sets = {"single": single,
+            "process_sequences": single + corpus.sequence_rules(process_only=True),
+            "all_sequences": single + corpus.sequence_rules()}
+    log = workloads.write_shared_workload(args.shared, workdir / "sequences.log", args.events,
+                                          args.seed)
+    events = count_events(log)
+    best: dict[str, float] = {}      # events per wall second
+    cpu: dict[str, float] = {}       # events per CPU second of the plugin
+    runs: dict[str, object] = {}
+    for round_ in range(SEQUENCE_ROUNDS):
+        for name, rules in sets.items():
+            run = run_plugin_on_file(log, workdir / "ours", rules)
+            m = run.measured
+            rate = events / m.wall_s
+            cpu[name] = max(cpu.get(name, 0.0), events / max(m.user_s + m.sys_s, 1e-9))
+            report.log(f"sequences round {round_ + 1}: {name} {rate:,.0f} events/s")
+            if rate > best.get(name, 0.0):
+                best[name], runs[name] = rate, run
+    for name, rules in sets.items():
+        run = runs[name]
+        report.add(f"seq_e2e_{name}_events_per_s", best[name], "events/s",
+                   f"{events} events, {len(rules)} rules, fastest of {SEQUENCE_ROUNDS} "
+                   f"(wall, start-up included); {run.alerts_out} alerts; "  # type: ignore[attr-defined]
+                   f"plugin status {run.status}")  # type: ignore[attr-defined]
+        report.add(f"seq_e2e_{name}_cpu_events_per_s", cpu[name], "events/s",
+                   "per CPU second of the plugin (user+sys), best of the rounds")
+    for name in ("process_sequences", "all_sequences"):
+        cost, wall = 1.0 - cpu[name] / cpu["single"], 1.0 - best[name] / best["single"]
+        note = (f"events/s lost to the {len(sets[name]) - len(single)} sequence/sample rules, "
+                f"by the plugin's CPU time (other jobs on a shared machine disturb it less "
+                f"than wall time, which gives {100 * wall:.1f}%)")
+        if name == "process_sequences":
+            note += "; " + _target(cost <= TARGET_SEQUENCE_COST,
+                                   f"<= {TARGET_SEQUENCE_COST * 100:g}%")
+        report.add(f"seq_e2e_cost_{name}", 100 * cost, "%", note)
+    log.unlink()
+    flood = args.flood_events
+    report.log(f"sequences: streaming {flood} execs that each start a new sequence")
+    memory = stream_into_plugin(args.shared, "seq_flood", flood, args.seed, workdir / "memory",
+                                sets["all_sequences"])
+    m = memory.run.measured
+    status = memory.run.status
+    report.add("seq_flood_peak_rss", memory.peak_mib, "MiB",
+               f"{flood} first steps with distinct keys, {len(sets['all_sequences'])} rules, "
+               f"{m.wall_s:.1f} s; evicted {status.get('evicted_partial_matches')}, pending "
+               f"{status.get('pending_partial_matches')} at the end; "
+               + _target(memory.peak_mib <= TARGET_PEAK_RSS_MIB, f"<= {TARGET_PEAK_RSS_MIB:g} MiB"))
+    for pct in (10, 50, 100):
+        report.add(f"seq_flood_rss_at_{pct}pct", memory.rss_mib_at(pct / 100), "MiB",
+                   f"VmRSS when {pct}% of the stream had been read")
+    report.add("seq_flood_events_per_s", flood / m.wall_s, "events/s", "exec events")
 
 
 def live(args: argparse.Namespace, report: Report, workdir: Path) -> None:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-STREAM_KINDS = ("plain", "mixed", "no_eoe", "orphans")
+STREAM_KINDS = ("plain", "mixed", "no_eoe", "orphans", "seq_flood")
 # Share of exec events in the mixed workload: one exec per ~5.5 events (~18%).
 MIXED_OTHERS_PER_EXEC = 4.5
 _HEADER = re.compile(rb"msg=audit\((\d+)\.(\d{3}):(\d+)\):")
@@ -134,6 +134,33 @@ class OtherEvents:
                 "terminal=ssh res=success'\x1dUID=\"root\" AUID=\"unset\""]
 
 
+# What a seq_flood exec runs, by turns: each starts a corpus sequence (non-root
+# python3: SUID binary execution by process.pid; unshare --user: unshare then
+# root process by parent pid; telnetd: telnet auth bypass by process.pid).
+FLOOD_PROGRAMS = ((["python3", "-c", "pass"], "/usr/bin/python3.11"),
+                  (["unshare", "--user", "--map-root-user", "true"], "/usr/bin/unshare"),
+                  (["in.telnetd"], "/usr/sbin/telnetd"))
+
+
+def seq_flood(events: int) -> Iterator[bytes]:
+    """`events` execs, each the first step of a sequence with a key no other has
+    (its own pid and parent pid), 50,000 per second of event time: no maxspan
+    expires them, only the state bounds do."""
+    for i in range(events):
+        argv, exe = FLOOD_PROGRAMS[i % len(FLOOD_PROGRAMS)]
+        sec, msec = 1_700_000_000 + i // 50_000, (i % 50_000) // 50
+        head = f"msg=audit({sec}.{msec:03d}:{i + 1}):"
+        pid, ppid = 10_000 + i, 2_000_000 + i
+        args = " ".join(f'a{n}="{a}"' for n, a in enumerate(argv))
+        yield (f"type=SYSCALL {head} arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 "
+               f"a2=3 a3=4 items=2 ppid={ppid} pid={pid} auid=1000 uid=1000 gid=1000 euid=1000 "
+               f"suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 "
+               f'comm="{argv[0][:15]}" exe="{exe}" key="exec"\n'
+               f"type=EXECVE {head} argc={len(argv)} {args}\n"
+               f'type=CWD {head} cwd="/home/alice"\n'
+               f"type=EOE {head} \n").encode()
+
+
 def stream(shared: Path, kind: str, events: int, seed: int) -> Iterator[bytes]:
     """Audit records as auditd dispatches them to a plugin; `events` counts exec events.
 
@@ -142,9 +169,13 @@ def stream(shared: Path, kind: str, events: int, seed: int) -> Iterator[bytes]:
     no_eoe:  plain without EOE records (an assembler must close events without them).
     orphans: plain, plus about one exec in three that never completes (SYSCALL+EXECVE,
              then nothing else of that event ever arrives).
+    seq_flood: execs that each start a sequence with a new key (`seq_flood`).
     """
     if kind not in STREAM_KINDS:
         raise ValueError(f"unknown stream kind {kind!r}; expected one of {STREAM_KINDS}")
+    if kind == "seq_flood":
+        yield from seq_flood(events)
+        return
     rng = random.Random(seed ^ 0x5EED)
     others = OtherEvents(rng)
     serial = 1

@@ -113,7 +113,7 @@ def test_check_shows_exceptions_per_rule_and_warns_on_those_that_can_never_match
                  + exception("unknown field", SEED_ID, 'field = "process.code_signature.trusted", '
                                                        'operator = "is", value = "true"')
                  + exception("wrong action", SEED_ID, 'field = "event.action", operator = "is", '
-                                                      'value = "executed"')
+                                                      'value = "process_started"')
                  + exception("contradiction", SEED_ID,
                              'field = "user.name", operator = "is", value = "root"',
                              'field = "user.name", operator = "is not one of", '
@@ -138,8 +138,8 @@ def test_check_shows_exceptions_per_rule_and_warns_on_those_that_can_never_match
         f'exception "unknown field" ({at[1]}): can never match: process.code_signature.trusted is '
         "\"true\" never holds: audisp-eql's process documents never have "
         "process.code_signature.trusted (only documents read with --input ecs can)",
-        f'exception "wrong action" ({at[2]}): can never match: event.action is "executed" never '
-        "holds: audisp-eql's process documents have event.action \"exec\"",
+        f'exception "wrong action" ({at[2]}): can never match: event.action is "process_started" '
+        "never holds: audisp-eql's process documents have event.action [\"exec\", \"executed\"]",
         f'exception "contradiction" ({at[3]}): can never match: user.name is "root" and '
         'user.name is not one of ["root", "admin"] contradict each other',
         f'exception "everything" ({at[4]}): matches every alert of this rule: event.action is '

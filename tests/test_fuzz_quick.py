@@ -249,8 +249,9 @@ def test_mutated_corpus_queries_raise_only_eql_errors() -> None:
         except EqlError:
             continue
         compiled += 1
-        for doc in docs:
-            assert query.predicate(doc) in (True, False)
+        for step in getattr(query, "conditions", (query,)):   # a sequence: each step
+            for doc in docs:
+                assert step.predicate(doc) in (True, False)
     assert compiled > QUERY_MUTATIONS // 20   # enough mutants survive to reach evaluation
 
 

@@ -9,8 +9,9 @@ replaced by what the parsers of audisp_eql.cli and the exit status table
     .\\" @COMMANDS@      each command: its description, arguments and options with their help
     .\\" @EXIT_STATUS@   each command's exit status
 
-    tools/manpage.py            write man/audisp-eql.8
-    tools/manpage.py --check    exit 1 when man/audisp-eql.8 is not what the parsers say
+    tools/manpage.py            write man/audisp-eql.8 (and the field list of
+                                audisp-eql-eql(7), from the builder catalog)
+    tools/manpage.py --check    exit 1 when either is not what the code says
 
 tests/test_man.py runs the check, so a changed option without a regenerated
 page fails the tests (`make man` regenerates it). The page names the default
@@ -33,6 +34,8 @@ from audisp_eql.exitstatus import TABLE  # noqa: E402
 
 TEMPLATE = ROOT / "man" / "audisp-eql.8.in"
 PAGE = ROOT / "man" / "audisp-eql.8"
+EQL_PAGE = ROOT / "man" / "audisp-eql-eql.7"
+FIELD_LINE = re.compile(r"\.It Li \S+")
 
 
 def roff_text(text: str, width: int = 78) -> list[str]:
@@ -157,18 +160,35 @@ def render() -> str:
     return "\n".join(out) + "\n"
 
 
+def with_field_list(page: str) -> str:
+    """`page` (audisp-eql-eql(7)) with its one list of `.It Li field` lines
+    replaced by the fields the registered builders produce."""
+    from audisp_eql.ecs import catalog
+    lines = page.splitlines()
+    first = next(i for i, line in enumerate(lines) if FIELD_LINE.fullmatch(line))
+    last = first
+    while last + 1 < len(lines) and FIELD_LINE.fullmatch(lines[last + 1]):
+        last += 1
+    lines[first:last + 1] = [f".It Li {name}" for name in sorted(catalog().fields())]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="write audisp-eql(8) from the CLI's parsers")
     parser.add_argument("--check", action="store_true",
                         help="only compare with man/audisp-eql.8; exit 1 when they differ")
     args = parser.parse_args()
     text = render()
+    eql_page = EQL_PAGE.read_text()
+    eql_text = with_field_list(eql_page)
     if args.check:
-        if PAGE.read_text() != text:
-            print(f"{PAGE} is not what the parsers say: run `make man`", file=sys.stderr)
-            return 1
-        return 0
+        stale = [str(p) for p, old, new in ((PAGE, PAGE.read_text(), text),
+                                            (EQL_PAGE, eql_page, eql_text)) if old != new]
+        for page in stale:
+            print(f"{page} is not what the code says: run `make man`", file=sys.stderr)
+        return 1 if stale else 0
     PAGE.write_text(text)
+    EQL_PAGE.write_text(eql_text)
     return 0
 
 

@@ -18,11 +18,17 @@ names Elastic Security uses for its own alerts):
     kibana.alert.rule.tags (the rule's tags), audisp_eql.controls (the
     control ids of its "Control: <framework>:<id>" tags, when it has any)
 
-An alert from several documents (a sequence) carries the top-level fields of
-the last one, `kibana.alert.group.id` (the same for every alert of that one
-match, different for any other match) and `kibana.alert.ancestors`: one
+An alert from several documents (a sequence, a sample) carries the
+top-level fields of the last one, `kibana.alert.group.id` (derived from the
+rule, the matched events and the join key: the same for a replay of the same
+input, different for any other match) and `kibana.alert.ancestors`: one
 `{"id": event.id, "type": "event", "depth": 0}` per matched document, in
-order, so that each can be pulled back with `ausearch --event`.
+order, so that each can be pulled back with `ausearch --event`. Kibana
+writes a building-block alert per event and a shell alert with the fields
+all events share instead; here it is one alert. `audisp_eql.events` lists
+each matched event briefly (time, ids, process, file, destination) and
+`audisp_eql.join_keys` the values they joined on, for people and scripts
+reading the alert without the events at hand.
 """
 
 from __future__ import annotations
@@ -118,7 +124,7 @@ def make_alert(match: Match, *, now: datetime | None = None) -> dict[str, Any]:
 
     Treat the result as read-only: it shares sub-objects with the last
     document and with the other alerts of the same rule."""
-    rule, documents = match
+    rule, documents = match.rule, match.documents
     doc = documents[-1]
     alert = dict(doc)
     moment = now if now is not None else datetime.now(timezone.utc)
@@ -145,12 +151,50 @@ def make_alert(match: Match, *, now: datetime | None = None) -> dict[str, Any]:
         audisp_eql = alert.get("audisp_eql")
         alert["audisp_eql"] = {**audisp_eql, "controls": controls} \
             if isinstance(audisp_eql, dict) else {"controls": controls}
-    if len(documents) > 1:
+    if len(documents) > 1 or match.join_key is not None:
         ids = [_event_id(d) for d in documents]
-        kibana["alert"]["group"] = {"id": _group_id(rule, ids)}
+        key = [_key_text(v) for v in match.join_key] if match.join_key is not None else []
+        kibana["alert"]["group"] = {"id": _group_id(rule, ids, key)}
         kibana["alert"]["ancestors"] = [{"id": i, "type": "event", "depth": 0} for i in ids]
+        own = dict(alert["audisp_eql"]) if isinstance(alert.get("audisp_eql"), dict) else {}
+        own["events"] = [_brief(d) for d in documents]
+        if match.join_key is not None:
+            own["join_keys"] = key
+        alert["audisp_eql"] = own
     alert["kibana"] = kibana
     return alert
+
+
+# What `audisp_eql.events` keeps of each matched event.
+_BRIEF = (("event", ("id", "category", "action", "type")),
+          ("process", ("pid", "entity_id", "name", "executable", "command_line")),
+          ("user", ("id", "name")), ("file", ("path",)),
+          ("source", ("ip", "port")), ("destination", ("ip", "port")))
+
+
+def _brief(doc: dict[str, Any]) -> dict[str, Any]:
+    brief: dict[str, Any] = {}
+    if "@timestamp" in doc:
+        brief["@timestamp"] = doc["@timestamp"]
+    for section, names in _BRIEF:
+        part = doc.get(section)
+        if isinstance(part, dict):
+            kept = {n: part[n] for n in names if part.get(n) is not None}
+            if kept:
+                brief[section] = kept
+    parent = doc.get("process", {}).get("parent") if isinstance(doc.get("process"), dict) \
+        else None
+    if isinstance(parent, dict) and parent.get("pid") is not None:
+        brief.setdefault("process", {})["parent"] = {"pid": parent["pid"]}
+    return brief
+
+
+def _key_text(value: Any) -> Any:
+    """A join key value as text (one keyword field for strings, numbers and
+    booleans; null for a `?field` without a value)."""
+    if isinstance(value, tuple) and len(value) == 2:   # the matcher's tagged boolean
+        return "true" if value[1] else "false"
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _event_id(doc: dict[str, Any]) -> str:
@@ -159,10 +203,11 @@ def _event_id(doc: dict[str, Any]) -> str:
     return ident if isinstance(ident, str) else ""
 
 
-def _group_id(rule: Rule, event_ids: list[str]) -> str:
-    """Stable per match: the rule and the ids of the events it matched (random
-    when a document has no event.id: nothing else tells two matches apart)."""
+def _group_id(rule: Rule, event_ids: list[str], key: list[Any]) -> str:
+    """Stable per match: the rule, the ids of the events it matched and the
+    join key (random when a document has no event.id: nothing else tells two
+    matches apart)."""
     if not all(event_ids):
         return uuid.uuid4().hex
-    digest = hashlib.sha256("\x00".join([rule.rule_id, *event_ids]).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()[:32]
+    text = "\x00".join([rule.rule_id, *event_ids, "\x01", *map(repr, key)])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -48,7 +48,10 @@ def _add_events(sub: argparse._SubParsersAction) -> None:
                    help="record grouping: auparse (default when installed) or pure Python")
     p.add_argument("--include-failed", action="store_true",
                    help="also print failed execs (event.outcome=failure)")
-    p.add_argument("--action", default="exec", help="event.action value (default: exec)")
+    p.add_argument("--action", action="append", metavar="ACTION",
+                   help="event.action of process starts (default: both exec and executed, "
+                        "Elastic Defend's and Auditbeat's terms, as a list); one: only it; "
+                        "repeat it, or separate values with commas, for several")
     p.add_argument("--hostname", default=None,
                    help="the host that wrote the records without node= (default: this "
                         "machine: its hostname, /etc/machine-id and OS)")
@@ -93,7 +96,8 @@ def _cmd_events(args: argparse.Namespace) -> int:
         unreadable += 1
         report(f"{safe_text(name)}: no audit record in it ({malformed} malformed lines)")
 
-    options = PipelineOptions(parser=args.parser, action=args.action,
+    from .scan import actions
+    options = PipelineOptions(parser=args.parser, action=actions(args.action),
                               include_failed=args.include_failed, hostname=args.hostname,
                               local_users=args.local_users,
                               process_table_size=max(1, args.process_table_size))

@@ -14,6 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.9/3.10
     import tomli as tomllib
 
+from .actions import DEFAULT_ACTIONS, Action, action_problem, action_setting
 from .config_reader import (ConfigError, KeyLines, TableReader, absolute, absolute_file, mode,
                             not_negative, one_of, port, positive, server_name)
 from .outputs.format import FORMATS
@@ -25,8 +26,6 @@ from .trust import UntrustedPathError, check_private, check_trusted
 
 DEFAULT_PATH = "/etc/audisp-eql/audisp-eql.toml"
 DEFAULT_EXCEPTIONS = "/etc/audisp-eql/exceptions.d"
-# Values Elastic's Linux rules accept for a process start (see the seed rule).
-ACTIONS = ("exec", "exec_event", "executed", "process_started")
 
 
 @dataclass
@@ -80,7 +79,7 @@ class Config:
     path: str = DEFAULT_PATH
     rule_paths: List[str] = field(default_factory=lambda: ["/etc/audisp-eql/rules.d"])
     exception_paths: List[str] = field(default_factory=lambda: [DEFAULT_EXCEPTIONS])
-    event_action: str = "exec"
+    event_action: Action = DEFAULT_ACTIONS   # actions.py
     parent_from_proc: bool = True
     env_vars: List[str] = field(default_factory=list)
     env_vars_from_rules: bool = True
@@ -112,7 +111,8 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     top = TableReader(path, lines, "", 0, doc)
 
     plugin = TableReader(path, lines, "plugin", 0, top.sub("plugin"))
-    cfg.event_action = plugin.get("event_action", str, cfg.event_action, one_of(ACTIONS))
+    cfg.event_action = action_setting(plugin.get("event_action", object, cfg.event_action,
+                                                 action_problem))
     cfg.parent_from_proc = plugin.get("parent_from_proc", bool, cfg.parent_from_proc)
     cfg.env_vars = plugin.get_list("env_vars", cfg.env_vars)
     bad = [n for n in cfg.env_vars if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\*?", n)]

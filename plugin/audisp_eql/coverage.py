@@ -34,7 +34,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .ecs.registry import Catalog, kind_fields, kind_variants
+from .ecs.registry import Catalog
 from .eql import ast
 from .eql.grammar import source_span
 from .unreported import explain
@@ -211,8 +211,8 @@ def _judges(query: ast.EventQuery, catalog: Catalog, compile_query: Any) -> list
     judges: list[_Judge] = []
     seen: set[tuple[frozenset[str], str]] = set()
     for kind in catalog.kinds_of(scope):
-        fields = kind_fields(kind)
-        for variant in kind_variants(kind, scope):
+        fields = catalog.kind_fields(kind)
+        for variant in catalog.kind_variants(kind, scope):
             # Only the fields the condition reads matter: one judge per projection.
             projected = {k: v for k, v in variant.items() if k in used}
             key = (fields & used, repr(sorted(projected.items())))
@@ -237,8 +237,8 @@ def possible_variants(query: Any, catalog: Catalog, compile_query: Any) -> list[
     what = "documents"
     out = []
     for kind in catalog.kinds_of(scope):
-        fields = kind_fields(kind)
-        for variant in kind_variants(kind, scope):
+        fields = catalog.kind_fields(kind)
+        for variant in catalog.kind_variants(kind, scope):
             judge = _Judge(compile_query, fields, variant, what, compiled)
             if judge.evaluate(query.condition) is not False:
                 out.append(variant)

@@ -17,9 +17,12 @@ class Detector:
         from .check import load_checked
         from .engine import Engine
         from .exceptions import Suppressor
+        from .pipeline import PipelineOptions, never_firing
         self.ruleset, self.exceptions = load_checked(cfg.rule_paths, cfg.exception_paths,
                                                      missing_ok=missing_ok(cfg))
-        self.engine = Engine(self.ruleset.rules)
+        # The plugin's documents are all ours: rules check says cannot fire are skipped.
+        self.engine = Engine(self.ruleset.rules,
+                             never_fires=never_firing(PipelineOptions(action=cfg.event_action)))
         self.suppressor = Suppressor(self.exceptions) if self.exceptions.items else None
 
     @property

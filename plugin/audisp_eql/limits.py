@@ -73,11 +73,18 @@ MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this
 REGEX_MAX_STATES = 200_000        # built-in regex automaton (no google-re2): NFA states per regex
 REGEX_DFA_CACHE = 1 << 16         # ... its DFA cache (states + transitions), cleared whole when full
 
-# -- stateful rules (engine/state.py) ----------------------------------------------
-MAX_PENDING_PER_RULE = 4096       # pending partial matches of one rule (oldest evicted)
-MAX_PENDING_TOTAL = 65536         # pending partial matches of all rules together
-MAX_STATE_SECONDS = 3600.0        # event-time lifetime of state a rule gives no span for
+# -- stateful rules (engine/state.py, engine/sequence.py, engine/sample.py) ------
+MAX_PENDING_PER_RULE = 4096       # entries of one store of one rule (per sequence stage...)
+MAX_PENDING_TOTAL = 65536         # entries of all stores of all rules together
+MAX_PENDING_BYTES = 4 << 20       # estimated size of the documents all that state holds
+MAX_HELD_DOCUMENT_BYTES = 32768   # a heavier document is held as a trimmed copy ...
+MAX_HELD_STRING = 1024            # ... strings cut to this many characters,
+MAX_HELD_ITEMS = 64               # ... lists and objects to this many items,
+MAX_HELD_DEPTH = 12               # ... and nothing nested deeper
+MAX_STATE_SECONDS = 3600.0        # event-time lifetime of any state (maxspan or look-back)
 MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest forgotten)
+MAX_KEY_COMBINATIONS = 64         # join keys one event yields from multi-valued fields
+MAX_UNCONFIRMED_PER_KEY = 64      # completed sequences awaiting a trailing ![...] window
 
 # -- exceptions (exceptions/) ------------------------------------------------------
 MAX_EXCEPTION_ITEMS = 10000       # exception items loaded (the rest reported, not loaded)

@@ -17,10 +17,11 @@ the input is the attacker's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from .alerts import make_alert
 from .ecs import BuildContext, BuilderRegistry, make_registry
+from .ecs.common import DEFAULT_ACTIONS
 from .ecs.environ import EnvironReader
 from .ecs.host import HostDirectory, local_identity, named_identity
 from .ecs.proctable import ProcessTable
@@ -42,7 +43,8 @@ Document = dict[str, Any]
 class PipelineOptions:
     parser: str = "auto"                # record grouping: auparse, python, auto
     event_timeout: float = EOE_TIMEOUT  # seconds an event waits for its next record
-    action: str = "exec"                # event.action of process starts
+    # event.action of process starts: one value, or several (a list in documents)
+    action: Union[str, tuple[str, ...]] = DEFAULT_ACTIONS
     include_failed: bool = False        # failed execs become documents too
     # The host that wrote records without node=: `hostname` names another host
     # (host.id derived from the name); else this machine (hostname, machine-id,
@@ -247,9 +249,24 @@ def build_builders(options: PipelineOptions) -> BuilderRegistry:
         local_identity() if options.local_host else None
     return make_registry(BuildContext(
         action=options.action, include_failed=options.include_failed,
-        table=ProcessTable(options.process_table_size, proc_fallback=options.parent_from_proc),
+        table=ProcessTable(options.process_table_size, proc_fallback=options.parent_from_proc,
+                           host_id=local.ident if local is not None else None),
         users=UserDb() if options.local_users else None, hosts=HostDirectory(local),
         live=options.live, environ=environ_reader(options, options.rules)))
+
+
+def never_firing(options: PipelineOptions) -> Optional[Callable[[Rule], bool]]:
+    """For a pipeline whose documents all come from our builders: which rules
+    none of them can match (Engine's `never_fires`); None for ECS input."""
+    if not options.audit_input:
+        return None
+    if options.action == DEFAULT_ACTIONS:      # check's own verdict, kept by load_rules
+        return lambda rule: bool(rule.never_fires)
+    from . import coverage
+    from .ecs import catalog
+    from .eql import compile_query
+    ours = catalog(options.action)
+    return lambda rule: bool(coverage.never_fires(rule.compiled.query, ours, compile_query))
 
 
 def build_pipeline(options: PipelineOptions,
@@ -265,7 +282,8 @@ def build_pipeline(options: PipelineOptions,
         source = make_event_source(options.parser, timeout=options.event_timeout,
                                    on_error=on_error, shard=options.shard)
         builders = build_builders(options)
-    engine = Engine(options.rules) if options.rules is not None else None
+    engine = Engine(options.rules, never_fires=never_firing(options)) \
+        if options.rules is not None else None
     exceptions = Suppressor(options.exceptions) if options.exceptions and options.exceptions.items \
         else None
     pipeline = Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event,

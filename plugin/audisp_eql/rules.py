@@ -56,6 +56,11 @@ class Rule:
     query_line: int = 1
     query_col: int = 1
     compiled: Any = None  # audisp_eql.eql.CompiledQuery once compiled
+    # Seconds Kibana looks back on each run (`from = "now-9m"`): bounds the
+    # state of sequences without maxspan and of samples on a stream.
+    lookback: float = 360.0
+    # Why no document audisp-eql builds can match it (check's cannot_fire), if so.
+    never_fires: tuple[str, ...] = ()
 
     def has_tag(self, wanted: str) -> bool:
         """True when any tag contains `wanted`, case-insensitively ("compliance")."""
@@ -190,6 +195,21 @@ def _threat(entries: Any) -> tuple[dict[str, Any], ...]:
     return tuple(e for e in entries if isinstance(e, dict))
 
 
+_LOOKBACK = re.compile(r"now-(\d{1,9})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _lookback(value: Any, text: str) -> float:
+    """`from = "now-9m"` as seconds (absent: Kibana's default, now-6m)."""
+    if value is None:
+        return 360.0
+    found = _LOOKBACK.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        raise RuleFileError(f"from is not a look-back like \"now-9m\": {value!r}",
+                            _line_of(text, r"^\s*from\s*="))
+    return float(int(found[1]) * _UNIT_SECONDS[found[2]])
+
+
 def parse_rule(path: Path, text: str, doc: dict[str, Any]) -> Rule:
     """Turn one decoded TOML document into a `Rule` (not compiled yet)."""
     rule = doc.get("rule")
@@ -218,6 +238,7 @@ def parse_rule(path: Path, text: str, doc: dict[str, Any]) -> Rule:
         maturity=str(meta.get("maturity", "production")),
         integration=_as_tuple(meta.get("integration")), author=_as_tuple(rule.get("author")),
         license=str(rule.get("license", "")), query_line=line, query_col=col,
+        lookback=_lookback(rule.get("from"), text),
     )
 
 
@@ -263,6 +284,7 @@ def compile_rule(rule: Rule) -> tuple[str, str]:
         return INVALID, f"{rule.path}:{rule.query_line}: cannot compile: {type(err).__name__}: {err}"
     reasons = coverage.never_fires(query, catalog(), compile_query, rule.query)
     if reasons:
+        rule.never_fires = tuple(r.message for r in reasons)
         return CANNOT_FIRE, "; ".join(_at_offset(rule, r.offset, r.message) for r in reasons)
     return OK, ""
 

@@ -158,8 +158,9 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     def build_failed(event: Any, error: Exception) -> None:
         reporter.say(f"event {event.event_id}: cannot build ECS document: {error!r}")
 
-    options = PipelineOptions(parser=args.parser, action=args.action, hostname=args.hostname,
-                              audit_input=args.input != "ecs", rules=rules, exceptions=exceptions)
+    options = PipelineOptions(parser=args.parser, action=actions(args.action),
+                              hostname=args.hostname, audit_input=args.input != "ecs",
+                              rules=rules, exceptions=exceptions)
     pipeline = build_pipeline(options, on_alert=write, on_error=reporter.parse_error,
                               on_build_error=build_failed)
     if args.input == "ecs":
@@ -176,6 +177,8 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     summary.load_errors = load_errors
     if pipeline.exceptions is not None:
         summary.excepted = pipeline.exceptions.count_lines()
+    if any(getattr(r.compiled.query, "kind", "event") != "event" for r in rules):
+        summary.state = engine.stats()
     if not args.quiet:
         if args.summary_json:
             err.write(safe_json(json.dumps(summary.to_json(), ensure_ascii=False)) + "\n")
@@ -184,6 +187,17 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     if load_errors or summary.unreadable or summary.no_records:
         return exitstatus.ERROR
     return exitstatus.FOUND if summary.alerts else exitstatus.OK
+
+
+def actions(given: Any) -> Any:
+    """--action (repeated, or comma-separated) as PipelineOptions takes it:
+    none given, the default; one value, itself; several, all of them."""
+    from .ecs.common import DEFAULT_ACTIONS
+    chosen = list(dict.fromkeys(a.strip() for text in given or () for a in text.split(",")
+                                if a.strip()))
+    if not chosen:
+        return DEFAULT_ACTIONS
+    return chosen[0] if len(chosen) == 1 else tuple(chosen)
 
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
@@ -202,7 +216,10 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                         "or separate tags with commas, for rules with any of them")
     p.add_argument("--include-non-production", action="store_true",
                    help="also run rules whose maturity is not production, and deprecated ones")
-    p.add_argument("--action", default="exec", help="event.action of our documents (default: exec)")
+    p.add_argument("--action", action="append", metavar="ACTION",
+                   help="event.action of process starts (default: both exec and executed, "
+                        "Elastic Defend's and Auditbeat's terms, as a list); one: only it; "
+                        "repeat it, or separate values with commas, for several")
     p.add_argument("--parser", choices=("auto", "auparse", "python"), default="auto",
                    help="record grouping: auparse (default when installed) or pure Python")
     p.add_argument("--hostname", default=None,

@@ -60,7 +60,26 @@ def render_alert(alert: dict[str, Any], *, color: bool = False) -> str:
     if tactics or techniques:
         tail += f" ATT&CK: {_text(tactics)} {_text(techniques)}"
     lines.append(tail)
+    events = _get(alert, "audisp_eql.events")
+    if isinstance(events, list) and events:
+        # A sequence or sample: every event of the match, in order.
+        lines.append(f"    {len(events)} events:")
+        for number, brief in enumerate(events, 1):
+            if isinstance(brief, dict):
+                lines.append(f"      {number}. {_event_line(brief)}")
     return "\n".join(lines)
+
+
+def _event_line(brief: dict[str, Any]) -> str:
+    line = (f"{_text(_get(brief, '@timestamp'))} event.id={_text(_get(brief, 'event.id'))} "
+            f"{_text(_get(brief, 'event.category'))}")
+    for label, dotted in (("pid", "process.pid"), ("ppid", "process.parent.pid"),
+                          ("exe", "process.executable"), ("cmd", "process.command_line"),
+                          ("file", "file.path"), ("dst", "destination.ip")):
+        value = _get(brief, dotted)
+        if value is not None:
+            line += f" {label}={_text(value)}"
+    return line
 
 
 @dataclass
@@ -81,6 +100,8 @@ class ScanSummary:
     rules: int = 0
     # (exception, alerts it suppressed) for every loaded exception
     excepted: list = field(default_factory=list)
+    # the engine's state counters (Engine.stats(): pending, evicted, expired)
+    state: dict = field(default_factory=dict)
 
     def count_alert(self, alert: dict[str, Any]) -> None:
         self.alerts += 1
@@ -103,6 +124,7 @@ class ScanSummary:
             "suppressed_by_exceptions": sum(n for _item, n in self.excepted),
             "exceptions": [{"name": item.name, "where": item.where, "key": item.key,
                             "suppressed": n} for item, n in self.excepted],
+            "partial_matches": {k: v for k, v in self.state.items() if k != "rule_errors"},
         }
 
     def render(self) -> str:
@@ -126,4 +148,9 @@ class ScanSummary:
         lines.append(f"  parse errors: {self.parse_errors}, unreadable inputs: {self.unreadable}, "
                      f"inputs without records: {self.no_records}, rule/exception files not "
                      f"loaded: {self.load_errors}, rule evaluation errors: {self.rule_errors}")
+        if self.state:
+            # Sequences and samples: what they held at the end, lost to a bound, or let expire.
+            lines.append(f"  partial matches: {self.state.get('pending_partial_matches', 0)} "
+                         f"pending, {self.state.get('evicted_partial_matches', 0)} evicted, "
+                         f"{self.state.get('expired_partial_matches', 0)} expired")
         return "\n".join(lines)

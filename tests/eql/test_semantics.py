@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from audisp_eql.eql import (EqlCompileError, EqlUnsupported, compile_query,
+from audisp_eql.eql import (EqlCompileError, compile_query,
                             parse_query)
 
 DOC = {
@@ -161,11 +161,18 @@ def test_arithmetic() -> None:
 
 # -- query kinds ---------------------------------------------------------------
 
-def test_sequence_and_sample_are_unsupported_with_reason() -> None:
-    for text in ("sequence [process where true] [process where true]",
-                 "sample by host.id [process where true] [process where true]"):
-        with pytest.raises(EqlUnsupported, match="not evaluated yet"):
-            compile_query(parse_query(text))
+def test_sequence_and_sample_compile_into_steps() -> None:
+    sequence = compile_query(parse_query(
+        'sequence by host.id with maxspan=1m [process where a == 1] by process.pid with runs=2 '
+        '[file where b == 2] by file.path until [process where c == 3] by process.pid'))
+    assert sequence.maxspan_ms == 60_000 and len(sequence.stages) == 3
+    assert [s.condition for s in sequence.stages] == [0, 0, 1]   # a repeated step: once
+    assert [c.category for c in sequence.conditions] == ["process", "file", "process"]
+    assert list(sequence.stages[2].keys({"host": {"id": "h"}, "file": {"path": "/x"}})) \
+        == [("h", "/x")]
+    sample = compile_query(parse_query(
+        "sample by host.id [process where true] [process where true]"))
+    assert len(sample.stages) == 2 and len(sample.conditions) == 1
 
 
 def test_compiled_query_metadata() -> None:

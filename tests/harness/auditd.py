@@ -133,6 +133,12 @@ class Auditd:
         restore_kernel_audit()
         return code
 
+    @property
+    def records_path(self) -> Path:
+        """Where this auditd's records are: in the foreground (-f) auditd writes
+        them to stderr, not to `log_path` (auditd(8)); ausearch reads the file."""
+        return self.directory / "auditd.stderr"
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")

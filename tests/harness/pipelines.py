@@ -36,3 +36,9 @@ def alerts_of(data: bytes, rules: Sequence[Rule], parser: str = "python",
 def rules_matching(engine: Any, doc: dict) -> list[Rule]:
     """The rules one document matches (their Match objects' rules, in order)."""
     return [match.rule for match in engine.process(doc)]
+
+
+def indexed_matching(engine: Any, doc: dict) -> list[Rule]:
+    """What the engine's index says `doc` matches: single-event rules and the
+    stand-ins for sequence/sample steps (engine.single.rules), in order."""
+    return engine.single.match(doc)

@@ -15,16 +15,25 @@ def encode_value(data: bytes) -> str:
 
 def exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: int = 4000,
                ppid: int = 3999, sec: int = 1700000000, msec: int = 0, uid: int = 0,
-               cwd: str = "/root", eoe: bool = True) -> List[bytes]:
+               cwd: str = "/root", eoe: bool = True, euid: int | None = None,
+               gid: int = 0, names: dict[int, str] | None = None) -> List[bytes]:
+    """`names`: uid/gid -> name, written as auditd's ENRICHED format does."""
     args = [a.encode() if isinstance(a, str) else a for a in argv]
     head = f"msg=audit({sec}.{msec:03d}:{serial}):"
     comm = exe.rsplit("/", 1)[-1][:15]
     title = b"\0".join(args).hex().upper()
+    euid = uid if euid is None else euid
+    enriched = ""
+    if names is not None:
+        enriched = (f"\x1dARCH=x86_64 SYSCALL=execve AUID=\"{names[uid]}\" UID=\"{names[uid]}\" "
+                    f"GID=\"{names[gid]}\" EUID=\"{names[euid]}\" SUID=\"{names[euid]}\" "
+                    f"FSUID=\"{names[euid]}\" EGID=\"{names[gid]}\" SGID=\"{names[gid]}\" "
+                    f"FSGID=\"{names[gid]}\"")
     lines = [
         f"type=SYSCALL {head} arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 "
-        f"a3=4 items=2 ppid={ppid} pid={pid} auid={uid} uid={uid} gid=0 euid={uid} suid={uid} "
-        f"fsuid={uid} egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm=\"{comm}\" exe=\"{exe}\" "
-        f"key=\"exec\"",
+        f"a3=4 items=2 ppid={ppid} pid={pid} auid={uid} uid={uid} gid={gid} euid={euid} "
+        f"suid={euid} fsuid={euid} egid={gid} sgid={gid} fsgid={gid} tty=pts0 ses=1 "
+        f"comm=\"{comm}\" exe=\"{exe}\" key=\"exec\"{enriched}",
         f"type=EXECVE {head} argc={len(args)} "
         + " ".join(f"a{i}={encode_value(a)}" for i, a in enumerate(args)),
         f"type=CWD {head} cwd={encode_value(cwd.encode())}",
@@ -56,4 +65,19 @@ def syscall_event(serial: int, syscall: int, *aux: str, success: bool = True, ex
         rtype, _sep, body = record.partition(" ")
         lines.append(f"type={rtype} {head} {body}")
     lines.append(f"type=EOE {head} ")
+    return [line.encode() + b"\n" for line in lines]
+
+
+def fork_event(serial: int, parent: int, child: int, ppid: int = 1, sec: int = 1700000000,
+               msec: int = 0, uid: int = 0, exe: str = "/usr/bin/bash") -> List[bytes]:
+    """A clone() by `parent` that returned `child` (x86_64 syscall 56)."""
+    head = f"msg=audit({sec}.{msec:03d}:{serial}):"
+    comm = exe.rsplit("/", 1)[-1][:15]
+    lines = [
+        f"type=SYSCALL {head} arch=c000003e syscall=56 success=yes exit={child} a0=1200011 "
+        f"a1=0 a2=0 a3=7f00 items=0 ppid={ppid} pid={parent} auid={uid} uid={uid} gid=0 "
+        f"euid={uid} suid={uid} fsuid={uid} egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 "
+        f"comm=\"{comm}\" exe=\"{exe}\" key=\"fork\"",
+        f"type=EOE {head} ",
+    ]
     return [line.encode() + b"\n" for line in lines]

@@ -11,14 +11,20 @@
 
 from __future__ import annotations
 
-from .common import BuildContext
+from typing import Any
+
+from .common import DEFAULT_ACTIONS, BuildContext
 from .kinds import KINDS
 from .registry import BuilderRegistry, Catalog
 
 
-def catalog() -> Catalog:
-    """What the registered kinds produce (for `check`)."""
-    return Catalog(KINDS)
+def catalog(action: Any = None) -> Catalog:
+    """What the registered kinds produce (for `check`); `action`: process
+    starts' event.action when not the default (a value, or a tuple of them)."""
+    if action is None or action == DEFAULT_ACTIONS:
+        return Catalog(KINDS)
+    value = action if isinstance(action, str) else list(action)
+    return Catalog(KINDS, {"process": {"event.action": value}})
 
 
 def make_registry(context: BuildContext) -> BuilderRegistry:

@@ -33,13 +33,13 @@ event.kind event.category event.type event.action event.outcome event.id event.m
 host.name host.hostname host.id host.architecture
 host.os.type host.os.family host.os.platform host.os.name host.os.version host.os.full
 host.os.codename host.os.kernel
-process.pid process.executable process.name process.args process.args_count
+process.pid process.entity_id process.executable process.name process.args process.args_count
 process.command_line process.working_directory process.title process.interactive
 process.user.id process.user.name process.real_user.id process.real_user.name
 process.group.id process.group.name process.real_group.id process.real_group.name
 process.saved_user.id process.saved_group.id
-process.parent.pid process.parent.name process.parent.executable process.parent.args
-process.parent.args_count process.parent.command_line process.parent.user.id
+process.parent.pid process.parent.entity_id process.parent.name process.parent.executable
+process.parent.args process.parent.args_count process.parent.command_line process.parent.user.id
 process.parent.group.id process.parent.working_directory process.parent.interactive
 user.id user.name user.effective.id user.effective.name user.audit.id user.audit.name
 group.id group.name
@@ -87,6 +87,9 @@ def acting_process(context: BuildContext, event: AuditEvent, values: SyscallValu
         # The table's entry describes this process only if it runs the same image.
         if known is not None and known.executable is not None and known.executable == exe:
             args = list(known.args)
+            # The same image: its entity id joins this document to its start.
+            if known.entity_id is not None:
+                process["entity_id"] = known.entity_id
     if args is None:
         args = parts.title_args()
     if args:

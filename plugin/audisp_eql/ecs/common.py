@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from .. import limits
+from ..actions import DEFAULT_ACTIONS
 from ..source.records import enriched_text, split_fields, value_bytes
 from .environ import EnvironReader
 from .host import HostDirectory
@@ -21,10 +22,12 @@ except ImportError:  # pragma: no cover - without the bindings no names are know
     _audit = None  # type: ignore[assignment]
 
 
+
 @dataclass
 class BuildContext:
     """What the builders of one pipeline share: settings and the process table."""
-    action: str = "exec"                  # event.action of process starts
+    # event.action of process starts: one value, or several (a list in documents)
+    action: Union[str, tuple[str, ...]] = DEFAULT_ACTIONS
     include_failed: bool = False          # failed execs become documents too
     table: Optional[ProcessTable] = None  # processes seen, for process.parent.*
     users: Optional[UserDb] = None        # local names for ids (this host's logs only)

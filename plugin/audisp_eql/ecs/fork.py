@@ -1,11 +1,13 @@
 """fork/clone -> no document: the child enters the process table as a copy
-of its parent, so that its later exec can name its parent's image."""
+of its parent, so that its later exec can name its parent's image, under
+its own entity id (derived from the fork event: identity.py)."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 from ..source.event import AuditEvent
+from .entity import audit_start, entity_id
 from .registry import Document, EventBuilder, Syscall
 
 
@@ -26,5 +28,7 @@ class ForkTracker(EventBuilder):
         except ValueError:
             return []
         if child > 0:
-            table.fork(event.node, parent, child)
+            host = self.context.host_fields(event.node).get("id")
+            table.fork(event.node, parent, child, entity_id(
+                host, child, audit_start(event.sec, event.msec, event.serial)))
         return []

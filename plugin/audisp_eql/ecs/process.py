@@ -34,7 +34,9 @@ from .. import limits
 from ..source.event import AuditEvent
 from ..source.record_bodies import SyscallValues, plain_cwd, plain_proctitle, single_record_argv
 from ..source.records import argv_of, proctitle_text, split_body, value_text
-from .common import audit_tags, id_names, process_name, pruned, timestamp, to_int
+from .common import DEFAULT_ACTIONS, audit_tags, id_names, process_name, pruned, timestamp, to_int
+from .entity import audit_start, entity_id
+from .identity import leaders
 from .proctable import ProcessInfo
 from .registry import Document, EventBuilder, Syscall
 
@@ -44,15 +46,20 @@ event.kind event.category event.type event.action event.outcome event.id event.m
 host.name host.hostname host.id host.architecture
 host.os.type host.os.family host.os.platform host.os.name host.os.version host.os.full
 host.os.codename host.os.kernel
-process.pid process.executable process.name process.args process.args_count
+process.pid process.entity_id process.executable process.name process.args process.args_count
 process.command_line process.working_directory process.title process.interactive
 process.user.id process.user.name process.real_user.id process.real_user.name
 process.group.id process.group.name process.real_group.id process.real_group.name
 process.saved_user.id process.saved_group.id
-process.parent.pid process.parent.name process.parent.executable process.parent.args
+process.parent.pid process.parent.entity_id process.parent.name process.parent.executable
+process.parent.args
 process.parent.args_count process.parent.command_line process.parent.user.id
 process.parent.group.id process.parent.working_directory process.parent.interactive
 process.previous.executable process.env_vars
+process.group_leader.pid process.group_leader.entity_id process.group_leader.name
+process.group_leader.executable
+process.session_leader.pid process.session_leader.entity_id process.session_leader.name
+process.session_leader.executable
 user.id user.name user.effective.id user.effective.name user.audit.id user.audit.name
 group.id group.name
 auditd.data.syscall auditd.data.a0 auditd.data.a1 auditd.data.a2 auditd.data.a3
@@ -91,7 +98,7 @@ class ProcessStartBuilder(EventBuilder):
     kind = "process"
     categories = ("process",)
     fields = _FIELDS
-    constants = {"event.action": "exec", "event.category": ["process"],
+    constants = {"event.action": list(DEFAULT_ACTIONS), "event.category": ["process"],
                  "event.type": ["start"], "event.kind": "event", "host.os.type": "linux"}
     syscalls = frozenset({"execve", "execveat"})
 
@@ -142,10 +149,17 @@ class ProcessStartBuilder(EventBuilder):
                                        ("AUID", auid, "audit"))) \
             if v.tail or context.users is not None else _NO_NAMES
         outcome = "success" if success else "failure"
+        action = context.action
 
+        node = event.node
+        host = context.host_fields(node)
+        # A new image: its own entity id (identity.py), stored for its children.
+        ident = entity_id(host.get("id"), pid, audit_start(event.sec, event.msec, event.serial)) \
+            if pid is not None and success else None
         process: dict[str, Any] = {
             "args": args, "args_count": len(args), "command_line": command_line,
-            "interactive": interactive, "pid": pid, "executable": exe, "name": pname,
+            "interactive": interactive, "pid": pid, "entity_id": ident,
+            "executable": exe, "name": pname,
             "working_directory": cwd, "title": title,
             "user": {"id": euid, "name": euser_name} if euser_name is not None else {"id": euid},
             "real_user": {"id": uid, "name": user_name} if user_name is not None else {"id": uid},
@@ -155,19 +169,24 @@ class ProcessStartBuilder(EventBuilder):
             "saved_user": {"id": v.suid}, "saved_group": {"id": v.sgid},
         }
         table = context.table
+        when = event.sec + event.msec / 1000
         if ppid is not None:
-            known = table.get(event.node, ppid, event.sec + event.msec / 1000) \
-                if table is not None else None
+            known = table.get(node, ppid, when) if table is not None else None
             process["parent"] = {"pid": ppid} if known is None else known.as_parent(ppid)
-        if table is not None and pid is not None and success:
-            # Only an exec seen earlier is a previous image: /proc shows this one.
-            previous = table.get(event.node, pid, from_proc=False)
-            if previous is not None and previous.executable is not None:
-                process["previous"] = {"executable": previous.executable}
-            table.put(event.node, pid, ProcessInfo(exe, pname, args, euid, egid, cwd,
-                                                   interactive))
-        if context.environ is not None and success and pid is not None and event.node is None:
-            env_vars = context.environ.read(pid, exe, event.sec + event.msec / 1000)
+        if ident is None:
+            del process["entity_id"]
+        elif pid is not None:
+            if table is not None:
+                # Only an exec seen earlier is a previous image: /proc shows this one.
+                previous = table.get(node, pid, from_proc=False)
+                if previous is not None and previous.executable is not None:
+                    process["previous"] = {"executable": previous.executable}
+                info = ProcessInfo(exe, pname, args, euid, egid, cwd, interactive, ident)
+                table.put(node, pid, info)
+                if table.proc_fallback and node is None:
+                    process.update(leaders(table, node, pid, when, info))
+        if context.environ is not None and ident is not None and node is None:
+            env_vars = context.environ.read(pid, exe, when)
             if env_vars is not None:
                 process["env_vars"] = env_vars
         if exe is None:
@@ -186,9 +205,10 @@ class ProcessStartBuilder(EventBuilder):
         doc: dict[str, Any] = {
             "@timestamp": timestamp(event.sec, event.msec),
             "event": {"kind": "event", "category": ["process"], "type": ["start"],
-                      "action": context.action, "outcome": outcome,
+                      "action": action if action.__class__ is str else list(action),
+                      "outcome": outcome,
                       "id": event.event_id, "module": "auditd"},
-            "host": context.host_fields(event.node),
+            "host": host,
             "process": process,
             "auditd": {"data": {"syscall": syscall_name, "a0": v.a0, "a1": v.a1, "a2": v.a2,
                                 "a3": v.a3, "arch": v.arch, "exit": v.exit, "tty": tty},

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 from .. import limits
 from ..fairshare import NodeCounts
+from .entity import entity_id, proc_start
 
 # Entries share their strings: most processes run one of a few images, as a few
 # users, in a few directories, with common arguments, so entries point at one
@@ -31,12 +32,12 @@ class ProcessInfo:
     holds thousands: args as a tuple, the command line rebuilt on use."""
 
     __slots__ = ("executable", "name", "args", "user_id", "group_id",
-                 "working_directory", "interactive")
+                 "working_directory", "interactive", "entity_id")
 
     def __init__(self, executable: Optional[str], name: Optional[str], args: Sequence[str],
                  user_id: Optional[str] = None, group_id: Optional[str] = None,
                  working_directory: Optional[str] = None,
-                 interactive: Optional[bool] = None) -> None:
+                 interactive: Optional[bool] = None, entity_id: Optional[str] = None) -> None:
         self.executable = executable
         self.name = name
         self.args = args
@@ -44,6 +45,12 @@ class ProcessInfo:
         self.group_id = group_id
         self.working_directory = working_directory
         self.interactive = interactive
+        self.entity_id = entity_id          # of this image (identity.py)
+
+    def with_entity(self, ident: str) -> "ProcessInfo":
+        """The same image under another entity id (a forked child's own)."""
+        return ProcessInfo(self.executable, self.name, self.args, self.user_id, self.group_id,
+                           self.working_directory, self.interactive, ident)
 
     @property
     def command_line(self) -> str:
@@ -53,6 +60,8 @@ class ProcessInfo:
         """The process.parent object of a child of this process."""
         args = self.args
         parent: dict = {"pid": pid}
+        if self.entity_id is not None:
+            parent["entity_id"] = self.entity_id
         if self.executable is not None:
             parent["executable"] = self.executable
         if self.name is not None:
@@ -77,7 +86,7 @@ class ProcessTable:
     0: limits.MAX_PROCESSES."""
 
     def __init__(self, max_entries: int = 0, proc_fallback: bool = False,
-                 proc_root: str = "/proc") -> None:
+                 proc_root: str = "/proc", host_id: Optional[str] = None) -> None:
         # node -> pid -> entry, each node's entries in use order (oldest first)
         self._nodes: dict[Optional[str], OrderedDict[int, ProcessInfo]] = {}
         self._counts: NodeCounts[Optional[str]] = NodeCounts()
@@ -87,6 +96,7 @@ class ProcessTable:
         self._max_proc_cache = limits.MAX_PROC_CACHE
         self._proc_fallback = proc_fallback
         self._proc_root = proc_root
+        self.host_id = host_id     # this machine's host.id: entity ids of /proc processes
         self.evicted = 0
         self._shared: dict[Optional[str], Optional[str]] = {}
         self._boot_time: Optional[float] = None
@@ -147,12 +157,18 @@ class ProcessTable:
         self._size -= 1
         self.evicted += 1
 
-    def fork(self, node: Optional[str], parent: int, child: int) -> None:
-        """A fork/clone child runs its parent's image until it execs."""
+    def fork(self, node: Optional[str], parent: int, child: int,
+             child_entity: Optional[str] = None) -> None:
+        """A fork/clone child runs its parent's image until it execs, as its
+        own process (`child_entity`: its entity id)."""
         entries = self._nodes.get(node)
         info = entries.get(parent) if entries is not None else None
         if info is not None:
-            self.put(node, child, info)
+            self.put(node, child, info if child_entity is None else info.with_entity(child_entity))
+
+    @property
+    def proc_fallback(self) -> bool:
+        return self._proc_fallback
 
     # -- live mode -------------------------------------------------------------
     def _boot(self) -> float:
@@ -167,21 +183,39 @@ class ProcessTable:
                 pass
         return self._boot_time
 
-    def _from_proc(self, pid: int, event_time: float) -> Optional[ProcessInfo]:
-        """Read /proc/PID, unless that process started after the event (pid reused).
+    def _stat_fields(self, pid: int, event_time: float) -> Optional[list[bytes]]:
+        """/proc/PID/stat's fields after the name (fields 3...), unless that
+        process started after the event (the pid was reused since).
 
         Start time = boot time (whole seconds in /proc/stat) + starttime ticks,
-        so the comparison allows one second of slack.
-        """
-        base = f"{self._proc_root}/{pid}"
+        so the comparison allows one second of slack."""
         try:
-            with open(base + "/stat", "rb") as f:
+            with open(f"{self._proc_root}/{pid}/stat", "rb") as f:
                 stat = f.read()
             # comm may hold spaces and parentheses: fields follow the last ')'.
             fields = stat[stat.rindex(b")") + 2:].split()
-            start_ticks = int(fields[19])
-            if self._boot() + start_ticks / self._ticks > event_time + 1.0:
+            if self._boot() + int(fields[19]) / self._ticks > event_time + 1.0:
                 return None
+        except (OSError, ValueError, IndexError):
+            return None
+        return fields
+
+    def stat_ids(self, pid: int, event_time: float) -> Optional[tuple[int, int]]:
+        """(process group id, session id) of `pid` from /proc (live mode)."""
+        fields = self._stat_fields(pid, event_time) if self._proc_fallback else None
+        try:
+            return (int(fields[2]), int(fields[3])) if fields is not None else None
+        except (ValueError, IndexError):
+            return None
+
+    def _from_proc(self, pid: int, event_time: float) -> Optional[ProcessInfo]:
+        """Read /proc/PID, unless that process started after the event (pid reused)."""
+        fields = self._stat_fields(pid, event_time)
+        if fields is None:
+            return None
+        base = f"{self._proc_root}/{pid}"
+        try:
+            start_ticks = int(fields[19])
             # A busy parent (a shell loop, a build) has many children: read its
             # cmdline/comm/exe once per (pid, start time), i.e. per process.
             cached = self._proc_cache.get(pid)
@@ -200,7 +234,8 @@ class ProcessTable:
         args = tuple(a.decode("utf-8", "backslashreplace")
                      for a in raw_args.rstrip(b"\0").split(b"\0")) if raw_args else ()
         info = ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),
-                           args=args)
+                           args=args, entity_id=entity_id(
+                               self.host_id, pid, proc_start(self._boot(), start_ticks)))
         if len(self._proc_cache) >= self._max_proc_cache:
             self._proc_cache.clear()
         self._proc_cache[pid] = (start_ticks, info)

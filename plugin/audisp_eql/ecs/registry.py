@@ -86,10 +86,20 @@ class EventBuilder:
 
 
 class Catalog:
-    """What the registered kinds produce, for `check` (no builder instances)."""
+    """What the registered kinds produce, for `check` (no builder instances).
 
-    def __init__(self, kinds: Sequence[type[EventBuilder]]) -> None:
+    `overrides` (kind -> field -> value) replaces constants that a setting
+    changes (the process builder's event.action), for a pipeline whose
+    settings are not the defaults."""
+
+    def __init__(self, kinds: Sequence[type[EventBuilder]],
+                 overrides: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
         self.kinds = tuple(kinds)
+        self.overrides = dict(overrides or {})
+
+    def _constants_of(self, kind: type[EventBuilder]) -> Mapping[str, Any]:
+        override = self.overrides.get(kind.kind)
+        return {**kind.constants, **override} if override else kind.constants
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -110,39 +120,39 @@ class Catalog:
         """Fields some document of `category` (None: of any category) may carry."""
         out: frozenset[str] = frozenset()
         for kind in self._producing(category):
-            out |= kind_fields(kind)
+            out |= self.kind_fields(kind)
         return out
 
     def constants(self, category: Optional[str] = None) -> dict[str, Any]:
         """Fields with one value on every document of `category` (None: all documents)."""
         variants = [v for kind in self._producing(category)
-                    for v in kind_variants(kind, category)]
+                    for v in self.kind_variants(kind, category)]
         if not variants:
             return {}
         first, *rest = variants
         return {name: value for name, value in first.items()
                 if all(name in v and v[name] == value for v in rest)}
 
+    def kind_fields(self, kind: type[EventBuilder]) -> frozenset[str]:
+        """Every field a document of `kind` may carry."""
+        out = kind.fields | frozenset(self._constants_of(kind))
+        for variant in kind.variants:
+            out |= frozenset(variant)
+        return out
 
-def kind_fields(kind: type[EventBuilder]) -> frozenset[str]:
-    """Every field a document of `kind` may carry."""
-    out = kind.fields | frozenset(kind.constants)
-    for variant in kind.variants:
-        out |= frozenset(variant)
-    return out
-
-
-def kind_variants(kind: type[EventBuilder],
-                  category: Optional[str] = None) -> list[dict[str, Any]]:
-    """The fixed fields of each of `kind`'s variants (constants included), only
-    those of documents of `category` when one is given."""
-    out = []
-    for variant in kind.variants or ({},):
-        merged = {**kind.constants, **variant}
-        categories = merged.get("event.category", kind.categories)
-        if category is None or category in categories:
-            out.append(merged)
-    return out
+    def kind_variants(self, kind: type[EventBuilder],
+                      category: Optional[str] = None) -> list[dict[str, Any]]:
+        """The fixed fields of each of `kind`'s variants (constants, with this
+        catalog's overrides, included), only those of documents of `category`
+        when one is given."""
+        constants = self._constants_of(kind)
+        out = []
+        for variant in kind.variants or ({},):
+            merged = {**constants, **variant}
+            categories = merged.get("event.category", kind.categories)
+            if category is None or category in categories:
+                out.append(merged)
+        return out
 
 
 class BuilderRegistry:

@@ -7,7 +7,10 @@
     index_hints.py  what a query says about field values (exact, prefix, ...)
     literalset.py   many prefixes/suffixes/substrings in one RE2 pass
     adaptive.py     `and` terms reordered by how often they are false
+    sequence.py     SequenceMatcher: `sequence` rules (registered below)
+    sample.py       SampleMatcher: `sample` rules (registered below)
     state.py        bounded pending state of stateful rules, expired by event time
+    weight.py       what a held document costs; a bounded copy of a heavy one
     clock.py        a document's event time
     rule_errors.py  failing predicates, counted
 """
@@ -15,5 +18,10 @@
 from __future__ import annotations
 
 from .engine import STATEFUL_MATCHERS, Engine, Match
+from .sample import SampleMatcher
+from .sequence import SequenceMatcher
+
+STATEFUL_MATCHERS.setdefault("sequence", SequenceMatcher)
+STATEFUL_MATCHERS.setdefault("sample", SampleMatcher)
 
 __all__ = ["STATEFUL_MATCHERS", "Engine", "Match"]

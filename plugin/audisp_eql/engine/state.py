@@ -14,35 +14,48 @@ remembers (for a sequence: per stage). All stores of an engine draw on one
   store being written to when it has any there, else in the store where it
   holds the most (the same fair share across rules: a host flooding one
   rule cannot push out a quiet host's state of another rule);
+- documents: entries hold the documents they matched; all stores together
+  hold documents of at most limits.MAX_PENDING_BYTES (estimated, weight.py;
+  a document held by several entries, of one rule or several, counts once),
+  evicted as for the entry bound; one heavier than
+  limits.MAX_HELD_DOCUMENT_BYTES is held as a trimmed copy
+  (`StateBudget.keep`), never refused: a huge argument must not let an
+  event slip past a sequence;
 - time: every entry carries the event time it started at; it is dropped
   once its host's event time has moved more than `span` seconds past that
-  (the rule's maxspan, or limits.MAX_STATE_SECONDS for a rule without
-  one). Each host has its own clock (the newest event time seen from it),
+  (the rule's maxspan or look-back window, never more than
+  limits.MAX_STATE_SECONDS). Each host has its own clock (the newest event time seen from it),
   so a host whose clock lags or leaps never expires another host's state.
 
 Evictions change results (a sequence that would have completed no longer
-does), so they are counted (`evicted`) and shown in the status line and the
-scan summary; expiry by time is the rule's own semantics (`expired`).
+does), so they are counted (`evicted`, and `dropped` for losses outside the
+stores: join keys past limits.MAX_KEY_COMBINATIONS...) and shown in the
+status line and the scan summary; expiry by time is the rule's own
+semantics (`expired`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Generic, Hashable, Optional, TypeVar
+from typing import Any, Generic, Hashable, Optional, Sequence, TypeVar
 
 from .. import limits
 from ..fairshare import NodeCounts
+from .weight import held_form, weight
 
 Value = TypeVar("Value")
 Host = Optional[str]
+Document = dict[str, Any]
+_NO_DOCUMENTS: tuple[Document, ...] = ()
 
 
 class _Entry(Generic[Value]):
-    __slots__ = ("started", "value")
+    __slots__ = ("started", "value", "documents")
 
-    def __init__(self, started: float, value: Value) -> None:
+    def __init__(self, started: float, value: Value, documents: Sequence[Document]) -> None:
         self.started = started
         self.value = value
+        self.documents = documents
 
 
 class StateBudget:
@@ -50,14 +63,68 @@ class StateBudget:
 
     def __init__(self) -> None:
         self.limit = limits.MAX_PENDING_TOTAL
+        self.byte_limit = limits.MAX_PENDING_BYTES
+        self.heavy = limits.MAX_HELD_DOCUMENT_BYTES
         self.used = 0
+        self.bytes = 0
         self.evicted = 0
+        self.dropped = 0      # partial matches lost outside the stores
+        self.trimmed = 0      # documents held as a trimmed copy
         self.stores: list[PendingStore[Any]] = []
         self.hosts: NodeCounts[Host] = NodeCounts()   # entries per host, all stores
+        # id(document) -> [entries holding it, its weight]; the entries keep
+        # the document alive, so its id cannot be reused while it is here.
+        self._held: dict[int, list[int]] = {}
+        self._last: tuple[Any, int] = (None, 0)     # the copy keep() just made, its weight
+        self._kept: tuple[Any, Any] = (None, None)  # ... and the document it was made of
 
-    def make_room(self, store: "PendingStore[Any]") -> None:
-        """Before `store` adds an entry: evict until the budget has room."""
-        while self.used >= self.limit and self.used:
+    def keep(self, doc: Document) -> Document:
+        """The document to hold for `doc`: a copy of it (weight.held_form),
+        trimmed when heavy; the same copy for every rule that keeps `doc`."""
+        if id(doc) in self._held:        # already a held copy (advancing a sequence)
+            return doc
+        original, copy = self._kept
+        if original is doc:              # kept by another rule a moment ago
+            return copy
+        copy, size, cut = held_form(doc, self.heavy)
+        self.trimmed += cut
+        self._kept, self._last = (doc, copy), (copy, size)
+        return copy
+
+    def _weight(self, doc: Document) -> int:
+        last, size = self._last
+        return size if last is doc else weight(doc)
+
+    def incoming(self, documents: Sequence[Document]) -> int:
+        """What holding `documents` would add (those not held yet)."""
+        held = self._held
+        return sum(self._weight(d) for d in documents if id(d) not in held)
+
+    def hold(self, documents: Sequence[Document]) -> None:
+        held = self._held
+        for doc in documents:
+            record = held.get(id(doc))
+            if record is not None:
+                record[0] += 1
+            else:
+                size = self._weight(doc)
+                held[id(doc)] = [1, size]
+                self.bytes += size
+
+    def release(self, documents: Sequence[Document]) -> None:
+        held = self._held
+        for doc in documents:
+            record = held[id(doc)]
+            record[0] -= 1
+            if not record[0]:
+                del held[id(doc)]
+                self.bytes -= record[1]
+
+    def make_room(self, store: "PendingStore[Any]", incoming: int = 0) -> None:
+        """Before `store` adds an entry holding `incoming` more bytes of
+        documents: evict until the budget has room."""
+        while (self.used >= self.limit or self.bytes + incoming > self.byte_limit) \
+                and self.used:
             host = self.hosts.largest()
             victim = store if store.held(host) else max(self.stores, key=lambda s: s.held(host))
             victim.evict_oldest_of(host)
@@ -106,21 +173,24 @@ class PendingStore(Generic[Value]):
         entry = entries.get(key) if entries is not None else None
         return None if entry is None else entry.started
 
-    def put(self, host: Host, key: Hashable, value: Value, started: float) -> None:
-        """Set the entry for `key` (replacing one that is there: it becomes the newest)."""
+    def put(self, host: Host, key: Hashable, value: Value, started: float,
+            documents: Sequence[Document] = _NO_DOCUMENTS) -> None:
+        """Set the entry for `key` (replacing one that is there: it becomes the
+        newest). `documents`: those `value` holds (from `StateBudget.keep`),
+        counted in the budget while the entry lives."""
+        budget = self.budget
         entries = self._hosts.get(host)
         if entries is not None and key in entries:
-            entries[key] = _Entry(started, value)
-            entries.move_to_end(key)
-            return
+            self._drop(host, entries, key)     # replaced: the new one is the newest
         if self._size >= self.limit:
             self.evict_oldest()
-        self.budget.make_room(self)
+        budget.make_room(self, budget.incoming(documents))
         # (fetched again: making room may have emptied, and so removed, the host's entries)
         entries = self._hosts.get(host)
         if entries is None:
             entries = self._hosts[host] = OrderedDict()
-        entries[key] = _Entry(started, value)
+        budget.hold(documents)
+        entries[key] = _Entry(started, value, documents)
         self._size += 1
         self._counts.add(host)
         self.budget.used += 1
@@ -148,6 +218,10 @@ class PendingStore(Generic[Value]):
         self.expired += dropped
         return dropped
 
+    def entries(self, host: Host) -> Optional[dict]:
+        """The host's entries by key (read-only; None when it has none)."""
+        return self._hosts.get(host)
+
     def evict_oldest(self) -> None:
         """The host holding the most entries here loses its oldest one (counted)."""
         if self._size:
@@ -164,9 +238,13 @@ class PendingStore(Generic[Value]):
         entries = self._hosts.get(host)
         return [(k, e.value) for k, e in entries.items()] if entries else []
 
+    def hosts(self) -> list[Host]:
+        return list(self._hosts)
+
     def _drop(self, host: Host, entries: "OrderedDict[Hashable, _Entry[Value]]",
               key: Hashable) -> None:
-        del entries[key]
+        entry = entries.pop(key)
+        self.budget.release(entry.documents)
         self._size -= 1
         self._counts.remove(host)
         self.budget.used -= 1

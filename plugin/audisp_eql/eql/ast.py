@@ -136,16 +136,19 @@ class EventQuery:
 
 @dataclass(frozen=True)
 class SubQuery:
-    """One bracketed step of a sequence or sample, with its own join keys."""
+    """One bracketed step of a sequence or sample, with its own join keys;
+    `missing` for a missing-event step written `![...]`."""
     event: EventQuery
     by: Tuple[Expr, ...] = ()
     runs: Optional[int] = None
+    missing: bool = False
 
 
 @dataclass(frozen=True)
 class SequenceQuery:
     by: Tuple[Expr, ...]
-    maxspan: Optional[Tuple[float, str]]  # (amount, unit) as written, e.g. (30, "s")
+    # (amount, unit) as written, e.g. (30, "s"); unit None when none was written
+    maxspan: Optional[Tuple[float, Optional[str]]]
     steps: Tuple[SubQuery, ...]
     until: Optional[SubQuery] = None
     kind = "sequence"

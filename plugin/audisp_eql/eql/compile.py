@@ -21,13 +21,14 @@ same-field leaves under `or`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, FrozenSet, List, Optional, Tuple
+from typing import Any, Callable, FrozenSet, List, Optional, Tuple
 
 from . import ast
 from .cost import and_order, or_order
 from .errors import EqlUnsupported
 from .leaves import compare, in_set, match
 from .merge import merge_or_terms
+from .sequence import compile_sample, compile_sequence
 from .values import compile_values
 
 Predicate = Callable[[dict], bool]
@@ -50,10 +51,15 @@ class CompiledQuery:
     conjuncts: Tuple[Tuple[ast.Expr, Predicate], ...]
 
 
-def compile_query(query: ast.Query) -> CompiledQuery:
+def compile_query(query: ast.Query) -> Any:
+    """A CompiledQuery for an event query; CompiledSequence / CompiledSample
+    (sequence.py: each step compiled here) for the others."""
+    if isinstance(query, ast.SequenceQuery):
+        return compile_sequence(query, compile_query)
+    if isinstance(query, ast.SampleQuery):
+        return compile_sample(query, compile_query)
     if not isinstance(query, ast.EventQuery):
-        raise EqlUnsupported(f"{query.kind} queries are parsed and field-checked but not "
-                             "evaluated yet (only single-event queries are)")
+        raise EqlUnsupported(f"{type(query).__name__} queries are not supported")
     terms = and_order(conjuncts_of(query.condition))
     conjuncts = tuple((term, compile_condition(term)) for term in terms)
     predicate = conjuncts[0][1] if len(conjuncts) == 1 else _all([p for _, p in conjuncts])

@@ -219,8 +219,8 @@ def _build() -> pp.ParserElement:
     runs = (_kw("with").suppress() + _kw("runs").suppress()
             + _expect(pp.Suppress("="), "'='") + _expect(integer, "number of runs"))
     runs.set_parse_action(lambda t: [("runs", int(t[0]))])
-    subquery = (pp.Suppress("[") + event_query + _expect(pp.Suppress("]"), "']'")
-                + pp.ZeroOrMore(by_clause | runs))
+    subquery = (pp.Opt(pp.Literal("!"), default="") + pp.Suppress("[") + event_query
+                + _expect(pp.Suppress("]"), "']'") + pp.ZeroOrMore(by_clause | runs))
     subquery.set_parse_action(_subquery)
     first_subquery = _expect(subquery, "'[' and a subquery")
     timespan = pp.Regex(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?(?![A-Za-z0-9_])")
@@ -251,11 +251,11 @@ def _timespan(text: str) -> tuple:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", text)
     assert m is not None  # the token regex above guarantees the shape
     amount = float(m.group(1)) if "." in m.group(1) else int(m.group(1))
-    return (amount, m.group(2) or "ms")
+    return (amount, m.group(2))   # no unit: an error for the compiler to report
 
 
 def _subquery(toks: pp.ParseResults) -> ast.SubQuery:
-    event, *clauses = toks
+    bang, event, *clauses = toks
     by: tuple = ()
     runs: Optional[int] = None
     for kind, value in clauses:
@@ -263,10 +263,10 @@ def _subquery(toks: pp.ParseResults) -> ast.SubQuery:
             by = value
         else:
             runs = value
-    return ast.SubQuery(event, by, runs)
+    return ast.SubQuery(event, by, runs, missing=bang == "!")
 
 
-def _sequence(toks: pp.ParseResults) -> ast.SequenceQuery:
+def _sequence(text: str, loc: int, toks: pp.ParseResults) -> ast.SequenceQuery:
     by: tuple = ()
     maxspan = None
     steps: List[ast.SubQuery] = []
@@ -275,6 +275,8 @@ def _sequence(toks: pp.ParseResults) -> ast.SequenceQuery:
         if isinstance(item, ast.SubQuery):
             steps.append(item)
         elif item[0] == "by":
+            if maxspan is not None:   # Elasticsearch's rule
+                raise pp.ParseFatalException(text, loc, "specify sequence [by] before [with]")
             by = item[1]
         elif item[0] == "maxspan":
             maxspan = item[1]

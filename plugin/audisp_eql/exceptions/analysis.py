@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any, Iterable, Optional
 
 from ..coverage import possible_variants
-from ..ecs.registry import Catalog, kind_variants
+from ..ecs.registry import Catalog
 from ..eql import compile_query
 from ..rules import Rule
 from .matcher import compile_entry
@@ -43,7 +43,7 @@ class _Scope:
         # Only the kinds of document the rule itself may match on.
         self.variants = possible_variants(query, catalog, compile_query) \
             if query is not None else [v for c in wanted for kind in catalog.kinds_of(c)
-                                       for v in kind_variants(kind, c)]
+                                       for v in catalog.kind_variants(kind, c)]
         names = sorted(c for c in wanted if c)
         self.what = f"audisp-eql's {'/'.join(names)} documents" if names else "audisp-eql's documents"
 

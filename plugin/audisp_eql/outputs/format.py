@@ -111,6 +111,11 @@ def format_text(alert: Mapping[str, Any]) -> str:
         if value is None or value == []:
             continue
         parts.append(f"{key}={_text_value(value)}")
+    ancestors = lookup(alert, "kibana.alert.ancestors")
+    if isinstance(ancestors, list) and ancestors:
+        # A sequence: every event it matched, for `ausearch --event`.
+        ids = [str(a.get("id")) for a in ancestors if isinstance(a, Mapping)]
+        parts.append(f"events={_quote(safe_text(' '.join(ids)))}")
     return " ".join(parts)
 
 

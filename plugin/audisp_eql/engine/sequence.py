@@ -1,0 +1,408 @@
+"""`sequence` rules on a live stream, with Elasticsearch's semantics.
+
+For one rule, per host and join key (the host's documents in arrival order,
+time in integer milliseconds of each host's own clock):
+
+- an event matching the first positive step starts a pending sequence,
+  replacing the one pending there for that key; one matching step i takes
+  the sequence pending at step i-1 (which leaves that step whatever
+  happens), drops it if the event is more than `maxspan` after its first
+  event (inclusive window), else extends it: complete after the last step,
+  else pending at step i, replacing what was there. Steps are offered an
+  event from the last to the first, each against the state before the
+  event, so an event never follows itself and `[A] with runs=3` over five
+  A's gives (1,2,3), (2,3,4), (3,4,5). With single-valued keys an event
+  completes at most one sequence of a rule; a multi-valued key field gives
+  one key per value combination (at most limits.MAX_KEY_COMBINATIONS;
+  the rest are dropped and counted), each its own sequence.
+- `until`: an event matching it deletes every pending sequence of its key,
+  after the steps had it (what it completes stands; what it starts or
+  advances dies).
+- missing events `![q]` (timestamps compared strictly, as Elasticsearch
+  does): between two steps, a q event of the key strictly between them
+  dooms the sequence, which still advances and replaces (as in ES, the
+  check is at completion); before the first step, the latest q before it
+  (L) rejects the match when the last event is within maxspan of L; after
+  the last step, the match waits until the host's time passes the window
+  (first event + maxspan, or L + maxspan) and is dropped by a q event
+  after its last event inside the window, emitted otherwise (at end of
+  input at the latest: `flush`).
+- A rule without maxspan is bounded by its look-back window (`from`).
+
+State lives in PendingStores (state.py): one per step but the last, one
+for leading misses, one for matches waiting on a trailing window.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import replace
+from typing import Any, Iterable, Optional
+
+from .. import limits
+from ..eql import ast
+from ..eql.sequence import CompiledSequence, JoinKey, Stage
+from ..rules import Rule
+from .engine import Guards, Match, host_of
+from .rule_errors import RuleErrors
+from .state import Host, PendingStore, StateBudget
+
+Document = dict[str, Any]
+_SLACK = 0.002   # seconds: stores expire a little late; the exact test is in milliseconds
+
+# The order in which one event's steps act: misses, then positive steps from
+# the last to the first, then until.
+_TRAILING, _MIDDLE, _LEADING, _POSITIVE, _UNTIL = range(5)
+
+
+def bounded_keys(stage: Stage, doc: Document, budget: StateBudget) -> list[JoinKey]:
+    """The event's join keys for `stage`, at most limits.MAX_KEY_COMBINATIONS."""
+    keys = stage.keys(doc)
+    if keys.__class__ is list and len(keys) <= 1:   # type: ignore[arg-type]
+        return keys                                   # type: ignore[return-value]
+    if keys.__class__ is tuple and len(keys) <= 1:   # type: ignore[arg-type]
+        return list(keys)
+    limit = limits.MAX_KEY_COMBINATIONS
+    taken = list(itertools.islice(keys, limit + 1))
+    if len(taken) > limit:
+        budget.dropped += 1
+        del taken[limit:]
+    return taken
+
+
+def _guarded(condition: Any, has_state: Any) -> Any:
+    """`condition` and the step's state term (see SequenceMatcher)."""
+    predicate = condition.predicate
+    return replace(condition, predicate=lambda doc: predicate(doc) and has_state(doc),
+                   conjuncts=condition.conjuncts + ((STATE_TERM, has_state),))
+
+
+class _Partial:
+    """A pending (or completed) sequence: its events and times (ms)."""
+
+    __slots__ = ("events", "first", "last", "miss_after", "doomed", "lead")
+
+    def __init__(self, events: tuple, first: int, last: int, doomed: bool,
+                 lead: Optional[int]) -> None:
+        self.events = events
+        self.first = first
+        self.last = last
+        self.miss_after: Optional[int] = None   # earliest middle miss after `last`
+        self.doomed = doomed                    # a gap held a miss (M1)
+        self.lead = lead                        # latest leading miss before `first`
+
+
+class _Waiting:
+    __slots__ = ("partial", "deadline")
+
+    def __init__(self, partial: _Partial, deadline: int) -> None:
+        self.partial = partial
+        self.deadline = deadline
+
+
+class _Act:
+    """What one step does with an event, in the order of `_plan`."""
+
+    __slots__ = ("kind", "order", "step", "stage", "index", "guard")
+
+    def __init__(self, kind: int, order: int, step: int, stage: Stage) -> None:
+        self.kind, self.order, self.step, self.stage = kind, order, step, stage
+        self.index = -1                                # its condition in `conditions`
+        self.guard: tuple[PendingStore[Any], ...] = ()  # state it needs (none: starts some)
+
+
+# The state term of a guarded step, as the index sees it: a field no document
+# has, so that it is a residual term (never a cached gate or key term), cheap.
+STATE_TERM = ast.Field(("@sequence", "state"))
+
+
+class SequenceMatcher:
+    """One sequence rule; the engine gives it the events matching its steps.
+
+    Every step is a condition of the engine's index (`conditions`). A step
+    that starts state (the first positive step, a leading miss) is the plain
+    condition; any other step can only act on state already there for the
+    event's key (a sequence pending at the step before, one waiting in a gap
+    or on a trailing window), so its condition carries one more `and` term,
+    "this event's key has that state", which the index's adaptive `and`
+    learns to test first: a broad later step (`[process where true]`)
+    costs one dictionary lookup per event. The state term reads the state
+    before the event (the index runs before `hits`), which is what each
+    step sees in Elasticsearch's order; `until`, which must see the
+    sequences the same event started, is a plain condition."""
+
+    def __init__(self, rule: Rule, budget: StateBudget, errors: RuleErrors) -> None:
+        compiled: CompiledSequence = rule.compiled
+        self.rule = rule
+        self.budget = budget
+        span = compiled.maxspan_ms
+        self.span = span if span is not None else int(min(
+            rule.lookback, limits.MAX_STATE_SECONDS) * 1000)
+        store_span = self.span / 1000 + _SLACK
+        positives = [s for s in compiled.stages if not s.missing]
+        self._last_step = len(positives) - 1
+        name = rule.rule_id
+        self._pending = [PendingStore(f"{name}/{i}", budget, store_span)
+                         for i in range(self._last_step)]
+        first, last = positives[0].position, positives[-1].position
+        acts = []
+        for stage in compiled.stages:
+            if not stage.missing:
+                acts.append(_Act(_POSITIVE, -stage.position, positives.index(stage), stage))
+            elif stage.position < first:
+                acts.append(_Act(_LEADING, 0, 0, stage))
+            elif stage.position > last:
+                acts.append(_Act(_TRAILING, 0, 0, stage))
+            else:   # the sequence waiting in the gap is pending at the previous positive step
+                gap = sum(p.position < stage.position for p in positives) - 1
+                acts.append(_Act(_MIDDLE, 0, gap, stage))
+        if compiled.until is not None:
+            acts.append(_Act(_UNTIL, 0, 0, compiled.until))
+        kinds = {a.kind for a in acts}
+        self._leads = PendingStore(f"{name}/lead", budget, store_span) \
+            if _LEADING in kinds else None
+        self._waiting = PendingStore(f"{name}/waiting", budget, store_span) \
+            if _TRAILING in kinds else None
+        self._plan = tuple(sorted(acts, key=lambda a: (a.kind, a.order, a.step)))
+        self.guards = Guards()   # the engine may share one switch among matchers
+        self.conditions = self._wire(compiled.conditions)
+        self._due: dict[Host, list[tuple[int, int, JoinKey]]] = {}
+        self._tickets = itertools.count()
+        self.timed = self._waiting is not None   # called on every event: windows to confirm
+        self._stores = [s for s in (*self._pending, self._leads, self._waiting) if s is not None]
+
+    def _wire(self, compiled: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The conditions the index evaluates: plain ones shared between steps,
+        a guarded one per step that needs state."""
+        conditions: list[Any] = []
+        plain: dict[int, int] = {}
+        for act in self._plan:
+            kind = act.kind
+            if kind in (_LEADING, _UNTIL) or (kind == _POSITIVE and act.step == 0):
+                act.index = plain.get(act.stage.condition, -1)
+                if act.index < 0:
+                    act.index = plain[act.stage.condition] = len(conditions)
+                    conditions.append(compiled[act.stage.condition])
+        for act in self._plan:
+            kind = act.kind
+            if act.index >= 0:
+                continue
+            act.guard = ((self._waiting,) if kind == _TRAILING else   # type: ignore[assignment]
+                         (self._pending[act.step - 1],) if kind == _POSITIVE else
+                         (self._pending[act.step],))
+            if act.stage.condition in plain:
+                # the same condition as a step that starts state (`with runs=N`):
+                # evaluated once, plainly; `hits` checks the state
+                act.index = plain[act.stage.condition]
+                continue
+            act.index = len(conditions)
+            conditions.append(_guarded(compiled[act.stage.condition], self._state_term(act)))
+        return tuple(conditions)
+
+    def _state_term(self, act: _Act) -> Any:
+        store = act.guard[0]
+        keys = act.stage.keys
+        limit = limits.MAX_KEY_COMBINATIONS
+
+        def has_state(doc: Document) -> bool:
+            if not self.guards.enabled:     # (the engine's switch, set after construction)
+                return True
+            entries = store.entries(host_of(doc))
+            if not entries:
+                return False
+            return any(k in entries for k in itertools.islice(keys(doc), limit))
+        return has_state
+
+    # -- the engine's interface -------------------------------------------------------
+    def hits(self, doc: Document, host: Host, now: float, which: Iterable[int]) -> list[Match]:
+        """`doc` (event time `now`, seconds) matched the `conditions` in
+        `which` (maybe none: the rule waits on a trailing window)."""
+        now_ms = int(round(now * 1000))
+        # Expiry is the engine's periodic `advance` (and exact, in ms, below); a
+        # match waiting on a trailing window is confirmed before anything else.
+        matches = self._confirm(host, now_ms) if self._waiting else []
+        budget = self.budget
+        for act in self._plan:
+            if act.index not in which:
+                continue
+            keys = bounded_keys(act.stage, doc, budget)
+            if act.guard:   # only the keys that have state (the index saw one)
+                entries = act.guard[0].entries(host)
+                keys = [k for k in keys if k in entries] if entries else []
+            if not keys:
+                continue
+            kind = act.kind
+            if kind == _POSITIVE:
+                for key in keys:
+                    self._step(host, key, act.step, doc, now, now_ms, matches)
+            elif kind == _MIDDLE:
+                self._miss_between(host, keys, act.step, now, now_ms)
+            elif kind == _LEADING:
+                self._miss_before(host, keys, now, now_ms)
+            elif kind == _TRAILING:
+                self._miss_after(host, keys, now, now_ms)
+            else:
+                for key in keys:
+                    for store in self._pending:
+                        store.pop(host, key)
+        return matches
+
+    def advance(self, host: Host, now: float) -> list[Match]:
+        """The host's time is `now`: matches whose trailing window has passed,
+        and state past its span dropped."""
+        matches = self._confirm(host, int(round(now * 1000))) if self._waiting else []
+        for store in self._stores:
+            store.expire(host, now)
+        return matches
+
+    def flush(self) -> list[Match]:
+        """End of input: every match still waiting on a trailing window stands."""
+        waiting = self._waiting
+        if waiting is None:
+            return []
+        found: list[tuple[int, int, Match]] = []
+        for host in waiting.hosts():
+            for key, entries in waiting.items(host):
+                waiting.pop(host, key)
+                for entry in entries:
+                    found.append((entry.deadline, len(found),
+                                  Match(self.rule, entry.partial.events, key)))
+        self._due.clear()
+        return [match for _, _, match in sorted(found, key=lambda f: f[:2])]
+
+    # -- positive steps ----------------------------------------------------------------
+    def _step(self, host: Host, key: JoinKey, step: int, doc: Document,
+              now: float, now_ms: int, matches: list[Match]) -> None:
+        # What state holds of `doc` (`StateBudget.keep`: maybe a bounded copy) is
+        # only asked for when it will be held: a step matching every exec must
+        # not weigh every exec.
+        last_step = self._last_step
+        if step == 0:
+            lead = self._lead_before(host, key, now, now_ms) if self._leads else None
+            if last_step == 0:
+                self._complete(host, key, _Partial((doc,), now_ms, now_ms, False, lead),
+                               doc, now, matches)
+            else:
+                partial = _Partial((self.budget.keep(doc),), now_ms, now_ms, False, lead)
+                self._pending[0].put(host, key, partial, now, partial.events)
+            return
+        below = self._pending[step - 1]
+        previous = below.pop(host, key)
+        if previous is None:
+            return
+        if now_ms - previous.first > self.span:
+            below.expired += 1
+            return
+        doomed = previous.doomed or (previous.miss_after is not None
+                                     and previous.miss_after < now_ms)
+        if step == last_step:
+            partial = _Partial(previous.events + (doc,), previous.first, now_ms, doomed,
+                               previous.lead)
+            self._complete(host, key, partial, doc, now, matches)
+        else:
+            partial = _Partial(previous.events + (self.budget.keep(doc),), previous.first,
+                               now_ms, doomed, previous.lead)
+            self._pending[step].put(host, key, partial, previous.first / 1000, partial.events)
+
+    def _complete(self, host: Host, key: JoinKey, partial: _Partial, doc: Document,
+                  now: float, matches: list[Match]) -> None:
+        if partial.doomed:
+            return
+        lead = partial.lead
+        if self._waiting is None:
+            if lead is None or partial.last - lead > self.span:
+                matches.append(Match(self.rule, partial.events, key))
+            return
+        if self._leads is not None and lead is None:
+            matches.append(Match(self.rule, partial.events, key))
+            return
+        deadline = (lead if lead is not None else partial.first) + self.span
+        if deadline <= partial.last:    # no event can come after the last one and still count
+            matches.append(Match(self.rule, partial.events, key))
+            return
+        partial.events = partial.events[:-1] + (self.budget.keep(doc),)   # held now
+        self._wait(host, key, _Waiting(partial, deadline))
+
+    # -- missing events ----------------------------------------------------------------
+    def _miss_between(self, host: Host, keys: list[JoinKey], gap: int, now: float,
+                      now_ms: int) -> None:
+        store = self._pending[gap]
+        for key in keys:
+            partial = store.get(host, key, now)
+            if partial is not None and partial.miss_after is None and now_ms > partial.last:
+                partial.miss_after = now_ms
+
+    def _miss_before(self, host: Host, keys: list[JoinKey], now: float, now_ms: int) -> None:
+        leads = self._leads
+        assert leads is not None
+        for key in keys:
+            seen = leads.get(host, key, now)
+            if seen is None:
+                leads.put(host, key, (now_ms, None), now)
+            elif seen[0] != now_ms:   # the two latest distinct times
+                leads.put(host, key, (now_ms, seen[0]), now)
+
+    def _lead_before(self, host: Host, key: JoinKey, now: float, now_ms: int) -> Optional[int]:
+        assert self._leads is not None
+        seen = self._leads.get(host, key, now)
+        if seen is None:
+            return None
+        latest, previous = seen
+        if latest < now_ms:
+            return latest
+        return previous if previous is not None and previous < now_ms else None
+
+    def _miss_after(self, host: Host, keys: list[JoinKey], now: float, now_ms: int) -> None:
+        waiting = self._waiting
+        assert waiting is not None
+        for key in keys:
+            entries = waiting.pop(host, key)
+            if entries is None:
+                continue
+            kept = [e for e in entries if not e.partial.last < now_ms <= e.deadline]
+            if kept:
+                self._put_waiting(host, key, kept)
+
+    # -- matches waiting on a trailing window ---------------------------------------------
+    def _wait(self, host: Host, key: JoinKey, entry: _Waiting) -> None:
+        waiting = self._waiting
+        assert waiting is not None
+        entries = waiting.pop(host, key) or []
+        entries.append(entry)
+        if len(entries) > limits.MAX_UNCONFIRMED_PER_KEY:
+            del entries[0]
+            self.budget.dropped += 1
+        self._put_waiting(host, key, entries)
+        due = self._due.setdefault(host, [])
+        heapq.heappush(due, (entry.deadline, next(self._tickets), key))
+        if len(due) > 4 * len(waiting) + 64:   # drop tickets of entries gone meanwhile
+            due[:] = [(e.deadline, next(self._tickets), k)
+                      for k, es in waiting.items(host) for e in es]
+            heapq.heapify(due)
+
+    def _put_waiting(self, host: Host, key: JoinKey, entries: list[_Waiting]) -> None:
+        assert self._waiting is not None
+        base = min(e.deadline for e in entries) - self.span
+        held = tuple(d for e in entries for d in e.partial.events)
+        self._waiting.put(host, key, entries, base / 1000, held)
+
+    def _confirm(self, host: Host, now_ms: int) -> list[Match]:
+        due = self._due.get(host)
+        matches: list[Match] = []
+        waiting = self._waiting
+        assert waiting is not None
+        while due and due[0][0] < now_ms:
+            _deadline, _ticket, key = heapq.heappop(due)
+            entries = waiting.pop(host, key)
+            if entries is None:
+                continue
+            for entry in sorted(entries, key=lambda e: e.deadline):
+                if entry.deadline < now_ms:
+                    matches.append(Match(self.rule, entry.partial.events, key))
+            rest = [e for e in entries if e.deadline >= now_ms]
+            if rest:
+                self._put_waiting(host, key, rest)
+        if due is not None and not due:
+            del self._due[host]
+        return matches
