@@ -36,6 +36,16 @@ class BoundSockets:
             self._entries.popitem(last=False)
             self.evicted += 1
 
+    def peek_local(self, node: Optional[str], pid: int, ppid: Optional[int],
+                   fd: int) -> Optional[SocketAddress]:
+        """What `local` would return, without using the entry (no LRU move)."""
+        for owner in (pid, ppid):
+            if owner is not None:
+                found = self._entries.get((node, owner, fd))
+                if found is not None:
+                    return found
+        return None
+
     def local(self, node: Optional[str], pid: int, ppid: Optional[int],
               fd: int) -> Optional[SocketAddress]:
         """The address `fd` of `pid` (or of its parent, for a forked child) was bound to."""

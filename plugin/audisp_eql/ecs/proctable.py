@@ -52,6 +52,18 @@ class ProcessInfo:
         return ProcessInfo(self.executable, self.name, self.args, self.user_id, self.group_id,
                            self.working_directory, self.interactive, ident)
 
+    def __reduce__(self) -> tuple:
+        # (scan --jobs sends entries between processes: by their fields, at C speed)
+        return (ProcessInfo, (self.executable, self.name, self.args, self.user_id,
+                              self.group_id, self.working_directory, self.interactive,
+                              self.entity_id))
+
+    def same(self, other: Optional["ProcessInfo"]) -> bool:
+        """Whether `other` describes the process exactly as this one does
+        (what a document built from either would show)."""
+        return other is self or (other is not None and all(
+            getattr(self, name) == getattr(other, name) for name in ProcessInfo.__slots__))
+
     @property
     def command_line(self) -> str:
         return " ".join(self.args)
@@ -120,6 +132,11 @@ class ProcessTable:
         if from_proc and self._proc_fallback and node is None:
             return self._from_proc(pid, event_time)
         return None
+
+    def peek(self, node: Optional[str], pid: int) -> Optional[ProcessInfo]:
+        """The entry `get` would return, without using it (no LRU move, no /proc)."""
+        entries = self._nodes.get(node)
+        return entries.get(pid) if entries is not None else None
 
     def put(self, node: Optional[str], pid: int, info: ProcessInfo) -> None:
         shared = self._shared

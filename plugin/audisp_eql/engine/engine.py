@@ -165,6 +165,19 @@ class Engine:
         found = self.single.match(doc)
         if not self._stateful:
             return [Match(rule, (doc,)) for rule in found]
+        matches, hits = self.split(doc, found)
+        return self.stateful(doc, matches, hits)
+
+    @property
+    def needs_every_document(self) -> bool:
+        """Whether some stateful matcher wants documents no condition matched
+        (a timed window, or a matcher without conditions)."""
+        return bool(self._timed or self._plain)
+
+    def split(self, doc: Document,
+              found: list[Rule]) -> tuple[list[Match], Optional[dict[int, list[int]]]]:
+        """The index's answer for `doc` as the single-event rules' matches and
+        the steps of stateful matchers it matched (matcher -> conditions; None: none)."""
         steps = self._steps
         matches: list[Match] = []
         hits: Optional[dict[int, list[int]]] = None
@@ -176,6 +189,12 @@ class Engine:
                 if hits is None:
                     hits = {}
                 hits.setdefault(step[0], []).append(step[1])
+        return matches, hits
+
+    def stateful(self, doc: Document, matches: list[Match],
+                 hits: Optional[dict[int, list[int]]]) -> list[Match]:
+        """After the index: the stateful matchers' part for `doc` (its clock,
+        expiry, `hits`), appended to the single-event `matches`."""
         if hits is None and not self._timed and not self._plain:
             return matches       # no stateful rule looks at this document
         host = host_of(doc)
@@ -201,6 +220,10 @@ class Engine:
             if called:
                 matches.extend(called)
         return matches
+
+    def stateful_matcher(self, number: int) -> Any:
+        """The stateful matcher a `split` hit names by number."""
+        return self._stateful[number]
 
     def _indexed(self, doc: Document, host: Optional[str], now: float,
                  hits: dict[int, list[int]]) -> list[Match]:
