@@ -9,7 +9,7 @@ import marshal
 
 from audisp_eql import limits
 from audisp_eql.engine.state import PendingStore, StateBudget
-from audisp_eql.engine.weight import MARSHAL_FACTOR, held_form, trimmed, walked_weight, weight
+from audisp_eql.engine.weight import MARSHAL_FACTOR, MARSHAL_VERSION, held_form, trimmed, walked_weight, weight
 from harness.streams import event, ids, make_rule, run
 
 
@@ -19,7 +19,7 @@ def doc(n: int, size: int = 10) -> dict:
 
 def test_weight_is_marshal_based_and_walks_what_marshal_refuses() -> None:
     d = doc(1, 1000)
-    assert weight(d) == MARSHAL_FACTOR * len(marshal.dumps(d))
+    assert weight(d) == MARSHAL_FACTOR * len(marshal.dumps(d, MARSHAL_VERSION))
     deep: dict = {}
     node = deep
     for _ in range(5000):            # deeper than marshal goes

@@ -25,6 +25,11 @@ from typing import Any
 from .. import limits
 
 MARSHAL_FACTOR = 5   # tracemalloc: a process start retains ~4.6x its marshal size
+# marshal format 2 writes no back-references (3 and later refer to an object seen
+# earlier in the same dump), so a document's size is its content's alone, not a
+# function of which of its objects happen to be shared (caches, the process table):
+# every process of `scan --jobs` weighs a document as one process does.
+MARSHAL_VERSION = 2
 _STR = 49          # sys.getsizeof("")
 _CONTAINER = 64    # list/tuple header; a dict is counted as this plus its slots
 _SLOT = 8
@@ -35,7 +40,7 @@ def weight(doc: Any, stop: int = 1 << 62) -> int:
     """Estimated bytes of `doc` and everything in it (when walking, it stops
     counting past `stop`)."""
     try:
-        return MARSHAL_FACTOR * len(marshal.dumps(doc))
+        return MARSHAL_FACTOR * len(marshal.dumps(doc, MARSHAL_VERSION))
     except (ValueError, TypeError):    # too deep to marshal, or an odd type (input)
         return walked_weight(doc, stop)
 
@@ -46,7 +51,7 @@ def held_form(doc: Any, heavy: int) -> tuple[Any, int, bool]:
     fill memory pages together instead of each pinning pages of short-lived
     ones), or a trimmed copy when it weighs more than `heavy`."""
     try:
-        data = marshal.dumps(doc)
+        data = marshal.dumps(doc, MARSHAL_VERSION)
     except (ValueError, TypeError):    # too deep to marshal, or an odd type (input)
         size = walked_weight(doc, heavy)
     else:

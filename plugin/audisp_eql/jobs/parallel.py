@@ -27,6 +27,7 @@ parallel part: what is left is done here, as with --jobs 1.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from typing import Any, Callable, Optional, Sequence
 
@@ -37,6 +38,19 @@ from ..pipeline import Pipeline, build_pipeline
 from ..source.event import AuditEvent
 from .tracking import Op, RecordingBound, RecordingTable, apply, bound_of, verify
 from .worker import worker_main
+
+
+# Tests cut batches tiny (a few events), so that parents and children, and
+# the steps of sequences, fall into different workers' batches.
+BATCH_ENV = "AUDISP_EQL_JOBS_BATCH"
+
+
+def batch_events() -> int:
+    """Events per batch: limits.JOBS_BATCH_EVENTS, or $AUDISP_EQL_JOBS_BATCH (at least 1)."""
+    try:
+        return max(1, int(os.environ.get(BATCH_ENV) or limits.JOBS_BATCH_EVENTS))
+    except ValueError:
+        return limits.JOBS_BATCH_EVENTS
 
 
 class Deferred:
@@ -85,6 +99,7 @@ class ParallelPipeline(Pipeline):
         self._rules = self.engine.single.rules
         self._batch: list[Any] = []
         self._batch_events = 0
+        self._batch_limit = batch_events()
         self._in_flight: deque[tuple[int, list[Any]]] = deque()
         self._sent = 0
         context = multiprocessing.get_context("fork")
@@ -102,12 +117,13 @@ class ParallelPipeline(Pipeline):
 
     # -- what the source hands on ------------------------------------------------------
     def _events(self, events: list[AuditEvent]) -> None:
-        if not events:
-            return
-        self._batch.extend(events)
-        self._batch_events += len(events)
-        if self._batch_events >= limits.JOBS_BATCH_EVENTS:
-            self._dispatch()
+        while events:
+            room = self._batch_limit - self._batch_events
+            taken, events = events[:room], events[room:]
+            self._batch.extend(taken)
+            self._batch_events += len(taken)
+            if self._batch_events >= self._batch_limit:
+                self._dispatch()
 
     def defer(self, call: Callable[..., None]) -> Callable[..., None]:
         """`call`, given out in input order (for callbacks about the input)."""
