@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
@@ -125,3 +126,32 @@ def count_events(log: Path) -> int:
                 events += 1
                 last = ident
     return events
+
+
+@dataclass(frozen=True)
+class ScanRun:
+    measured: Measured
+    alerts_out: int
+    status: int
+
+
+def run_scan_on_file(log: Path, workdir: Path, rule_paths: Sequence[Path], jobs: int) -> ScanRun:
+    """`audisp-eql scan --jobs N` over one file, alerts as JSON lines to a file; CPU
+    counts the worker processes too (they are waited for). Exit 1 (alerts) is success;
+    2 only from a rule file that did not load (reported in stderr)."""
+    import sys
+    workdir.mkdir(parents=True, exist_ok=True)
+    alerts = workdir / f"scan-{jobs}.jsonl"
+    argv = [sys.executable, "-m", "audisp_eql.cli", "scan", "--jobs", str(jobs), "--quiet",
+            "--format", "json"]
+    for path in rule_paths:
+        argv += ["--rules", str(path)]
+    argv.append(str(log))
+    with open(alerts, "wb") as out:
+        measured = run_measured(argv, subprocess.DEVNULL, out, sample=True)
+    if measured.returncode not in (0, 1, 2):
+        raise RuntimeError(f"scan --jobs {jobs} exited {measured.returncode}: "
+                           f"{measured.stderr_tail}")
+    result = ScanRun(measured, count_lines(alerts), measured.returncode)
+    alerts.unlink(missing_ok=True)
+    return result

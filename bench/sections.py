@@ -12,6 +12,7 @@ from .report import Report
 
 # The issue's targets, printed beside the figures they apply to.
 TARGET_E2E_RATIO = 2.0
+SCAN_JOBS = 2                     # the parallel scan's figure: scan --jobs 2
 TARGET_EVAL_RATIO = 50.0
 TARGET_PEAK_RSS_MIB = 64.0
 TARGET_LIVE_RATE = 2000.0
@@ -49,7 +50,7 @@ def _require_pipeline() -> None:
 
 def end_to_end(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     from .laurel_peer import laurel_path, run_laurel
-    from .ours import count_events, run_plugin_on_file
+    from .ours import count_events, run_plugin_on_file, run_scan_on_file
 
     _require_pipeline()
     rules = _engine_rules(args)
@@ -73,6 +74,17 @@ def end_to_end(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                    f"cpu {ours.measured.user_s + ours.measured.sys_s:.2f} s; "
                    f"{ours.alerts_out} alerts; {len(rules)} rules; plugin status {ours.status}")
         report.add(f"{name}_ours_peak_rss", ours.measured.peak_kib / 1024, "MiB", "VmHWM")
+        scans = {}
+        if name == "e2e":
+            # `scan` over the same file, one process and --jobs 2 (workers' CPU included)
+            for jobs in (1, SCAN_JOBS):
+                run = run_scan_on_file(log, workdir / "scan", rules, jobs)
+                scans[jobs] = events / run.measured.wall_s
+                report.add(f"{name}_scan_jobs{jobs}_events_per_s", scans[jobs], "events/s",
+                           f"scan --jobs {jobs}: {run.measured.wall_s:.2f} s wall incl. start-up, "
+                           f"cpu {run.measured.user_s + run.measured.sys_s:.2f} s (workers "
+                           f"included), {run.alerts_out} alerts, exit {run.status}, peak RSS "
+                           f"{run.measured.peak_kib / 1024:.0f} MiB (merging process)")
         if not have_laurel:
             continue
         peer = run_laurel(log, workdir / "laurel")
@@ -84,6 +96,11 @@ def end_to_end(args: argparse.Namespace, report: Report, workdir: Path) -> None:
         ratio = ours_rate / peer_rate
         report.add(f"{name}_ratio_ours_to_laurel", ratio, "x",
                    _target(ratio >= TARGET_E2E_RATIO, f">= {TARGET_E2E_RATIO:g}x"))
+        for jobs, rate in scans.items():
+            ratio = rate / peer_rate
+            target = TARGET_E2E_RATIO if jobs > 1 else 1.0
+            report.add(f"{name}_ratio_scan_jobs{jobs}_to_laurel", ratio, "x",
+                       _target(ratio >= target, f">= {target:g}x"))
         log.unlink()
 
 
@@ -145,7 +162,7 @@ def sequences(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     alternating, fastest of SEQUENCE_ROUNDS each), and the plugin's memory when
     a stream starts a new sequence with every event."""
     from .memory import stream_into_plugin
-    from .ours import count_events, run_plugin_on_file
+    from .ours import count_events, run_plugin_on_file, run_scan_on_file
 
     _require_pipeline()
     corpus = _corpus(args)
