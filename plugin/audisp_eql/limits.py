@@ -109,7 +109,7 @@ MAX_RATE_WINDOWS = 16384          # rate-limit windows, one per (rule, host) tha
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all
 MAX_JOBS = 64                     # scan --jobs: worker processes at most
-JOBS_BATCH_EVENTS = 2000          # scan --jobs: audit events per batch a worker builds and matches
+JOBS_BATCH_EVENTS = 5000          # scan --jobs: audit events per batch a worker builds and matches
 JOBS_BATCHES_AHEAD = 2            # scan --jobs: batches sent to each worker before its oldest returns
 
 # -- offline report (report/): counts stay exact, what is listed is bounded ---------
