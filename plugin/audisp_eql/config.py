@@ -85,8 +85,12 @@ class Config:
     stdout: StdoutConfig = field(default_factory=StdoutConfig)
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+# The name starts and ends on a non-space, so the spaces around it have one
+# owner (a lazy name that could end in spaces was quadratic on them).
+_HEADER = re.compile(r"^[ \t]*(\[\[?)[ \t]*([^\]\s](?:[^\]]*[^\]\s])?)[ \t]*\]\]?[ \t]*(#.*)?$")
+# Words of a (dotted, quoted) key separated by single runs of spaces: a lazy
+# group that could also eat the spaces was quadratic on a line of spaces.
+_KEY = re.compile(r"^[ \t]*([A-Za-z0-9_\-\.\"']+(?:[ \t]+[A-Za-z0-9_\-\.\"']+)*)[ \t]*=")
 
 
 class _KeyLines:

@@ -15,6 +15,11 @@ Two eviction policies, and only two:
 Modules read a limit when they build the structure it bounds (or, for the
 module-level caches, each time they fill up), never copy it at import time:
 the tests shrink these values to drive every structure past its bound.
+
+Memory is bounded in bytes, not only in entries: a bound on entries alone
+lets one entry grow with the input (an argv of 3 x 100 kB held 16384 times).
+Text is measured in characters (`*_CHARS`; audit text is ASCII or escaped,
+one byte each), raw input in bytes (`*_BYTES`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold (~2
 READ_CHUNK_BYTES = 1 << 20        # offline reads
 MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
 MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
+MAX_PENDING_BYTES = 32 << 20      # python source: record bytes of events in progress (oldest out)
+MAX_HELD_BYTES = 32 << 20         # auparse source: record bytes auparse may hold
+MAX_ENRICHED_HELD_BYTES = 4 << 20  # auparse source: ENRICHED tails held, with their records' text
+MAX_ECS_DEPTH = 20                # --input ecs: object nesting (Elasticsearch's mapping depth limit)
+MAX_ECS_NUMBER_CHARS = 64         # --input ecs: characters of one JSON number
 
 # -- events -> ECS documents (ecs/) ------------------------------------------------
 MAX_PROCESSES = 16384             # process table entries (LRU, evictions counted)
@@ -43,6 +53,14 @@ MAX_TIMESTAMPS = 1024             # formatted seconds remembered
 MAX_AUDIT_KEYS = 1024             # decoded audit rule keys remembered
 MAX_AUDIT_KEY_LENGTH = 512        # ... only keys up to this many characters
 MAX_RECORD_TYPES = 4096           # record type -> "ends an event" answers remembered
+MAX_CACHE_KEY_CHARS = 64          # syscall numbers, record types: longer ones are not remembered
+MAX_ARG_CHARS = 128 << 10         # one argument in a document (the kernel's MAX_ARG_STRLEN)
+MAX_ARGS_CHARS = 1 << 20          # all arguments of a document; beyond, long ones are cut
+MAX_ARGS_CHARS_STORED = 4096      # argv kept per process table entry (process.parent.args)
+MAX_PATH_CHARS_STORED = 4096      # executable / working directory kept per entry (PATH_MAX)
+MAX_PROCESS_TABLE_CHARS = 16 << 20  # text of all process table entries (LRU, evictions counted)
+PROCESS_ENTRY_OVERHEAD = 512      # ... plus this per entry (the objects around the text)
+MAX_SHARED_STRING_CHARS = 256     # longer strings are not shared between entries
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------
 MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)
@@ -59,6 +77,20 @@ REGEX_MEMORY = 8 << 20            # RE2 memory per rule regex
 LITERAL_SEARCH_MEMORY = 64 << 20  # RE2 set memory for the index's substring search
 LITERAL_SEARCH_LENGTH = 1 << 16   # longer values are assumed to contain every literal
 MAX_INTERVAL_VALUES = 10000       # Lucene <N-M> intervals expanded at most this far
+MAX_LOOKUP_KEY_CHARS = 4096       # program-field lookups with longer values are not remembered
+MAX_HINT_ATOMS = 4096             # values of one index clause; a bigger `or` is not indexed
+
+# -- rule files (rules.py) -- the corpus' largest: 19 kB file, 10 kB query, 347
+# terms, a list of 218 values; these allow several times that, loaded in linear time.
+MAX_RULE_FILE_BYTES = 1 << 20     # one rule file
+MAX_QUERY_CHARS = 64 << 10        # one query
+MAX_QUERY_TERMS = 4096            # nodes of one parsed query
+MAX_LIST_VALUES = 4096            # values of one `in` list or pattern list
+
+# -- configuration (config.py): ranges of the values a config file may set ---------
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_SECONDS = 86400.0      # event_timeout, status_interval, ratelimit interval
+MAX_CONFIG_COUNT = 1_000_000      # burst, queue_size
 
 # -- stateful rules (engine/state.py) ----------------------------------------------
 MAX_PENDING_PER_RULE = 4096       # pending partial matches of one rule (oldest evicted)
@@ -78,25 +110,43 @@ class BoundedCache(dict):  # type: ignore[type-arg]
 
     A dict, so that the hit path is `cache.get(key)` at C speed; `remember`
     is the only way in. The limit is read by name from this module on each
-    fill-up, so a test that lowers it reaches caches made at import time."""
+    fill-up, so a test that lowers it reaches caches made at import time.
 
-    __slots__ = ("limit_name", "clears")
+    With `key_chars_name`, a key longer than that many characters (strings,
+    or the strings in a tuple) is not remembered: the cache's memory is then
+    bounded by entries x that size, whatever the input."""
 
-    def __init__(self, limit_name: str) -> None:
+    __slots__ = ("limit_name", "key_chars_name", "clears")
+
+    def __init__(self, limit_name: str, key_chars_name: str = "") -> None:
         super().__init__()
-        if not isinstance(globals().get(limit_name), int):
-            raise ValueError(f"no limit named {limit_name}")
+        for name in filter(None, (limit_name, key_chars_name)):
+            if not isinstance(globals().get(name), int):
+                raise ValueError(f"no limit named {name}")
         self.limit_name = limit_name
+        self.key_chars_name = key_chars_name
         self.clears = 0
 
     def remember(self, key: Any, value: Any) -> bool:
         """Store an answer; True when the cache was cleared to make room."""
+        if self.key_chars_name and key_chars(key) > globals()[self.key_chars_name]:
+            return False
         cleared = len(self) >= globals()[self.limit_name]
         if cleared:
             self.clear()
             self.clears += 1
         self[key] = value
         return cleared
+
+
+def key_chars(key: Any) -> int:
+    """Characters of a cache key: a string's length, a tuple's strings summed
+    (other items count 1, their size is fixed)."""
+    if key.__class__ is str or key.__class__ is bytes:
+        return len(key)
+    if key.__class__ is tuple:
+        return sum(map(key_chars, key))
+    return 1
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ from typing import BinaryIO, Iterator
 from .. import limits
 from ..escape import safe_text
 
-_ROTATION = re.compile(r"^(.*?)\.(\d+)(\.gz)?$")
+# Greedy: the lazy form retried the suffix at every dot (quadratic in dots).
+_ROTATION = re.compile(r"^(.*)\.(\d+)(\.gz)?$")
 
 
 def rotation_order(paths: list[str]) -> list[str]:
