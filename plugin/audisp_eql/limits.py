@@ -36,9 +36,9 @@ MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold (~2
 READ_CHUNK_BYTES = 1 << 20        # offline reads
 MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
 MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
-MAX_PENDING_BYTES = 32 << 20      # python source: record bytes of events in progress (oldest out)
-MAX_HELD_BYTES = 32 << 20         # auparse source: record bytes auparse may hold
-MAX_ENRICHED_HELD_BYTES = 4 << 20  # auparse source: ENRICHED tails held, with their records' text
+MAX_PENDING_BYTES = 8 << 20       # python source: record bytes of events in progress (oldest out)
+MAX_HELD_BYTES = 4 << 20          # auparse source: record bytes auparse holds (it keeps ~3 copies)
+MAX_ENRICHED_HELD_BYTES = 10 << 20  # auparse source: ENRICHED tails held (twice the above + a read)
 MAX_ECS_DEPTH = 20                # --input ecs: object nesting (Elasticsearch's mapping depth limit)
 MAX_ECS_NUMBER_CHARS = 64         # --input ecs: characters of one JSON number
 

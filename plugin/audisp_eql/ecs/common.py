@@ -29,7 +29,8 @@ class BuildContext:
     hostname: Optional[str] = None        # host.name for records without node=
 
 
-_SYSCALL_NAMES = limits.BoundedCache("MAX_SYSCALL_NAMES")   # (arch, number) come from the input
+# (arch, number) come from the input: only short ones are remembered.
+_SYSCALL_NAMES = limits.BoundedCache("MAX_SYSCALL_NAMES", "MAX_CACHE_KEY_CHARS")
 
 
 def syscall_name(arch: Optional[str], number: Optional[str]) -> Optional[str]:

@@ -2,8 +2,10 @@
 
 Filled from the exec events of the same stream (and fork/clone events, whose
 child starts as a copy of its parent), so a process start can name its
-parent's image and arguments. LRU-bounded. Optionally, in live mode only,
-falls back to /proc for a parent whose exec was not seen.
+parent's image and arguments. LRU-bounded in entries and in characters: argv, executable and
+working directory are kept cut (ecs/truncate.py), so that an attacker's long
+argv cannot grow the table. Optionally, in live mode only, falls back to
+/proc for a parent whose exec was not seen.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections import OrderedDict
 from typing import Optional, Sequence
 
 from .. import limits
+from .truncate import cut_args, cut_text
 
 # Entries share their strings: most processes run one of a few images, as a few
 # users, in a few directories, with common arguments, so entries point at one
 # copy instead of each holding its own (about a third of an entry's memory);
-# bounded by limits.MAX_SHARED_STRINGS, since the input decides how many exist.
+# bounded by limits.MAX_SHARED_STRINGS strings of at most
+# limits.MAX_SHARED_STRING_CHARS, since the input decides how many exist.
 
 
 class ProcessInfo:
@@ -26,19 +30,35 @@ class ProcessInfo:
     holds thousands: args as a tuple, the command line rebuilt on use."""
 
     __slots__ = ("executable", "name", "args", "user_id", "group_id",
-                 "working_directory", "interactive")
+                 "working_directory", "interactive", "args_count", "truncated", "size")
 
     def __init__(self, executable: Optional[str], name: Optional[str], args: Sequence[str],
                  user_id: Optional[str] = None, group_id: Optional[str] = None,
                  working_directory: Optional[str] = None,
                  interactive: Optional[bool] = None) -> None:
-        self.executable = executable
-        self.name = name
+        # Kept beyond its event: cut to the stored bounds, measured in `size`.
+        self.args_count = len(args)
+        args_chars = sum(map(len, args))
+        truncated = False
+        if args_chars > limits.MAX_ARGS_CHARS_STORED:
+            args = cut_args(args, limits.MAX_ARGS_CHARS_STORED,   # type: ignore[assignment]
+                            limits.MAX_ARGS_CHARS_STORED) or args
+            args_chars = sum(map(len, args))
+            truncated = True
         self.args = args
-        self.user_id = user_id              # effective uid, as in process.user.id
-        self.group_id = group_id
-        self.working_directory = working_directory
+        texts = (executable, name, user_id, group_id, working_directory)
+        text_chars = sum(len(v) for v in texts if v is not None)
+        limit = limits.MAX_PATH_CHARS_STORED
+        if text_chars > limit:      # one of them may be too long: cut each
+            cut = [cut_text(v, limit) for v in texts]
+            texts = tuple(v for v, _ in cut)     # type: ignore[assignment]
+            truncated = truncated or any(was_cut for _, was_cut in cut)
+            text_chars = sum(len(v) for v in texts if v is not None)
+        (self.executable, self.name, self.user_id,    # user: effective uid (process.user.id)
+         self.group_id, self.working_directory) = texts
         self.interactive = interactive
+        self.truncated = truncated
+        self.size = limits.PROCESS_ENTRY_OVERHEAD + args_chars + text_chars
 
     @property
     def command_line(self) -> str:
@@ -53,7 +73,7 @@ class ProcessInfo:
         if self.name is not None:
             parent["name"] = self.name
         parent["args"] = list(args)
-        parent["args_count"] = len(args)
+        parent["args_count"] = self.args_count
         parent["command_line"] = " ".join(args)
         if self.user_id is not None:
             parent["user"] = {"id": self.user_id}
@@ -66,15 +86,23 @@ class ProcessInfo:
         return parent
 
 
+def _shared(share, value: Optional[str], longest: int) -> Optional[str]:  # type: ignore[no-untyped-def]
+    return value if value is None or len(value) > longest else share(value, value)
+
+
 class ProcessTable:
     """Processes by (node, pid), least recently used evicted first (counted in
-    `evicted`); `max_entries` 0: limits.MAX_PROCESSES."""
+    `evicted`) when there are more than `max_entries` (0:
+    limits.MAX_PROCESSES) or their text passes limits.MAX_PROCESS_TABLE_CHARS."""
 
     def __init__(self, max_entries: int = 0, proc_fallback: bool = False,
                  proc_root: str = "/proc") -> None:
         self._entries: OrderedDict[tuple[Optional[str], int], ProcessInfo] = OrderedDict()
         self._max = max_entries or limits.MAX_PROCESSES
+        self._max_chars = limits.MAX_PROCESS_TABLE_CHARS
+        self.chars = 0                       # sizes of the entries held
         self._max_shared = limits.MAX_SHARED_STRINGS
+        self._max_shared_chars = limits.MAX_SHARED_STRING_CHARS
         self._max_proc_cache = limits.MAX_PROC_CACHE
         self._proc_fallback = proc_fallback
         self._proc_root = proc_root
@@ -102,21 +130,32 @@ class ProcessTable:
         if len(shared) > self._max_shared:
             shared.clear()
         share = shared.setdefault
-        info.executable = share(info.executable, info.executable)
-        info.name = share(info.name, info.name)
+        longest = self._max_shared_chars
+        info.executable = _shared(share, info.executable, longest)
+        info.name = _shared(share, info.name, longest)
         args = info.args
-        info.args = tuple(map(share, args, args))  # C-level loop: no frame per argument
-        info.user_id = share(info.user_id, info.user_id)
-        info.group_id = share(info.group_id, info.group_id)
-        info.working_directory = share(info.working_directory, info.working_directory)
+        if info.size - limits.PROCESS_ENTRY_OVERHEAD <= longest:
+            info.args = tuple(map(share, args, args))  # C-level loop: no frame per argument
+        else:
+            info.args = tuple(a if len(a) > longest else share(a, a) for a in args)
+        info.user_id = _shared(share, info.user_id, longest)
+        info.group_id = _shared(share, info.group_id, longest)
+        info.working_directory = _shared(share, info.working_directory, longest)
         key = (node, pid)
-        self._entries[key] = info
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        entries = self._entries
+        old = entries.get(key)
+        if old is not None:
+            self.chars -= old.size
+        entries[key] = info
+        entries.move_to_end(key)
+        self.chars += info.size
+        while len(entries) > self._max or (self.chars > self._max_chars and len(entries) > 1):
+            _key, gone = entries.popitem(last=False)
+            self.chars -= gone.size
             self.evicted += 1
 
     def fork(self, node: Optional[str], parent: int, child: int) -> None:
+        # The child's entry is the parent's object, counted again: conservative.
         """A fork/clone child runs its parent's image until it execs."""
         info = self._entries.get((node, parent))
         if info is not None:
@@ -165,6 +204,7 @@ class ProcessTable:
                 exe = None
         except (OSError, ValueError, IndexError):
             return None
+        # Bounded like any entry (ProcessInfo cuts the argv; read at most what it keeps).
         args = tuple(a.decode("utf-8", "backslashreplace")
                      for a in raw_args.rstrip(b"\0").split(b"\0")) if raw_args else ()
         info = ProcessInfo(executable=exe, name=comm.decode("utf-8", "backslashreplace"),

@@ -156,10 +156,12 @@ class AuparseEventSource(LineSplitter):
                 text = text[:seconds[0]] + text[seconds[0]:seconds[1]].zfill(10) + text[seconds[1]:]
                 line = text.encode("utf-8")
             if ENRICHED_SEPARATOR in text:
-                # auparse keeps the ENRICHED part to itself; put it back later.
+                # auparse would keep the ENRICHED part to itself (and a copy of
+                # it): it gets the raw record, the tail waits here to be put back.
                 raw, sep, tail = text.partition(ENRICHED_SEPARATOR)
                 self._hold_enriched(raw, sep + tail)
-                held_bytes += len(raw.encode("utf-8")) + 1
+                line = raw.encode("utf-8")
+                held_bytes += len(line) + 1
             elif record.type != "EOE":
                 held_bytes += len(line) + 1
             valid.append(line)
