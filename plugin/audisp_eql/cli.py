@@ -115,7 +115,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         label = report.name or str(report.path)
         line = f"{report.status:12} {safe_text(label)}"
         if report.rule_id:
-            line += f" [{report.rule_id}]"
+            line += f" [{safe_text(report.rule_id)}]"
         if report.reason:
             line += f": {safe_text(report.reason)}"
         out.write(line + "\n")
