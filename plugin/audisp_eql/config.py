@@ -3,6 +3,10 @@
 tomllib reports syntax errors with a line but not where a bad *value* is, so
 `_KeyLines` indexes the text itself: for every `[table]` / `[[array]]` and
 `key =` it remembers the line, and schema errors point there.
+
+Every value is checked by type and range before use (limits.py holds the
+ranges): whatever a config file holds gives a Config or a ConfigError, never
+another exception, so a bad reload keeps the running configuration.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.9/3.10
     import tomli as tomllib
 
+from . import limits
 from .outputs.format import FORMATS
 from .outputs.syslog import FACILITIES
 from .trust import UntrustedPathError, check_trusted
@@ -207,6 +212,20 @@ def _not_negative(v: Any) -> Optional[str]:
     return None if v >= 0 else "must not be negative"
 
 
+def _number(x: float) -> str:
+    return str(int(x)) if x == int(x) else str(x)
+
+
+def _between(low: float, high_name: str) -> Callable[[Any], Optional[str]]:
+    """From `low` to the limit named `high_name` (read when checked)."""
+    def check(v: Any) -> Optional[str]:
+        high = getattr(limits, high_name)
+        if not math.isfinite(v) or not low <= v <= high:
+            return f"must be a finite number from {_number(low)} to {_number(high)}"
+        return None
+    return check
+
+
 def _absolute(v: Any) -> Optional[str]:
     return None if v.startswith("/") else "must be an absolute path"
 
@@ -236,11 +255,14 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.event_action = plugin.get("event_action", str, cfg.event_action, _one_of(ACTIONS))
     cfg.parent_from_proc = plugin.get("parent_from_proc", bool, cfg.parent_from_proc)
     cfg.user = plugin.get("user", str, cfg.user)
-    cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, _not_negative)
-    cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, _positive)
+    cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval,
+                                     _between(0, "MAX_CONFIG_SECONDS"))
+    # auparse counts the timeout in whole seconds: at least one.
+    cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout,
+                                   _between(1, "MAX_CONFIG_SECONDS"))
     cfg.parser = plugin.get("parser", str, cfg.parser, _one_of(("auto", "auparse", "python")))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, _one_of(FACILITIES))
-    cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, _positive)
+    cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, _between(1, "MAX_CONFIG_COUNT"))
     plugin.finish()
 
     rules = _Reader(path, lines, "rules", 0, top.sub("rules"))
@@ -248,8 +270,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     rules.finish()
 
     limit = _Reader(path, lines, "ratelimit", 0, top.sub("ratelimit"))
-    cfg.burst = limit.get("burst", int, cfg.burst, _not_negative)
-    cfg.burst_interval = limit.get("interval", float, cfg.burst_interval, _positive)
+    cfg.burst = limit.get("burst", int, cfg.burst, _between(0, "MAX_CONFIG_COUNT"))
+    cfg.burst_interval = limit.get("interval", float, cfg.burst_interval,
+                                   _between(0.001, "MAX_CONFIG_SECONDS"))
     limit.finish()
 
     outputs = _Reader(path, lines, "output", 0, top.sub("output"))
@@ -281,6 +304,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     if not isinstance(remotes, list):
         raise outputs.error("remote", "expected [[output.remote]] tables")
     for i, table in enumerate(remotes):
+        if not isinstance(table, dict):
+            raise outputs.error("remote", f"expected [[output.remote]] tables, got "
+                                          f"{_kind_name(type(table))}")
         rem = _Reader(path, lines, "output.remote", i, table)
         host = rem.get("host", str, "", lambda v: None if v else "must not be empty")
         if not host:
@@ -302,11 +328,22 @@ def load_config(path: str | Path) -> Config:
     name = str(path)
     try:
         check_trusted(Path(name))
-        text = Path(name).read_bytes().decode("utf-8")
+        with open(name, "rb") as f:
+            data = f.read(limits.MAX_CONFIG_BYTES + 1)
+        if len(data) > limits.MAX_CONFIG_BYTES:
+            raise ConfigError(name, 0, f"larger than {limits.MAX_CONFIG_BYTES} bytes "
+                                       "(limits.MAX_CONFIG_BYTES)")
+        text = data.decode("utf-8")
     except UntrustedPathError as exc:
         raise ConfigError(name, 0, exc.reason) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(name, 0, f"not UTF-8 text: {exc}") from None
     except OSError as exc:
         raise ConfigError(name, 0, exc.strerror or str(exc)) from None
-    return parse_config(text, name)
+    try:
+        return parse_config(text, name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a gap in the checks is still a config error
+        raise ConfigError(name, 0, f"cannot read the configuration: {type(exc).__name__}: "
+                                   f"{exc}") from None

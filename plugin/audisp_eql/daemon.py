@@ -7,13 +7,15 @@ without blocking so the dispatcher is never held up, ages incomplete events on
 the wall clock, and never lets an output block it for long.
 
 Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
-HUP reloads config and rules (a broken new set keeps the old one running);
+HUP reloads config and rules (a broken new set keeps the old one running;
+the new set is built beside the loop, reloader.py, so stdin keeps draining);
 USR1 logs a status line now; USR2 reopens the outputs.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import select
@@ -21,12 +23,13 @@ import signal
 import sys
 import syslog
 import time
-from typing import Any, List
+from typing import Any, List, Optional
 
 from .config import Config, ConfigError, load_config
 from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
                       RemoteSyslogOutput, StdoutOutput)
 from .privileges import PrivilegeError, drop_privileges
+from .reloader import BackgroundReload, collect_young, freeze_heap
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 # auditd blocks these in a restarted plugin; all must be deliverable again.
@@ -95,12 +98,18 @@ def build_outputs(cfg: Config) -> List[Output]:
 
 
 class Detector:
-    """Rules and the engine over them; swapped whole on reload."""
+    """Rules and the engine over them; swapped whole on reload.
+    `between_files(n)` runs after the nth rule file loaded, and with -1 after the last."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, between_files: Optional[Any] = None) -> None:
         from .engine import Engine
-        from .rules import load_rules
-        self.ruleset = load_rules(cfg.rule_paths)
+        from .rules import RuleSet, iter_load
+        self.ruleset = RuleSet()
+        for count, _report in enumerate(iter_load(cfg.rule_paths, self.ruleset)):
+            if between_files is not None:
+                between_files(count)
+        if between_files is not None:
+            between_files(-1)
         self.engine = Engine(self.ruleset.rules)
 
     @property
@@ -132,6 +141,8 @@ class Plugin:
         self.pipeline.engine = self.detector.engine
         self.stop = False
         self.reload_requested = False
+        self.reloading: Optional[BackgroundReload] = None
+        self.wake_fd: Optional[int] = None
         self.status_requested = False
         self.reopen_requested = False
         self.last_read = 0
@@ -164,13 +175,35 @@ class Plugin:
             self.reopen_requested = True
 
     def reload(self) -> None:
+        """Reload now, in this thread (tests; the loop uses `start_reload`)."""
+        self.start_reload()
+        self.finish_reload()
+
+    def start_reload(self) -> None:
+        path = self.cfg.path
+
+        def build() -> tuple:
+            cfg = load_config(path)
+            return cfg, Detector(cfg, between_files=collect_young)
+        self.reloading = BackgroundReload(build, self.wake_fd)
+
+    def finish_reload(self) -> None:
+        """Take the reload's result: the new configuration and rules when they
+        are good, else the old ones kept (whatever went wrong, said why)."""
+        pending, self.reloading = self.reloading, None
+        assert pending is not None
         try:
-            cfg = load_config(self.cfg.path)
-            detector = Detector(cfg)
+            cfg, detector = pending.result()
+            self._apply(cfg, detector)
         except ConfigError as exc:
             self.sink.reopen()   # SIGHUP after log rotation: reopen whatever the config says
             self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old configuration: {exc}")
-            return
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the plugin
+            self.sink.reopen()
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old configuration and "
+                                          f"rules: {type(exc).__name__}: {exc}")
+
+    def _apply(self, cfg: Config, detector: "Detector") -> None:
         if detector.problems:
             self.sink.reopen()
             self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
@@ -196,7 +229,10 @@ class Plugin:
             self.pipeline.builders = build_builders(pipeline_options(cfg))
         self.cfg, self.detector = cfg, detector
         self.pipeline.engine = detector.engine
-        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded")
+        skipped = [r for r in detector.ruleset.reports if r.status == "unsupported"]
+        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded"
+                      + (f", {len(skipped)} rule files not run (see audisp-eql check)"
+                         if skipped else ""))
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
@@ -213,6 +249,7 @@ class Plugin:
     # -- the loop ------------------------------------------------------------
     def run(self, stdin_fd: int = 0) -> int:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake_fd = wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
@@ -246,6 +283,7 @@ class Plugin:
                 self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
                               f"before exit: {'; '.join(self.sink.errors())}")
             signal.set_wakeup_fd(old_wakeup)
+            self.wake_fd = None
             os.close(wake_r)
             os.close(wake_w)
 
@@ -275,9 +313,11 @@ class Plugin:
         self.pipeline.age()
         self.sink.tick(time.monotonic())
         self.diag.syslog.flush()
-        if self.reload_requested:
+        if self.reloading is not None and self.reloading.done:
+            self.finish_reload()
+        if self.reload_requested and self.reloading is None:
             self.reload_requested = False
-            self.reload()
+            self.start_reload()
         if self.reopen_requested:
             self.reopen_requested = False
             self.sink.reopen()
@@ -342,6 +382,8 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
         except (OSError, ValueError) as exc:
             diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
             return 1
+        gc.collect()    # once, before any input is read: what starting up left behind
+        freeze_heap()   # the rules, built: out of every later collection (reloader.py)
         prepare_signals(plugin.on_signal)
         if cfg.user:
             try:
