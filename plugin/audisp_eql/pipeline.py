@@ -28,7 +28,7 @@ from .rules import Rule
 from .source import make_event_source
 from .source.event import EOE_TIMEOUT, AuditEvent, EventSource
 from .source.framing import LineError
-from .source.logfiles import display_name, iter_file, rotation_order
+from .source.logfiles import READ_ERRORS, display_name, iter_file, rotation_order
 
 Document = dict[str, Any]
 
@@ -107,7 +107,7 @@ class Pipeline:
                     self.feed(chunk)
                     if on_chunk is not None:
                         on_chunk(name)
-            except (OSError, EOFError) as exc:
+            except READ_ERRORS as exc:
                 on_unreadable(name, exc)
         return count
 

@@ -63,7 +63,7 @@ def select_rules(args: argparse.Namespace, err: TextIO) -> RuleSet:
 def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Reporter,
                    progress: Callable[[str], None]) -> Iterable[dict[str, Any]]:
     from .source.ecs_input import DocumentError, iter_documents
-    from .source.logfiles import display_name, iter_file
+    from .source.logfiles import READ_ERRORS, display_name, iter_file
 
     for path in args.files:
         name = display_name(path)
@@ -76,7 +76,7 @@ def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Re
                 yield doc
                 if line_no % 4096 == 0:
                     progress(name)
-        except (OSError, EOFError) as e:
+        except READ_ERRORS as e:
             summary.unreadable += 1
             reporter.say(f"{safe_text(name)}: cannot read: {safe_text(str(e))}")
 
@@ -101,7 +101,8 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         return 2
     as_json = args.format == "json" or (args.format == "auto" and not out.isatty())
     color = not as_json and out.isatty()
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # Strict RFC 8259 (no NaN/Infinity): ECS input refuses them (ecs_input.py).
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     progress = Progress(err if err.isatty() and not args.quiet else None)
 
     def show_progress(name: str) -> None:
