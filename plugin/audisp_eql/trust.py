@@ -5,10 +5,17 @@ can write (or replace, through a writable parent directory) would let that user
 blind the detector or feed it arbitrary rules. auditd refuses its own files on
 the same grounds. `check_trusted` applies the rule to a file or directory and
 every directory above it, on the path as given and on the path symlinks lead to.
+
+The alert file is written, not read, by root: the same rules apply, and
+`open_trusted` opens it relative to its directory, reached from / one
+component at a time without following links and checked on the descriptor
+itself, so a directory swapped for a link (or a FIFO planted in place of the
+file) between the check and the open is refused, not followed.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -51,7 +58,10 @@ def _check_target(path: Path) -> None:
 
 def _check_parent(path: Path, directory: Path) -> None:
     """A directory above `path`: whoever may rename entries in it may replace `path`."""
-    st = os.stat(directory)
+    _check_directory_status(path, directory, os.stat(directory))
+
+
+def _check_directory_status(path: Path, directory: Path, st: os.stat_result) -> None:
     problem = _owner_problem(st)
     if problem:
         raise UntrustedPathError(path, f"parent directory {directory} is {problem}")
@@ -105,3 +115,83 @@ def check_trusted_tree(paths: Iterable[Path], suffix: str = ".toml") -> list[Pat
         else:
             files.append(path)
     return files
+
+
+_DIRECTORY_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_trusted(path: str, flags: int, mode: int = 0o600) -> int:
+    """`os.open(path, flags | O_NOFOLLOW, mode)` under the rules of this module:
+    every directory from / down to the file's (by descriptor, no link followed
+    on the way: links in the path as written are resolved first, their own
+    directories checked) trusted; the file, if there, a regular file of root
+    or the running user (a regular one that others cannot write). PermissionError
+    (an OSError, as any other failure to open) when it is refused."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        resolved = Path(os.path.realpath(absolute.parent))
+        if resolved != absolute.parent:
+            for directory in absolute.parents:   # where the links are
+                _check_parent(absolute, directory)
+        dir_fd = _open_directory_chain(absolute, resolved)
+        try:
+            _check_existing_file(absolute, dir_fd)
+            fd = os.open(absolute.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        try:
+            _check_file_status(absolute, os.fstat(fd))
+        except UntrustedPathError:
+            os.close(fd)
+            raise
+    except UntrustedPathError as err:
+        raise PermissionError(errno.EACCES, f"refusing to write: {err.reason}",
+                              str(absolute)) from None
+    return fd
+
+
+def _open_directory_chain(path: Path, directory: Path) -> int:
+    """An O_PATH descriptor of `directory`, each component opened relative to
+    the one before without following links, each checked on its descriptor."""
+    fd = os.open("/", _DIRECTORY_FLAGS)
+    try:
+        current = Path("/")
+        _check_directory_status(path, current, os.fstat(fd))
+        for part in directory.parts[1:]:
+            try:
+                child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+            except OSError as err:
+                if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UntrustedPathError(path, f"{current / part} changed into a link or "
+                                                   "file while being opened") from None
+                raise
+            os.close(fd)
+            fd = child
+            current = current / part
+            _check_directory_status(path, current, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_existing_file(path: Path, dir_fd: int) -> None:
+    try:
+        st = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    _check_file_status(path, st)
+
+
+def _check_file_status(path: Path, st: os.stat_result) -> None:
+    """Someone else's entry (a file, or a FIFO planted in a sticky directory)
+    is refused before it is opened; a regular file others may write, too (they
+    could forge or erase alerts). Devices such as /dev/null keep their modes."""
+    if stat.S_ISLNK(st.st_mode):
+        raise UntrustedPathError(path, "a symbolic link")
+    problem = _owner_problem(st)
+    if problem:
+        raise UntrustedPathError(path, problem)
+    if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_IWOTH | stat.S_IWGRP):
+        raise UntrustedPathError(
+            path, f"writable by others (mode {stat.S_IMODE(st.st_mode):04o})")

@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any, Mapping
 
+from ..trust import open_trusted
 from .base import Output
 from .format import format_alert
 
@@ -30,9 +31,11 @@ class JsonFileOutput(Output):
         return f"file {self.path}"
 
     def _open(self) -> None:
-        # O_NOFOLLOW: a symlink planted at the path must not make root append elsewhere.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                     | os.O_NOFOLLOW, self.mode)
+        # Opened relative to its directory, reached and checked by descriptor
+        # (trust.open_trusted): no link planted at the path or on the way to
+        # it makes root append elsewhere, no one else's directory or file.
+        fd = open_trusted(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                          | os.O_NOFOLLOW, self.mode)
         st = os.fstat(fd)
         self.fd, self.inode = fd, (st.st_dev, st.st_ino)
         self.checked_at = time.monotonic()
