@@ -236,11 +236,12 @@ class Plugin:
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
-        counts = self.pipeline.counts
+        counts = self.pipeline.count()
         engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
+                f"malformed_values={counts.malformed_values} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())

@@ -53,6 +53,7 @@ class PipelineCounts:
     documents: int = 0      # ECS documents built (or read)
     alerts: int = 0
     build_errors: int = 0   # events a builder failed on (reported, skipped)
+    malformed_values: int = 0   # numbers out of range, left out (set by `Pipeline.count`)
 
 
 class Pipeline:
@@ -162,6 +163,12 @@ class Pipeline:
             self.counts.alerts += 1
             if on_alert is not None:
                 on_alert(make_alert(match))
+
+    def count(self) -> PipelineCounts:
+        """`counts`, with what the builders counted brought in."""
+        if self.builders is not None and self.builders.builders:
+            self.counts.malformed_values = self.builders.builders[0].context.malformed_values
+        return self.counts
 
     def _source(self) -> EventSource:
         if self.source is None:

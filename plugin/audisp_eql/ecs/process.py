@@ -143,8 +143,8 @@ class ProcessStartBuilder(EventBuilder):
             if cut is not None:
                 args = cut
                 command_line = " ".join(args)
-        pid = to_int(v.pid)
-        ppid = to_int(v.ppid)
+        pid = to_int(v.pid, self.context)
+        ppid = to_int(v.ppid, self.context)
         uid, euid, gid, egid, auid = v.uid, v.euid, v.gid, v.egid, v.auid
         context = self.context
         user_name, euser_name, group_name, egroup_name, audit_name = \
@@ -180,6 +180,8 @@ class ProcessStartBuilder(EventBuilder):
                 process["previous"] = {"executable": previous.executable}
             table.put(event.node, pid, ProcessInfo(exe, pname, all_args, euid, egid, cwd,
                                                    interactive))
+        if pid is None:
+            del process["pid"]
         if exe is None:
             del process["executable"]
         if pname is None:
