@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable, Optional
+import weakref
+from typing import Any, Callable, Optional
 
 from .. import limits
 from .event import EOE_TIMEOUT, AuditEvent
@@ -69,8 +70,11 @@ class AuparseEventSource(LineSplitter):
         self._ready: list[AuditEvent] = []
         self._enriched: dict[str, list[str]] = {}    # raw record text -> its ENRICHED tails
         self._failure: Optional[BaseException] = None
-        # The binding insists on a plain function, not a bound method.
-        self._parser.add_callback(lambda p, t, d: self._on_event(p, t, d), None)
+        # The binding insists on a plain function, not a bound method; it
+        # reaches this source by a weak reference: a strong one made a cycle
+        # through the parser that no collector frees (4 KiB per source).
+        source = weakref.ref(self)
+        self._parser.add_callback(lambda p, t, d: _forward(source, p, t, d), None)
 
     def _on_event(self, parser, cb_type: int, _data: object) -> None:
         # An exception escaping this callback corrupts the C caller's state:
@@ -254,6 +258,13 @@ def _eoe_bytes(data: bytes) -> int:
     if _FIRST_EOE.match(data) is not None:
         total += data.find(b"\n") + 1
     return total
+
+
+def _forward(source: "weakref.ref[AuparseEventSource]", parser: Any, cb_type: int,
+             data: object) -> None:
+    alive = source()
+    if alive is not None:
+        alive._on_event(parser, cb_type, data)
 
 
 def _is_utf8(data: bytes) -> bool:
