@@ -8,9 +8,10 @@ headers are reported with file and line here):
   parser, auparse, in feed mode; auparse decides when an event is complete
   (EOE, record types that end an event, its timeout) and we read back only
   the record texts (the cheap part of its Python API).
-* `PythonEventSource` groups in Python with the same completion rules; it is
-  the fallback when the auparse bindings are missing and is proven to give
-  identical process-start documents on every shared log (tests).
+* `PythonEventSource` groups in Python with auparse 3.0.9's rules
+  (grouping.py); it is the fallback when the auparse bindings are missing
+  and gives the same events in the same order on any input, malformed or
+  not, however it is cut into reads (tests/test_differential.py).
 
 Both are bounded: line length, pending events (the oldest is completed
 early, counted in `stats.evicted_pending`), the error list.
