@@ -8,6 +8,9 @@ Sections (all by default; --only/--skip pick):
   load    rule load time for every corpus rule (351), in a fresh interpreter
   memory  peak RSS and RSS at 10/50/100% while streaming millions of events from a pipe
   live    exec rate held under a real auditd with the plugin (root; several minutes)
+  collector  1, 2 and 4 shard instances of one collector over a 50-node replay, at once
+  profiles  audit records/s and auditd + plugin CPU each audit rule profile adds under a
+          fixed workload (package unpack, compiles, a web server under curl; root)
 
 A section that cannot run here prints `BENCH-SKIP section=... reason=...`; one that
 fails prints `BENCH-ERROR ...` and makes the exit status 1.
@@ -37,6 +40,8 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Report, Path], None]] = {
     "load": sections.rule_load,
     "memory": sections.memory,
     "live": sections.live,
+    "collector": sections.collector,
+    "profiles": sections.profiles,
 }
 
 
@@ -72,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exec rates to step through (default 2500,4000,8000)")
     p.add_argument("--live-seconds", type=_float_list, default=[60, 60, 20],
                    help="seconds per rate step; the last value repeats (default 60,60,20)")
+    p.add_argument("--collector-nodes", type=int, default=50,
+                   help="nodes of the collector replay (default 50)")
+    p.add_argument("--collector-events", type=int, default=600,
+                   help="exec events per node of the collector replay (default 600)")
     p.add_argument("--only", nargs="+", choices=list(SECTIONS), default=None)
     p.add_argument("--skip", nargs="+", choices=list(SECTIONS), default=[])
     p.add_argument("--quick", action="store_true",
@@ -84,8 +93,9 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.events, args.mixed_events = 2000, 500
     args.eval_events, args.eval_peer_events = 500, 100
     args.stream_events, args.stream_variant_events = 3000, 1000
+    args.collector_nodes, args.collector_events = 6, 40
     if args.only is None:
-        args.skip = sorted(set(args.skip) | {"live"})
+        args.skip = sorted(set(args.skip) | {"live", "profiles"})
 
 
 def main(argv: list[str] | None = None) -> int:

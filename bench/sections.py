@@ -179,3 +179,46 @@ def live(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                        f">= {TARGET_LIVE_RATE:g}/s for {TARGET_LIVE_SECONDS:g} s")
                + f"; only steps of {TARGET_LIVE_SECONDS:g} s count"
                + f"; load generator ceiling {ceiling:.0f}/s")
+
+
+def collector(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    """Shards of one collector over a replay of many nodes (bench/collector.py)."""
+    from .collector import collector as run_collector
+    _require_pipeline()
+    run_collector(args, report, workdir, _engine_rules(args))
+
+
+def profiles(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    """The audit volume and CPU each audit rule profile adds (bench/profiles.py)."""
+    from .profiles import run_profiles
+
+    _require_pipeline()
+    if os.geteuid() != 0:
+        raise Skip("needs root (a real auditd)")
+    if shutil.which("gcc") is None or shutil.which("curl") is None:
+        raise Skip("gcc and curl are needed (tools/bootstrap.sh --bench installs them)")
+    rules = [_corpus(args).rules_dir, Path(__file__).resolve().parent.parent / "rules"]
+    try:
+        runs, parts = run_profiles(workdir / "profiles", rules, report.log)
+    except BaseException as exc:
+        if type(exc).__name__ == "Skipped":
+            raise Skip(f"auditd unavailable: {exc}") from None
+        raise
+    exec_run = runs[0]
+    workload = "+".join(parts)
+    for run in runs:
+        name = f"profile_{run.name.replace('+', '_')}"
+        seconds = max(run.seconds, 1e-9)
+        report.add(f"{name}_records_per_s", run.records_per_s, "records/s",
+                   f"workload {workload}: {run.records} records in {run.seconds:.1f} s "
+                   f"({', '.join(f'{k} {v}' for k, v in run.by_part.items())})")
+        report.add(f"{name}_auditd_cpu", 100 * run.auditd_cpu_s / seconds, "%",
+                   "auditd CPU time / workload time")
+        report.add(f"{name}_plugin_cpu", 100 * run.plugin_cpu_s / seconds, "%",
+                   "plugin CPU time (workload and drain) / workload time")
+        if run is not exec_run:
+            added = run.records - exec_run.records
+            ratio = added / exec_run.records if exec_run.records else float("nan")
+            report.add(f"{name}_added_vs_exec", ratio, "x",
+                       f"records added over the exec profile's ({added} vs "
+                       f"{exec_run.records}); more than 2x: {'yes' if ratio > 2 else 'no'}")

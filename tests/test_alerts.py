@@ -30,7 +30,9 @@ def test_alert_carries_event_rule_and_threat(shared):
     assert alert["@timestamp"] == "2024-06-03T07:33:20.000Z"
     assert alert["event"]["created"] == "2024-06-03T08:00:00.000Z"
     assert alert["event"]["severity"] == 21 and alert["event"]["risk_score"] == 21.0
-    assert alert["kibana"]["alert"] == {"severity": "low", "risk_score": 21}
+    assert alert["kibana"]["alert"] == {"severity": "low", "risk_score": 21,
+                                        "rule": {"tags": list(rule.tags)}}
+    assert "audisp_eql" not in alert     # the seed rule names no control
     assert alert["rule"]["uuid"] == "41284ba3-ed1a-4598-bfba-a97f75d9aba2"
     assert alert["rule"]["name"] == "Unix Socket Connection"
     assert alert["rule"]["description"].startswith("This rule monitors")
@@ -87,3 +89,16 @@ def test_alert_of_several_documents_names_each_in_order(shared):
         make_alert(Match(rule, bare))["kibana"]["alert"]["group"]["id"]
     single = make_alert(Match(rule, (last,)), now=NOW)
     assert "group" not in single["kibana"]["alert"] and "ancestors" not in single["kibana"]["alert"]
+
+
+def test_alert_carries_the_controls_its_rule_evidences():
+    """A rule of our pack tagged "Control: <framework>:<id>": the alert names the
+    control ids next to the rule's tags, for whoever receives it (SIEM, syslog)."""
+    from conftest import ROOT
+    rule = load_rules([ROOT / "rules" / "credential_access_failed_login.toml"]).rules[0]
+    doc = {**DOC, "event": {**DOC["event"], "category": ["authentication"]}}
+    alert = make_alert(Match(rule, (doc,)), now=NOW)
+    assert alert["kibana"]["alert"]["rule"]["tags"] == list(rule.tags)
+    assert "pci-dss-4.0:10.2.1.4" in alert["audisp_eql"]["controls"]
+    assert all(f"Control: {c}" in rule.tags for c in alert["audisp_eql"]["controls"])
+

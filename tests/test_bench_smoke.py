@@ -86,3 +86,23 @@ def test_quick_run_prints_well_formed_figures() -> None:
     # The human table repeats every figure.
     table = proc.stdout.split("\n\n", 1)[-1]
     assert all(name in table for name in figures)
+
+
+@pytest.mark.skipif(not (SHARED / "tools" / "gen_audit_log.py").exists(),
+                    reason=f"shared data not found at {SHARED}")
+def test_collector_section_prints_a_figure_per_shard_count() -> None:
+    """1, 2 and 4 shard instances at once over a tiny replay: every figure is
+    there, each instance's CPU is reported, and the shards' alerts added up to
+    one instance's (the section fails otherwise)."""
+    proc = subprocess.run([sys.executable, str(RUN), "--shared", str(SHARED),
+                           "--only", "collector", "--collector-nodes", "4",
+                           "--collector-events", "30"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = parse_bench_lines(proc.stdout)
+    for count in (1, 2, 4):
+        rate = figures[f"collector_shards{count}_events_per_s"]
+        assert rate.value > 0 and rate.note.startswith("4 nodes x 30 exec events")
+        cpu = figures[f"collector_shards{count}_cpu_s_per_shard"]
+        assert len(cpu.note.split(": ", 1)[1].split(", ")) == count
+    assert figures["collector_python_parser_events_per_s"].value > 0

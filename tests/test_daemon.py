@@ -270,11 +270,11 @@ def test_sighup_reopens_outputs_even_when_the_reload_fails(tmp_path: Path) -> No
         stop_process(plugin.proc)
 
 
-def test_bad_config_exits_1_naming_file_and_line(tmp_path: Path) -> None:
+def test_bad_config_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, extra="[output.stdout]\nformat = \"yaml\"\n")
     result = subprocess.run([str(PROGRAM), "plugin", str(config)], env={}, stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2
     line = config.read_text().splitlines().index('format = "yaml"') + 1
     assert f"{config}:{line}: output.stdout.format" in result.stderr
 

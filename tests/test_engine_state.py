@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import pytest
 
 from audisp_eql import limits
 from audisp_eql.engine import Engine, Match
@@ -114,3 +113,57 @@ def test_engine_feeds_stateful_matchers_per_host_clock(shared, monkeypatch) -> N
     assert engine.process(_doc(3, 1, "b"))[0].documents[-1]["@timestamp"].endswith("01.000Z")
     assert engine.stats()["expired_partial_matches"] >= 1
     assert engine.stats()["pending_partial_matches"] == 1   # pid 2 of host b, since 20 s
+
+
+def test_budget_takes_from_the_host_holding_most_over_all_rules() -> None:
+    """A host flooding one rule and writing to another cannot push out a
+    quiet host's entries of that other rule (fairshare.py, over all stores)."""
+    with limits.lowered(MAX_PENDING_TOTAL=14):
+        budget = StateBudget()
+    a: PendingStore[int] = PendingStore("a", budget, span=None)
+    b: PendingStore[int] = PendingStore("b", budget, span=None)
+    for i in range(3):
+        a.put("quiet", i, i, started=0.0)
+    a.put("flood", "first", 0, started=0.0)
+    for i in range(10):
+        b.put("flood", i, i, started=0.0)
+    a.put("flood", "second", 1, started=1.0)       # the budget is full: someone gives one up
+    assert a.held("quiet") == 3 and [k for k, _ in a.items("flood")] == ["second"]
+    c: PendingStore[int] = PendingStore("c", budget, span=None)
+    c.put("quiet", "new", 1, started=2.0)          # a store the flood holds nothing in
+    assert [k for k, _ in b.items("flood")] == list(range(1, 10))   # b holds most of flood's
+    assert a.held("quiet") == 3 and c.held("quiet") == 1 and a.held("flood") == 1
+    assert budget.used == 14 and budget.evicted == 2
+
+
+def test_host_clocks_forget_the_host_seen_least_recently(shared, monkeypatch) -> None:
+    """More hosts than clocks: a flood of new host names forgets the hosts seen
+    least recently, not a quiet host that is still sending, whose time so
+    never runs backwards."""
+    [rule] = load_rules([SEED]).rules
+    monkeypatch.setitem(engine_module.STATEFUL_MATCHERS, "pair-test", PairMatcher)
+    monkeypatch.setattr(type(rule.compiled.query), "kind", "pair-test", raising=False)
+    with limits.lowered(MAX_HOST_CLOCKS=4):
+        engine = Engine([rule])
+    for i in range(20):
+        engine.process(_doc(1, 50, "quiet"))            # quiet keeps sending ...
+        engine.process(_doc(100 + i, 10, f"flood{i}"))  # ... among ever new hosts
+    for i in range(2):   # two more new hosts: quiet is the third most recent of four
+        engine.process(_doc(200 + i, 10, f"late{i}"))
+    assert engine.stats()["forgotten_host_clocks"] == 21 + 2 - 4
+    # quiet's clock is still :50, so an older document of it is taken at :50.
+    engine.process(_doc(9, 1, "quiet"))
+    assert engine._clocks["quiet"] == event_time(_doc(1, 50, "quiet"))
+
+
+def test_engine_counts_each_eviction_once(shared, monkeypatch) -> None:
+    [rule] = load_rules([SEED]).rules
+    monkeypatch.setitem(engine_module.STATEFUL_MATCHERS, "pair-test", PairMatcher)
+    monkeypatch.setattr(type(rule.compiled.query), "kind", "pair-test", raising=False)
+    with limits.lowered(MAX_PENDING_TOTAL=3):
+        engine = Engine([rule])
+    for pid in range(10):                       # ten first halves, room for three
+        engine.process(_doc(pid, 0))
+    assert engine.budget.evicted == 7
+    assert engine.stats()["evicted_partial_matches"] == 7
+    assert engine.stats()["pending_partial_matches"] == 3

@@ -43,4 +43,4 @@ def test_events_on_gzip_and_rotation_order(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_reported() -> None:
     out = _run(str(ROOT / "does-not-exist.log"))
-    assert out.returncode == 1 and b"cannot read" in out.stderr
+    assert out.returncode == 2 and b"cannot read" in out.stderr

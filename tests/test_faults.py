@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Sequence
 
 import pytest
 
@@ -30,14 +30,16 @@ PROGRAM = ROOT / ".venv" / "bin" / "audisp-eql"
 
 
 class RunningPlugin:
-    """`audisp-eql plugin CONFIG` with stdin a socketpair, stderr to a file."""
+    """`audisp-eql plugin CONFIG` with stdin a socketpair, stderr to a file;
+    `wrapper` runs it through a command that execs it (same PID), e.g. unshare."""
 
-    def __init__(self, workdir: Path, config: Path, program: Path = PROGRAM) -> None:
+    def __init__(self, workdir: Path, config: Path, program: Path = PROGRAM, *,
+                 wrapper: Sequence[str] = ()) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.stdin = ours
         self.stderr_path = workdir / "plugin.stderr"
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([str(program), "plugin", str(config)], env={},
+            self.proc = subprocess.Popen([*wrapper, str(program), "plugin", str(config)], env={},
                                          stdin=theirs, stdout=subprocess.DEVNULL, stderr=err,
                                          cwd="/")
         theirs.close()

@@ -136,6 +136,60 @@ def test_ecs_builder_alert_and_formats_on_hostile_values(builder: object, rules:
             check_line(format_alert(alert, fmt), fmt)
 
 
+# Syscalls of the file, network, module and process-change builders (x86_64 and
+# i386 numbers), with the auxiliary records they read.
+SYSCALLS = ("2", "257", "437", "85", "76", "87", "263", "84", "82", "264", "316", "86", "265",
+            "88", "266", "133", "259", "83", "258", "90", "268", "92", "260", "188", "197",
+            "42", "43", "288", "49", "175", "313", "176", "62", "117", "119", "112", "231")
+AUX = ("PATH item={n} name={v} inode={v} mode={v} ouid={v} ogid={v} nametype={t}",
+       "SOCKADDR saddr={v}", "KERN_MODULE name={v}", "OBJ_PID opid={v} ocomm={v}",
+       "OPENAT2 oflag={v} mode={v}", "CWD cwd={v}", "PROCTITLE proctitle={v}",
+       "AVC apparmor={v} operation={v} class={v} name={v} requested_mask={v} pid={v} comm={v}")
+
+
+@given(data=st.data())
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow,
+                                                   HealthCheck.function_scoped_fixture],
+          deadline=None)
+def test_syscall_builders_on_hostile_values(builder: object, rules: tuple,
+                                            data: st.DataObject) -> None:
+    import json
+
+    from audisp_eql.alerts import make_alert
+    from audisp_eql.engine import Match
+    from audisp_eql.outputs.format import FORMATS, format_alert
+    arch = data.draw(st.sampled_from(["c000003e", "40000003", "c00000b7", "80000015", "x"]))
+    base = {"arch": arch, "syscall": data.draw(st.sampled_from(SYSCALLS + ("102",))),
+            "success": data.draw(st.sampled_from(["yes", "no", "x"])),
+            "exit": data.draw(st.sampled_from(["0", "-115", "-111", "3", "x"])),
+            "a0": data.draw(st.sampled_from(["ffffff9c", "3", "2", "zz", "-1"])),
+            "a1": "1", "a2": data.draw(st.sampled_from(["241", "0", "40", "zz"])), "a3": "1b6",
+            "items": "2", "ppid": "1", "pid": "4242", "auid": "1000", "uid": "0", "gid": "0",
+            "euid": "0", "ses": "1", "tty": "pts0", "comm": '"sh"', "exe": '"/bin/sh"',
+            "key": "(null)"}
+    for name in data.draw(st.lists(st.sampled_from(tuple(base)), max_size=3)):
+        base[name] = data.draw(field_value)
+    header = "msg=audit(1700000000.123:78): "
+    lines = ["type=SYSCALL " + header + " ".join(f"{k}={v}" for k, v in base.items())]
+    for n, template in enumerate(data.draw(st.lists(st.sampled_from(AUX), max_size=6))):
+        record = template.format(n=n, t=data.draw(st.sampled_from(
+            ["CREATE", "DELETE", "NORMAL", "PARENT", "UNKNOWN"])),
+            v=data.draw(field_value))
+        rtype, _sep, body = record.partition(" ")
+        lines.insert(0, f"type={rtype} {header}{body}") if rtype == "AVC" else \
+            lines.append(f"type={rtype} {header}{body}")
+    documents = builder.collected  # type: ignore[attr-defined]
+    documents.clear()
+    builder.feed(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+    builder.flush()  # type: ignore[attr-defined]
+    _engine_rules, seed_rule = rules
+    for doc in documents:
+        json.dumps(doc, allow_nan=False)
+        alert = make_alert(Match(seed_rule, (doc,)))
+        for fmt in FORMATS:
+            check_line(format_alert(alert, fmt), fmt)
+
+
 # -- mutation fuzz through the whole pipeline --------------------------------
 @pytest.mark.parametrize("parser", PARSERS)
 def test_mutated_shared_logs_through_the_pipeline(parser: str, rules: tuple) -> None:
@@ -146,9 +200,14 @@ def test_mutated_shared_logs_through_the_pipeline(parser: str, rules: tuple) -> 
         pipe.feed(b"\n".join(mutator()) + b"\n")   # raises on any crash or violation
     pipe.age_all(1e12)
     pipe.finish()
-    # The fuzz inputs must really reach the later stages, or this proves little.
+    # The fuzz inputs must really reach the later stages, or this proves little:
+    # every kind of document among them.
     assert pipe.counts["events"] > MUTATED_INPUTS // 4
     assert pipe.counts["documents"] > MUTATED_INPUTS // 10
+    for category in ("process", "file", "network", "driver"):
+        assert sum(n for key, n in pipe.counts.items()
+                   if key.startswith("documents.") and category in key[10:].split("+")) > 0, \
+            (category, pipe.counts)
 
 
 # -- rule text: mutated corpus queries and rule files -------------------------

@@ -1,4 +1,4 @@
-"""`make install` / `make uninstall` into temporary trees."""
+"""`make install` / `make uninstall` into temporary trees; `pip wheel`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,17 @@ INSTALLED = [
     "etc/audit/plugins.d/audisp-eql.conf",
     "etc/audit/rules.d/audisp-eql.rules",
     "etc/audisp-eql/rules.d/execution_unix_socket_client.toml",
+    "etc/audisp-eql/rules.d/credential_access_failed_login.toml",
+    "etc/audisp-eql/controls.d/pci-dss-4.0.toml",
+    "etc/audisp-eql/controls.d/evidence.toml",
+    "usr/local/share/audisp-eql/profiles/compliance.rules",
+    "usr/local/lib/audisp-eql/audisp_eql/report/templates/report.html.j2",
     "usr/local/share/man/man5/audisp-eql.toml.5",
+    "usr/local/share/man/man5/audisp-eql-exceptions.5",
     "usr/local/share/man/man7/audisp-eql-eql.7",
     "usr/local/share/man/man8/audisp-eql.8",
+    "usr/local/share/audisp-eql/profiles/files.rules",
+    "usr/local/share/audisp-eql/profiles/network.rules",
 ]
 
 
@@ -84,8 +94,85 @@ def test_installed_program_scans_with_regex_rules(tmp_path: Path) -> None:
         [str(program), "scan", "--format", "json", "--rules", str(rule),
          str(ROOT / "examples/intrusion.log")],
         env={}, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr   # alerts
     alerts = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert {a["rule"]["name"] for a in alerts} == {"Regex probe"}
     # regex~ folds case: "AUDITCTL" matches auditctl; insmod matches as written.
     assert {a["process"]["name"] for a in alerts} == {"auditctl", "insmod"}
+
+
+def test_package_options_profiles_and_installed_paths(tmp_path: Path) -> None:
+    """What debian/rules asks of `make install`: /usr paths in the man pages, no
+    google-re2 beside the package, the plugin user in a new config; and every
+    audit rule profile besides the default one under share/audisp-eql/profiles."""
+    extra = tmp_path / "src" / "extra-profile.rules"
+    extra.parent.mkdir()
+    extra.write_text("-w /etc/shadow -p wa -k shadow\n")
+    root = tmp_path / "root"
+    options = [f"DESTDIR={root}", "PREFIX=/usr", "BUNDLE_RE2=no", "PLUGIN_USER=_someone",
+               f"RULE_PROFILES=conf/audisp-eql.rules {extra}"]
+    make("install", *options)
+    profiles = root / "usr/share/audisp-eql/profiles"
+    assert sorted(p.name for p in profiles.iterdir()) == ["extra-profile.rules"]
+    assert (profiles / "extra-profile.rules").read_text() == extra.read_text()
+    assert (root / "etc/audit/rules.d/audisp-eql.rules").read_bytes() == \
+        (ROOT / "conf/audisp-eql.rules").read_bytes()
+    config = (root / "etc/audisp-eql/audisp-eql.toml").read_text()
+    from audisp_eql.config import parse_config
+    assert parse_config(config).user == "_someone"
+    assert parse_config((ROOT / "conf/audisp-eql.toml").read_text()).user == ""
+    # The whole package tree (subpackages too) and nothing else: no google-re2.
+    lib = root / "usr/lib/audisp-eql"
+    assert [p.name for p in lib.iterdir()] == ["audisp_eql"]
+    source = ROOT / "plugin/audisp_eql"
+    assert sorted(str(p.relative_to(lib / "audisp_eql")) for p in lib.rglob("*.py")) == \
+        sorted(str(p.relative_to(source)) for p in source.rglob("*.py"))
+    assert (root / "etc/audisp-eql/exceptions.d").is_dir()
+    page = (root / "usr/share/man/man8/audisp-eql.8").read_text()
+    assert "\npath = /usr/bin/audisp-eql\n" in page and "/usr/share/audisp-eql/profiles/" in page
+    for name in ("man5/audisp-eql.toml.5", "man5/audisp-eql-exceptions.5",
+                 "man7/audisp-eql-eql.7", "man8/audisp-eql.8"):
+        assert "/usr/local" not in (root / "usr/share/man" / name).read_text(), name
+    make("uninstall", *options)
+    assert not (root / "usr/share/audisp-eql").exists()
+    assert not (root / "usr/lib/audisp-eql").exists()
+
+
+def test_pip_wheel_holds_the_whole_package(tmp_path: Path) -> None:
+    """For people who only want the command line: `pip wheel` still builds, and
+    the wheel holds every module of the package, subpackages included."""
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "__pycache__", "*.egg-info", ".pytest_cache",
+        ".hypothesis", "debian"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-q", "-w", str(tmp_path / "wheels"), str(source)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    from audisp_eql import __version__
+    wheels = list((tmp_path / "wheels").glob(f"audisp_eql-{__version__}-*.whl"))
+    assert len(wheels) == 1, wheels
+    names = set(zipfile.ZipFile(wheels[0]).namelist())
+    package = ROOT / "plugin"
+    modules = {str(p.relative_to(package)) for p in (package / "audisp_eql").rglob("*.py")}
+    assert len(modules) > 40 and modules <= names
+    assert any(n.startswith("audisp_eql/eql/") for n in names)
+    assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_installed_program_writes_a_compliance_report(tmp_path: Path) -> None:
+    """Templates, rules and mappings are installed; Jinja2 and matplotlib come from
+    Debian's python3 packages, found by the system python3 the launcher runs."""
+    make("install", f"PREFIX={tmp_path}/usr", f"SYSCONFDIR={tmp_path}/etc",
+         f"LOCALSTATEDIR={tmp_path}/var")
+    out = tmp_path / "report.html"
+    result = subprocess.run(
+        [str(tmp_path / "usr/bin/audisp-eql"), "report", "--format", "html", "-q", "-o", str(out),
+         "--rules", str(tmp_path / "etc/audisp-eql/rules.d"),
+         "--controls", str(tmp_path / "etc/audisp-eql/controls.d"),
+         str(ROOT / "examples/intrusion.log")],
+        env={"MPLCONFIGDIR": str(tmp_path / "mpl")}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert "10.2.1.6" in page and "<svg" in page

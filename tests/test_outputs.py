@@ -212,9 +212,73 @@ def test_json_file_lines_and_rotation(tmp_path: Path) -> None:
 
 
 def test_json_file_write_error_is_counted(tmp_path: Path) -> None:
-    out = JsonFileOutput("/dev/full")
+    out = JsonFileOutput(str(tmp_path / "alerts.json"))
+    # The open descriptor now writes to /dev/full, which fails every write with
+    # ENOSPC (the path itself must be a regular file, see the next tests).
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, out.fd)
+    os.close(full)
     out.emit(alert())
     assert out.stats.dropped == 1 and "No space" in out.last_error
+    out.close()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "fifo-with-reader", "device", "symlink", "directory"])
+def test_json_file_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    """A FIFO at the alert path would hang open() for ever without O_NONBLOCK;
+    none of these may be written to, and the error says what is there."""
+    path = tmp_path / "alerts.json"
+    reader = None
+    if kind.startswith("fifo"):
+        os.mkfifo(path, 0o600)
+        if kind == "fifo-with-reader":   # then open() succeeds: refused after it
+            reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    elif kind == "device":
+        path = Path("/dev/full")
+    elif kind == "symlink":
+        path.symlink_to(tmp_path / "elsewhere.json")
+    else:
+        path.mkdir()
+    try:
+        with pytest.raises(OSError) as refused:
+            JsonFileOutput(str(path))
+    finally:
+        if reader is not None:
+            os.close(reader)
+    what = {"fifo": "a FIFO", "fifo-with-reader": "a FIFO", "device": "a character device",
+            "symlink": "a symbolic link", "directory": "a directory"}[kind]
+    assert str(refused.value) == (f"{path}: {what}, not a regular file; "
+                                  "alerts are written to regular files only")
+    assert not (tmp_path / "elsewhere.json").exists()
+
+
+def test_json_file_rotated_to_a_fifo_keeps_the_old_file(tmp_path: Path) -> None:
+    """Rotation replaced the file with a FIFO: the reopen is refused without
+    blocking, counted and reported once; alerts still go to the file opened before."""
+    path = tmp_path / "alerts.json"
+    out = JsonFileOutput(str(path))
+    out.emit(alert(rule_id="a"))
+    path.rename(tmp_path / "alerts.json.1")
+    os.mkfifo(path, 0o600)
+    out.checked_at = 0.0  # the rotation check is rate-limited; not a timing test
+    out.emit(alert(rule_id="b"))
+    out.reopen()          # SIGHUP / SIGUSR2: refused the same way
+    out.emit(alert(rule_id="c"))
+    rotated = [json.loads(x)["rule"]["uuid"] for x in (tmp_path / "alerts.json.1").read_text()
+               .splitlines()]
+    assert rotated == ["a", "b", "c"]
+    assert (out.stats.sent, out.stats.dropped, out.stats.errors) == (3, 0, 2)
+    assert "a FIFO, not a regular file" in out.last_error
+    notices = out.take_notices()
+    assert len(notices) == 1 and notices[0][0] == syslog.LOG_ERR
+    assert notices[0][1].startswith(f"cannot reopen the alert file: {path}: a FIFO, not a "
+                                    "regular file")
+    assert "still writing to the file opened before" in notices[0][1]
+    path.unlink()
+    out.reopen()          # the FIFO is gone: a new regular file
+    out.emit(alert(rule_id="d"))
+    assert [json.loads(x)["rule"]["uuid"] for x in path.read_text().splitlines()] == ["d"]
+    out.close()
 
 
 def test_stdout_output(capsys: pytest.CaptureFixture[str]) -> None:
@@ -276,6 +340,7 @@ def test_file_output_keeps_writing_when_its_path_cannot_be_checked(tmp_path, mon
     """After a privilege drop the directory may not be searchable: stat() fails
     with EACCES, which says nothing about rotation; the open file keeps the alerts."""
     import audisp_eql.outputs.jsonfile as jsonfile
+    from audisp_eql import limits
     out = jsonfile.JsonFileOutput(str(tmp_path / "alerts.json"))
     real_stat = os.stat
 
@@ -284,7 +349,7 @@ def test_file_output_keeps_writing_when_its_path_cannot_be_checked(tmp_path, mon
             raise PermissionError(13, "Permission denied", path)
         return real_stat(path, *args, **kwargs)
     monkeypatch.setattr(jsonfile.os, "stat", denied)
-    monkeypatch.setattr(jsonfile, "ROTATION_CHECK_SECONDS", 0.0)   # check on every alert
+    monkeypatch.setattr(limits, "ROTATION_CHECK_SECONDS", 0.0)   # check on every alert
     out.emit({"rule": {"name": "r"}})
     out.close()
     assert out.stats.sent == 1 and out.stats.dropped == 0
@@ -325,3 +390,15 @@ def test_oversized_alert_reaches_local_syslog_shortened(tmp_path: Path, fmt: str
     assert len(data) <= 1 << 16 and one_printable_line(data)
     assert "big" in data and "BBBB" in data and "truncated" in data
     assert (out.stats.sent, out.stats.dropped) == (1, 0)
+
+
+def test_remote_sender_survives_an_error_that_is_not_an_oserror() -> None:
+    """A host name IDNA cannot encode makes getaddrinfo raise UnicodeError: the
+    attempt fails like any other (reported, retried, counted), the thread lives."""
+    from harness.procs import wait_for
+    out = RemoteSyslogOutput("x" * 70 + ".example", 514, "tcp")
+    out.emit(alert())
+    assert wait_for(lambda: "idna" in out.last_error, 10.0), out.last_error
+    assert out._thread.is_alive() and out.pending() == 1
+    out.close()
+    assert (out.stats.sent, out.stats.dropped) == (0, 1)

@@ -7,6 +7,10 @@ Here linearity is proven by construction and by operation counts, not by a clock
   segments with `?`) is quantifier-free: no repeat, branch, group reference or
   lookaround, so one search costs at most len(value) * len(segment);
 * EQL `regex` / Lucene regexps are compiled by RE2 (automaton, linear time);
+  without google-re2, by linregex.py, whose work (NFA states visited, counted)
+  is at most 2 x (len(value) + 1) x states, in the cache-free simulation and with
+  the DFA cache; the literal-set search without RE2 (Aho-Corasick) makes at
+  most 2 x len(value) transitions (counted);
 * the wildcard matcher makes at most one scan per `*`-segment of a pattern,
   counted on a str subclass that records every find/startswith/endswith;
 * the whole corpus against adversarial 1 MB values, each rule under a SIGALRM
@@ -30,7 +34,9 @@ try:
 except ImportError:  # pragma: no cover - 3.9/3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from audisp_eql.eql import EqlUnsupported, compile_query, parse_query
+from audisp_eql import limits
+from audisp_eql.engine import literalset
+from audisp_eql.eql import EqlUnsupported, compile_query, linregex, lucene, parse_query
 from audisp_eql.eql import wildcard
 
 try:  # Python 3.11 moved sre_parse
@@ -103,6 +109,75 @@ def test_eql_regex_is_compiled_by_re2() -> None:
                   'process where process.args regex "(.*a){20}b"'):
         compiled = compile_query(parse_query(query))
         assert compiled.predicate(doc) is False
+
+
+def test_eql_regex_without_re2_is_linear_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lucene, "re2", None)   # as when google-re2 does not import
+    doc = {"process": {"name": "a" * MB, "args": ["a" * MB]}}
+    for query in ('process where process.name regex "(a|aa)*b"',
+                  'process where process.name regex~ "(a*)*b"',
+                  'process where process.args regex "(.*a){20}b"'):
+        compiled = compile_query(parse_query(query))
+        assert compiled.predicate(doc) is False
+
+
+BUILTIN_CASES = [("(a|aa)*b", "a"), ("(a*)*b", "a"), ("(.*a){20}b", "a"), ("(x+x+)+y", "x"),
+                 ("(a|ab|abc)*(c|b)d", "ab"), (".*[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}z", "1.2."),
+                 ("([a-z]+[0-9]*)+[A-Z]", "ab1")]
+
+
+@pytest.mark.parametrize("pattern,filler", BUILTIN_CASES)
+@pytest.mark.parametrize("budget", [0, limits.REGEX_DFA_CACHE], ids=["no-cache", "cache"])
+def test_builtin_regex_work_is_linear(pattern: str, filler: str, budget: int) -> None:
+    """Backtracking needs exponential steps on these; per character the automaton
+    tests each state of the current set once and follows each split once."""
+    regex = linregex.Regex(lucene.translate(pattern), insensitive=False, cache_budget=budget)
+    work = {}
+    for size in (1_000, 4_000, 16_000):
+        value = (filler * size)[:size]
+        regex.work = 0
+        assert regex.fullmatch(value) is False
+        work[size] = regex.work
+        assert regex.work <= 2 * (size + 1) * regex.states, (pattern, size, regex.work, regex.states)
+    if budget == 0:
+        # every character costs the simulation again: work grows with the value, no faster
+        assert work[16_000] <= 4.5 * work[4_000] and work[4_000] <= 4.5 * work[1_000], work
+        assert work[1_000] >= 1_000, work   # the counter counts
+    else:
+        # states met once are cached: the longer values cost (almost) no new work
+        assert work[16_000] <= work[1_000] + 2 * regex.states, work
+
+
+class CountingDict(dict):
+    """A trie node that counts the transitions looked up in it."""
+
+    lookups = 0
+
+    def get(self, *args: Any) -> Any:  # type: ignore[override]
+        CountingDict.lookups += 1
+        return super().get(*args)
+
+
+@pytest.mark.parametrize("filler", ["a", "ab", "aab"])
+def test_builtin_literal_search_is_linear(filler: str) -> None:
+    texts = ["a" * k + "b" for k in range(1, 40)] + ["b" + "a" * k for k in range(1, 40)]
+    literals = [(kind, text) for text in texts
+                for kind in (literalset.PREFIX, literalset.SUFFIX, literalset.CONTAINS)]
+    automaton = literalset.Automaton(literals)
+    for trie in (automaton.prefixes, automaton.suffixes, automaton.contained):
+        trie.goto = [CountingDict(node) for node in trie.goto]
+    for size in (1_000, 10_000, 100_000):
+        value = (filler * size)[:size]
+        CountingDict.lookups = 0
+        found = automaton.search(value)
+        # prefix and suffix walks: one step per character at most each;
+        # contained texts: a step per character plus failure steps, never more in all.
+        assert CountingDict.lookups <= 4 * size + 3, (filler, size, CountingDict.lookups)
+        assert CountingDict.lookups >= size   # the counter counts
+        assert sorted(found) == [i for i, (kind, text) in enumerate(literals)
+                                 if (value.startswith(text) if kind == literalset.PREFIX else
+                                     value.endswith(text) if kind == literalset.SUFFIX else
+                                     text in value)]
 
 
 class CountingStr(str):

@@ -1,5 +1,8 @@
-"""Our rule pack (rules/): well-formed, all `ok`, and each rule fires on its
-hit log exactly where expected and stays silent on its near misses."""
+"""Our rule pack (rules/): well-formed, `ok` (or, for the rules over file and
+driver documents, which audisp-eql does not build yet, `cannot_fire` for that
+reason only), and each rule fires on its hit log exactly where expected and
+stays silent on its near misses. Rules tagged with controls carry exactly the
+controls the shipped mapping files (controls/) give their evidence categories."""
 
 from __future__ import annotations
 
@@ -8,8 +11,11 @@ import uuid
 
 import pytest
 
+import json
+
 from conftest import ROOT
-from audisp_eql.rules import OK, load_rules
+from audisp_eql.pipeline import PipelineOptions, build_pipeline
+from audisp_eql.rules import CANNOT_FIRE, OK, load_rules
 from harness.pipelines import documents_of, run
 
 DATA = ROOT / "tests" / "data" / "rules"
@@ -24,11 +30,26 @@ def documents(path) -> list[dict]:
     return documents_of(path.read_bytes(), process_table_size=4096)
 
 
+# Categories audisp-eql does not build documents of yet (the file and driver kinds
+# are coming): rules over them are loaded and run on ECS input.
+NOT_BUILT_YET = ("file", "driver")
+
+
+def _waiting_for_a_kind(report) -> bool:
+    return report.status == CANNOT_FIRE and report.reason.startswith(
+        tuple(f"category {c}: audisp-eql produces" for c in NOT_BUILT_YET))
+
+
 def test_pack_has_at_least_20_rules_all_ok():
     ruleset = load_rules([ROOT / "rules"])
     assert len(RULE_FILES) >= 20
-    assert [r.status for r in ruleset.reports] == [OK] * len(RULE_FILES), \
+    assert [r.status for r in ruleset.reports if not _waiting_for_a_kind(r)] == \
+        [OK] * len([r for r in ruleset.reports if not _waiting_for_a_kind(r)]), \
         [(r.name, r.reason) for r in ruleset.reports if r.status != OK]
+    waiting = [r for r in ruleset.reports if _waiting_for_a_kind(r)]
+    # Only rules whose tests are ECS documents may wait; they are few.
+    assert {make_logs.suffix(r.path.stem) for r in waiting} <= {"ndjson"}
+    assert len(waiting) <= 8
     ids = [r.rule_id for r in ruleset.rules]
     assert len(set(ids)) == len(ids)
     for rule in ruleset.rules:
@@ -48,7 +69,8 @@ def test_compliance_rules_are_tagged():
 def test_every_rule_has_hit_and_miss_logs():
     written = set(make_logs.logs())
     for stem in STEMS:
-        assert {f"{stem}.hit.log", f"{stem}.miss.log"} <= written
+        ext = make_logs.suffix(stem)
+        assert {f"{stem}.hit.{ext}", f"{stem}.miss.{ext}"} <= written
 
 
 def test_committed_logs_are_what_make_logs_writes():
@@ -57,17 +79,36 @@ def test_committed_logs_are_what_make_logs_writes():
     assert (ROOT / "examples" / "intrusion.log").read_bytes() == make_logs.intrusion_log()
 
 
+def _run_documents(path, rule) -> tuple[list[dict], list[dict]]:
+    """ECS documents through the engine, as `scan --input ecs` runs them."""
+    docs = [json.loads(line) for line in path.read_text().splitlines()]
+    alerts: list[dict] = []
+    pipeline = build_pipeline(PipelineOptions(audit_input=False, rules=[rule]),
+                              on_alert=alerts.append)
+    pipeline.documents(docs)
+    pipeline.flush()
+    return docs, alerts
+
+
+def _run(stem: str, which: str, rule) -> tuple[list[dict], list[dict]]:
+    if make_logs.suffix(stem) == "ndjson":
+        return _run_documents(DATA / f"{stem}.{which}.ndjson", rule)
+    docs, alerts, _ = run((DATA / f"{stem}.{which}.log").read_bytes(), rules=[rule],
+                          process_table_size=4096)
+    return docs, alerts
+
+
 @pytest.mark.parametrize("stem", STEMS)
 def test_rule_fires_on_its_hits_and_not_on_its_near_misses(stem):
     rule = load_rules([ROOT / "rules" / f"{stem}.toml"]).rules[0]
-    hits, alerts, _ = run((DATA / f"{stem}.hit.log").read_bytes(), rules=[rule],
-                          process_table_size=4096)
+    hits, alerts = _run(stem, "hit", rule)
+    # One document per event here: the i-th event's document is hits[i].
+    assert len(hits) == len(make_logs.all_events()[stem][0])
     expected = [hits[i]["event"]["id"] for i in make_logs.expected_alerts(stem)]
     assert expected
     assert [alert["event"]["id"] for alert in alerts] == expected
-    misses, missed_alerts, _ = run((DATA / f"{stem}.miss.log").read_bytes(), rules=[rule],
-                                   process_table_size=4096)
+    misses, missed_alerts = _run(stem, "miss", rule)
     assert misses
-    assert [alert["process"]["args"] for alert in missed_alerts] == []
+    assert [alert["event"]["id"] for alert in missed_alerts] == []
     alert = alerts[0]
     assert alert["rule"]["uuid"] == rule.rule_id and alert["threat"]["tactic"]["id"]

@@ -1,4 +1,5 @@
-"""The rule index's literal search (one RE2 set pass) against Python's string tests.
+"""The rule index's literal search (one RE2 set pass, or the Aho-Corasick
+automaton when google-re2 does not import) against Python's string tests.
 
 A wrong "absent" would drop a rule that should fire, so it is compared with
 the plain answer on hostile-looking values: made of fragments of the
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
+from audisp_eql.engine import literalset
 from audisp_eql.engine import Engine
 from audisp_eql.rules import load_rules
 from audisp_eql.engine.literalset import CONTAINS, PREFIX, SUFFIX, LiteralSet
@@ -44,11 +48,20 @@ def _fragment_text(texts: list[str], rng: random.Random, size: int) -> str:
     return "".join(parts)[:size]
 
 
-def test_literal_search_agrees_with_python_on_hostile_values(shared) -> None:
+@pytest.fixture(params=["re2", "builtin"])
+def engine(request, monkeypatch) -> str:
+    if request.param == "builtin":
+        monkeypatch.setattr(literalset, "re2", None)   # as when google-re2 does not import
+    return request.param
+
+
+def test_literal_search_agrees_with_python_on_hostile_values(shared, engine) -> None:
     literals = _corpus_literals()
     kinds = {kind for kind, _ in literals}
     assert {PREFIX, SUFFIX, CONTAINS} <= kinds and len(literals) > 50
     search = LiteralSet(literals)
+    assert isinstance(getattr(search._match, "__self__", None), literalset.Automaton) \
+        == (engine == "builtin")
     texts = [text for _, text in literals if text]
     rng = random.Random(7)
     for size in (0, 1, 40, 300, 5000, SEARCH_LENGTH_LIMIT - 128):
@@ -62,7 +75,7 @@ def test_literal_search_agrees_with_python_on_hostile_values(shared) -> None:
                                      if _holds(kind, text, value)]
 
 
-def test_values_past_the_limit_are_not_searched() -> None:
+def test_values_past_the_limit_are_not_searched(engine) -> None:
     search = LiteralSet([(CONTAINS, "needle"), (PREFIX, "x"), (SUFFIX, "e")])
     assert search.found("x" * (SEARCH_LENGTH_LIMIT + 1)) is None
     assert sorted(search.found("x" * 100 + "needle")) == [0, 1, 2]

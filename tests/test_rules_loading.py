@@ -165,33 +165,91 @@ def test_required_fields(condition, required):
     assert coverage.required_fields(query.condition) == frozenset(required)
 
 
+DOCS = "audisp-eql's process documents"
+
+
 @pytest.mark.parametrize("condition, reason", [
-    ('process.Ext.api.name == "x"', "needs process.Ext.api.name"),
+    ('process.Ext.api.name == "x"',
+     f'13:15: process.Ext.api.name == "x" can never hold: {DOCS} never have process.Ext.api.name'),
     ('process.name == "ls" and ?process.Ext.api.name == "x"', None),
     ('process.name == "ls" or process.Ext.api.name == "x"', None),
     ('not process.Ext.api.name == "x"', None),
-    ('event.action == "executed"', "never true with event.action"),
-    ('event.action in ("exec", "executed")', None),
-    ('event.type == "change" and process.name == "ls"', "never true with event.type"),
-    ('event.type == "change" or process.name == "ls"', None),
-    ('not event.type == "start"', "never true with event.type"),
+    ('event.action == "no-such-action"',
+     f'13:15: event.action == "no-such-action" can never hold: {DOCS} have event.action '),
+    ('event.action in ("exec", "no-such-action")', None),
+    # The first term that can never hold, as written, at its own line and column.
+    # Process documents: starts (exec, sudo's ran-command, services), ends and
+    # changes (auditd, audit configuration, set*id), crashes, AppArmor denials;
+    # never an installation.
+    ('process.name == "ls" and\n   event.type   ==  "installation"',
+     f'14:4: event.type == "installation" can never hold: {DOCS} have event.type ["start"] or '),
+    ('not event.type in ("start", "end", "change", "info")',
+     f'13:15: not event.type in ("start", "end", "change", "info") can never hold: {DOCS} have '
+     'event.type ["start"] or '),
+    ('event.type == "change" and process.name == "ls"', None),
+    # An `or` all of whose branches fail is named whole, with each reason.
+    ('process.name == "ls" and (event.type : "installation" or\n process.Ext.x == 1)',
+     f'13:41: event.type : "installation" or process.Ext.x == 1 can never hold: {DOCS} have '
+     'event.type ["start"] or '),
+    ('event.type == "installation" or process.name == "ls"', None),
+    ('event.action == "rename"',
+     f'13:15: event.action == "rename" can never hold: {DOCS} have event.action '),
 ])
-def test_cannot_fire_is_reported_soundly(tmp_path, condition, reason):
+def test_cannot_fire_names_the_condition_that_can_never_hold(tmp_path, condition, reason):
     path = write_rule(tmp_path, "r", f"process where {condition}")
     ruleset = load_rules([path])
     report = only_report(ruleset)
     if reason is None:
         assert report.status == OK, report.reason
     else:
-        assert report.status == CANNOT_FIRE and reason in report.reason
+        assert report.status == CANNOT_FIRE
+        # (the values our documents have are listed after the quoted condition)
+        assert report.reason.startswith(f"{path}:{reason}"), report.reason
         assert ruleset.rules  # a report, not a filter: the rule is still loaded
 
 
-def test_file_rule_cannot_fire_but_stays_loaded(tmp_path):
-    path = write_rule(tmp_path, "f", 'file where file.path == "/etc/passwd"')
+def test_cannot_fire_position_points_at_the_condition_in_the_file(tmp_path):
+    """The line:col of the message is where the quoted text is in the file."""
+    path = write_rule(tmp_path, "r", 'process where process.name == "ls" and\n'
+                                     '  // a comment\n  event.action  ==  "executed"  // end')
+    report = only_report(load_rules([path]))
+    where, message = report.reason[len(f"{path}:"):].split(": ", 1)
+    line, col = map(int, where.split(":"))
+    written = path.read_text().splitlines()[line - 1][col - 1:]
+    assert written.startswith('event.action  ==  "executed"')
+    assert message.startswith('event.action == "executed" can never hold')
+
+
+def test_sequence_step_and_join_key_that_can_never_hold():
+    """Judged on the query (sequences may not be compiled yet): a step that can
+    never match, or a join key never set, and the sequence can never fire."""
+    from audisp_eql.ecs import catalog
+    from audisp_eql.eql import compile_query
+
+    def reasons(text):
+        return [(str(r), r.offset) for r in
+                coverage.never_fires(parse_query(text), catalog(), compile_query, text)]
+
+    text = ('sequence with maxspan=1m\n  [process where process.name == "a"]\n'
+            '  [process where event.action == "no-such-action"]')
+    [(message, offset)] = reasons(text)
+    assert message.startswith(f'sequence step 2: event.action == "no-such-action" can never '
+                              f'hold: {DOCS} have event.action "exec"')
+    assert offset == text.index("event.action")
+    [(message, _)] = reasons('sequence by process.Ext.id with maxspan=1m\n'
+                             '  [process where true] [process where true]')
+    assert message.startswith("sequence step 1 can never join: ")
+    assert "never have process.Ext.id" in message
+    assert reasons('sequence by ?process.Ext.id with maxspan=1m\n'
+                   '  [process where true] [process where true]') == []
+    assert reasons('sequence with maxspan=1m [process where true] [process where true]') == []
+
+
+def test_registry_rule_cannot_fire_but_stays_loaded(tmp_path):
+    path = write_rule(tmp_path, "f", 'registry where registry.path == "HKLM"')
     ruleset = load_rules([path])
     report = only_report(ruleset)
-    assert report.status == CANNOT_FIRE and "category file" in report.reason
+    assert report.status == CANNOT_FIRE and "category registry" in report.reason
     assert len(ruleset.rules) == 1
 
 

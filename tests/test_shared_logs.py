@@ -37,7 +37,14 @@ def test_read_without_errors_and_parsers_agree(path: Path) -> None:
     python_docs, p = _docs(path, "python")
     assert a.errors == [] and p.errors == []
     assert a.stats.malformed == p.stats.malformed == 0
-    assert json.dumps(auparse_docs) == json.dumps(python_docs)
+    # The same documents. Process starts come in the same order; a record that
+    # may or may not be followed by its SYSCALL (a CONFIG_CHANGE outside syscall
+    # context, an old kernel's ANOM_PROMISCUOUS) ends its event when the next one
+    # starts for the Python grouping, at the timeout or the end for auparse.
+    assert sorted(map(json.dumps, auparse_docs)) == sorted(map(json.dumps, python_docs))
+    starts = [d for d in auparse_docs if d["event"]["action"] == "exec"]
+    assert json.dumps(starts) == json.dumps([d for d in python_docs
+                                             if d["event"]["action"] == "exec"])
 
 
 def _one(rel: str, parser: str = "auparse") -> list[dict]:
@@ -69,7 +76,8 @@ def test_node_and_enriched() -> None:
 
 
 def test_interleaved_out_of_order() -> None:
-    docs = _one("go-libaudit/testdata_out_of_order.log")
+    docs = [d for d in _one("go-libaudit/testdata_out_of_order.log")
+            if d["event"]["action"] == "exec"]
     assert [d["process"]["args"] for d in docs] == [["grep", "--color=auto", "mapping"],
                                                    ["cat", "securitybeat"]]
 

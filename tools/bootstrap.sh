@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Set up everything audisp-eql needs on a fresh Debian machine, idempotently:
 # the system packages (audit bindings, auditd/rsyslog for the real-daemon tests,
-# mandoc for the man page lint, laurel for the benchmark) and .venv.
+# rsyslog-gnutls and openssl for the TLS tests (a private CA made per test),
+# iproute2 and util-linux for the private network/mount namespaces of the
+# blocking-call tests, mandoc for the man page lint, Debian's packaging tools
+# and lintian for `make deb` and its test, logrotate to run the package's
+# rotation, audispd-plugins (audisp-remote) for the collector test,
+# rsyslog-elasticsearch and python3-yaml to check the SIEM configurations,
+# Jinja2/matplotlib/tqdm for `report` and progress, Chromium and a websocket
+# client for the report's browser test, laurel for the benchmark) and .venv.
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="python3 python3-venv python3-audit auditd rsyslog mandoc socat netcat-openbsd procps"
-if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel"; fi
+PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
+      mandoc socat netcat-openbsd procps curl kmod audispd-plugins rsyslog-elasticsearch python3-yaml"
+PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
+PKGS="$PKGS python3-jinja2 python3-matplotlib python3-tqdm chromium python3-websocket"
+if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel gcc libc6-dev"; fi
 
 missing=""
 for p in $PKGS; do
@@ -22,10 +32,11 @@ if [ -n "$missing" ]; then
     fi
     echo "bootstrap: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # Other checkouts on this machine may be installing too: wait for dpkg's lock.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
     # policy-rc.d or not: installing auditd must never start a system auditd here;
     # the tests start their own, in the foreground, with a private config.
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 # The venv sees the system site-packages so that Debian's auparse/audit bindings import.

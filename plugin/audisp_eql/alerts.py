@@ -14,7 +14,9 @@ names Elastic Security uses for its own alerts):
     rule.reference (list), rule.author (list), rule.license
     threat.framework, threat.tactic.*, threat.technique.*,
     threat.technique.subtechnique.* (ECS arrays, one entry per mapping)
-    kibana.alert.severity ("low".."critical"), kibana.alert.risk_score
+    kibana.alert.severity ("low".."critical"), kibana.alert.risk_score,
+    kibana.alert.rule.tags (the rule's tags), audisp_eql.controls (the
+    control ids of its "Control: <framework>:<id>" tags, when it has any)
 
 An alert from several documents (a sequence) carries the top-level fields of
 the last one, `kibana.alert.group.id` (the same for every alert of that one
@@ -95,17 +97,20 @@ def rule_fields(rule: Rule) -> dict[str, Any]:
     return fields
 
 
-# rule_id -> (rule, its rule.* fields, its threat.* fields), built once per rule
-# object (a reload brings new objects and replaces the entries).
-_RULE_PARTS: dict[str, tuple[Rule, dict[str, Any], dict[str, Any]]] = {}
+CONTROL_TAG = "Control: "
+
+# rule_id -> (rule, its rule.* fields, its threat.* fields, its tags, its control ids),
+# built once per rule object (a reload brings new objects and replaces the entries).
+_RULE_PARTS: dict[str, tuple[Rule, dict[str, Any], dict[str, Any], list[str], list[str]]] = {}
 
 
-def _rule_parts(rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+def _rule_parts(rule: Rule) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
     parts = _RULE_PARTS.get(rule.rule_id)
     if parts is None or parts[0] is not rule:
-        parts = (rule, rule_fields(rule), threat_fields(rule))
+        controls = [t[len(CONTROL_TAG):].strip() for t in rule.tags if t.startswith(CONTROL_TAG)]
+        parts = (rule, rule_fields(rule), threat_fields(rule), list(rule.tags), controls)
         _RULE_PARTS[rule.rule_id] = parts
-    return parts[1], parts[2]
+    return parts[1], parts[2], parts[3], parts[4]
 
 
 def make_alert(match: Match, *, now: datetime | None = None) -> dict[str, Any]:
@@ -126,7 +131,7 @@ def make_alert(match: Match, *, now: datetime | None = None) -> dict[str, Any]:
     event["created"] = _iso(moment)
     # An alert from a document without a time still needs one to be indexed.
     alert.setdefault("@timestamp", event["created"])
-    fields, threat = _rule_parts(rule)
+    fields, threat, tags, controls = _rule_parts(rule)
     alert["rule"] = fields
     if threat:
         alert["threat"] = threat
@@ -134,7 +139,12 @@ def make_alert(match: Match, *, now: datetime | None = None) -> dict[str, Any]:
         alert.pop("threat", None)
     kibana = doc.get("kibana")
     kibana = dict(kibana) if isinstance(kibana, dict) else {}
-    kibana["alert"] = {"severity": rule.severity, "risk_score": rule.risk_score}
+    kibana["alert"] = {"severity": rule.severity, "risk_score": rule.risk_score,
+                       "rule": {"tags": tags}}
+    if controls:
+        audisp_eql = alert.get("audisp_eql")
+        alert["audisp_eql"] = {**audisp_eql, "controls": controls} \
+            if isinstance(audisp_eql, dict) else {"controls": controls}
     if len(documents) > 1:
         ids = [_event_id(d) for d in documents]
         kibana["alert"]["group"] = {"id": _group_id(rule, ids)}

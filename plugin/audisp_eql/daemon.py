@@ -7,9 +7,9 @@ without blocking so the dispatcher is never held up, ages incomplete events on
 the wall clock, and never lets an output block it for long.
 
 Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
-HUP reloads config and rules (a broken new set keeps the old one running;
-the new set is built beside the loop, reloader.py, so stdin keeps draining);
-USR1 logs a status line now; USR2 reopens the outputs.
+HUP reloads config, rules and exceptions (a broken new set keeps the old one
+running; the new set is built beside the loop, reloader.py, so stdin keeps
+draining); USR1 logs a status line now; USR2 reopens the outputs.
 """
 
 from __future__ import annotations
@@ -20,14 +20,17 @@ import logging
 import os
 import select
 import signal
-import sys
+import ssl
 import syslog
 import time
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
+from . import exitstatus
 from .config import Config, ConfigError, load_config
-from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
-                      RemoteSyslogOutput, StdoutOutput)
+from .detector import Detector, exceptions_text
+from .diagnostics import Diagnostics, LoggingBridge
+from .configured_outputs import build_outputs, outputs_config
+from .outputs import AlertSink, RateLimiter, TlsSettings
 from .privileges import PrivilegeError, drop_privileges
 from .reloader import BackgroundReload, collect_young, freeze_heap
 
@@ -46,85 +49,19 @@ GATHER_SECONDS = 0.002
 SMALL_READ = 1 << 14
 
 
-class Diagnostics:
-    """The plugin's own messages: to syslog (facility from config) and stderr."""
-
-    def __init__(self, socket_path: str, facility: str, tag: str) -> None:
-        self.syslog = LocalSyslogOutput(socket_path, facility=facility, tag=tag, queue_size=100)
-        self.facility = facility
-
-    def log(self, priority: int, text: str) -> None:
-        from .escape import safe_text
-        text = safe_text(text)
-        self.syslog.log(priority, text, self.facility)
-        try:
-            print(f"audisp-eql: {text}", file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass  # auditd may have given us no usable stderr
-
-    def close(self) -> None:
-        self.syslog.close()
-
-
-class _LoggingBridge(logging.Handler):
-    """Other modules log with `logging`; in the plugin that goes to Diagnostics."""
-
-    LEVELS = {logging.ERROR: syslog.LOG_ERR, logging.WARNING: syslog.LOG_WARNING,
-              logging.INFO: syslog.LOG_INFO}
-
-    def __init__(self, diag: Diagnostics) -> None:
-        super().__init__(logging.INFO)
-        self.diag = diag
-
-    def emit(self, record: logging.LogRecord) -> None:
-        level = max((lv for lv in self.LEVELS if lv <= record.levelno), default=logging.INFO)
-        self.diag.log(self.LEVELS[level], record.getMessage())
-
-
-def build_outputs(cfg: Config) -> List[Output]:
-    """Open every configured output; OSError/ValueError propagate to the caller."""
-    outputs: List[Output] = []
-    if cfg.syslog.enabled:
-        outputs.append(LocalSyslogOutput(cfg.syslog.socket, cfg.syslog.facility,
-                                         cfg.syslog.format, cfg.syslog.tag, cfg.queue_size))
-    for remote in cfg.remotes:
-        outputs.append(RemoteSyslogOutput(remote.host, remote.port, remote.protocol,
-                                          remote.facility, remote.format, cfg.queue_size))
-    if cfg.file.enabled:
-        outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
-    if cfg.stdout.enabled:
-        outputs.append(StdoutOutput(cfg.stdout.format))
-    return outputs
-
-
-class Detector:
-    """Rules and the engine over them; swapped whole on reload.
-    `between_files(n)` runs after the nth rule file loaded, and with -1 after the last."""
-
-    def __init__(self, cfg: Config, between_files: Optional[Any] = None) -> None:
-        from .engine import Engine
-        from .rules import RuleSet, iter_load
-        self.ruleset = RuleSet()
-        for count, _report in enumerate(iter_load(cfg.rule_paths, self.ruleset)):
-            if between_files is not None:
-                between_files(count)
-        if between_files is not None:
-            between_files(-1)
-        self.engine = Engine(self.ruleset.rules)
-
-    @property
-    def problems(self) -> List[str]:
-        return [r.reason for r in self.ruleset.invalid]
-
-    @property
-    def rule_count(self) -> int:
-        return len(self.engine.rules)
-
-
 def pipeline_options(cfg: Config) -> Any:
     from .pipeline import PipelineOptions
     return PipelineOptions(parser=cfg.parser, event_timeout=cfg.event_timeout,
-                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc)
+                           action=cfg.event_action, parent_from_proc=cfg.parent_from_proc,
+                           shard=cfg.shard, live=True, env_vars=tuple(cfg.env_vars),
+                           env_vars_from_rules=cfg.env_vars_from_rules)
+
+
+def _builder_settings(cfg: Config) -> tuple:
+    """What the ECS builders are made with: a change rebuilds them (and empties
+    the process table)."""
+    return (cfg.event_action, cfg.parent_from_proc, tuple(cfg.env_vars),
+            cfg.env_vars_from_rules)
 
 
 class Plugin:
@@ -134,11 +71,22 @@ class Plugin:
         self.diag = diag
         self.detector = Detector(cfg)
         self.parse_errors = 0
-        self.sink = AlertSink(build_outputs(cfg), RateLimiter(cfg.burst, cfg.burst_interval))
+        # TLS certificates and keys, loaded once (as root, before a privilege drop).
+        self.tls_contexts: Dict[TlsSettings, ssl.SSLContext] = {}
+        self.sink = AlertSink(build_outputs(cfg, self.tls_contexts),
+                              RateLimiter(cfg.burst, cfg.burst_interval))
+        # Sinks a reload replaced, delivering what they hold (bounded) while the
+        # loop goes on; closed and accounted for once they are done.
+        self.retiring: List[AlertSink] = []
         self.pipeline = build_pipeline(pipeline_options(cfg), on_alert=self.emit,
                                        on_error=self.on_parse_error,
                                        on_build_error=self.on_build_error)
-        self.pipeline.engine = self.detector.engine
+        self.pipeline.set_engine(self.detector.engine, self.detector.ruleset.rules)
+        self.pipeline.exceptions = self.detector.suppressor
+        if cfg.already_running and self.pipeline.builders is not None:
+            # Processes that started before auditd: one document each, through the rules.
+            from .ecs.running import running_documents
+            self.pipeline.documents(running_documents(self.pipeline.builders.context))
         self.stop = False
         self.reload_requested = False
         self.reloading: Optional[BackgroundReload] = None
@@ -181,9 +129,11 @@ class Plugin:
 
     def start_reload(self) -> None:
         path = self.cfg.path
+        # The TLS files the running outputs hold already (a copy: the loop owns the dict).
+        tls_loaded = tuple(self.tls_contexts)
 
         def build() -> tuple:
-            cfg = load_config(path)
+            cfg = load_config(path, tls_loaded=tls_loaded)
             return cfg, Detector(cfg, between_files=collect_young)
         self.reloading = BackgroundReload(build, self.wake_fd)
 
@@ -206,46 +156,66 @@ class Plugin:
     def _apply(self, cfg: Config, detector: "Detector") -> None:
         if detector.problems:
             self.sink.reopen()
-            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules: "
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules and exceptions: "
                           + "; ".join(detector.problems[:5])
                           + (f" (and {len(detector.problems) - 5} more)"
                              if len(detector.problems) > 5 else ""))
             return
-        if _outputs_config(cfg) != _outputs_config(self.cfg):
+        if outputs_config(cfg) != outputs_config(self.cfg):
+            wanted = {r.tls() for r in cfg.remotes} - {None}
+            contexts = {k: v for k, v in self.tls_contexts.items() if k in wanted}
             try:
-                outputs = build_outputs(cfg)
+                outputs = build_outputs(cfg, contexts)
             except (OSError, ValueError) as exc:
                 # After a privilege drop a root-only file cannot be opened again.
                 self.sink.reopen()
                 self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old outputs: {exc}")
                 return
-            self.sink.close()
+            self.sink.start_close()
+            self.retiring.append(self.sink)
             self.sink = AlertSink(outputs, RateLimiter(cfg.burst, cfg.burst_interval))
+            self.tls_contexts = contexts
         else:
             self.sink.reopen()
             self.sink.limiter.burst, self.sink.limiter.interval = cfg.burst, cfg.burst_interval
-        if cfg.event_action != self.cfg.event_action or cfg.parent_from_proc != self.cfg.parent_from_proc:
+        if _builder_settings(cfg) != _builder_settings(self.cfg):
             from .pipeline import build_builders
-            self.pipeline.builders = build_builders(pipeline_options(cfg))
+            self.pipeline.options = pipeline_options(cfg)
+            self.pipeline.builders = build_builders(self.pipeline.options)
+        if cfg.shard != self.cfg.shard:
+            # Other nodes from now on: what is pending is evaluated first.
+            from .source import make_event_source
+            self.pipeline.replace_source(make_event_source(
+                self.cfg.parser, timeout=self.cfg.event_timeout,
+                on_error=self.on_parse_error, shard=cfg.shard))
+        if detector.suppressor is not None:
+            detector.suppressor.inherit_counts(self.detector.suppressor)
         self.cfg, self.detector = cfg, detector
-        self.pipeline.engine = detector.engine
-        skipped = [r for r in detector.ruleset.reports if r.status == "unsupported"]
-        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.rule_count} rules loaded"
-                      + (f", {len(skipped)} rule files not run (see audisp-eql check)"
-                         if skipped else ""))
+        self.pipeline.set_engine(detector.engine, detector.ruleset.rules)
+        self.pipeline.exceptions = detector.suppressor
+        self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.loaded_text()}")
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
         counts = self.pipeline.count()
         engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
+        queued = " ".join(f"{name}={count}" for name, count in self.sink.queued())
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
                 f"malformed_values={counts.malformed_values} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
+                f"evicted_rate_windows={self.sink.limiter.evicted_windows} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
                 + " ".join(f"{k}={v}" for k, v in engine.items())
-                + (f" {source}" if source else "") + (f" sent/dropped: {outputs}" if outputs else ""))
+                + exceptions_text(self.pipeline.counts.excepted, self.detector.suppressor)
+                + (" " + " ".join(f"{k}={v}" for k, v in self.pipeline.builders.stats().items())
+                   if self.pipeline.builders is not None else "")
+                + (f" {source}" if source else "")
+                + (f" nodes={self.pipeline.source.nodes()}"   # type: ignore[union-attr]
+                   if hasattr(self.pipeline.source, "nodes") else "")
+                + (f" sent/dropped: {outputs}" if outputs else "")
+                + (f" queued: {queued}" if queued else ""))
 
     # -- the loop ------------------------------------------------------------
     def run(self, stdin_fd: int = 0) -> int:
@@ -254,10 +224,14 @@ class Plugin:
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
-            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.rule_count} rules loaded "
-                          f"from {_paths_text(self.cfg.rule_paths)}")
-            for problem in self.detector.problems:
-                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {problem}")
+            from .eql.lucene import ENGINE
+            self.diag.log(syslog.LOG_INFO, f"started: {self.detector.loaded_text()} "
+                          f"from {_paths_text(self.cfg.rule_paths + self.cfg.exception_paths)} "
+                          f"(regex engine: {ENGINE}){self.cfg.shard.described()}")
+            for report in self.detector.ruleset.invalid:
+                self.diag.log(syslog.LOG_WARNING, f"rule not loaded: {report.reason}")
+            for error in self.detector.exceptions.errors:
+                self.diag.log(syslog.LOG_WARNING, f"exception not loaded: {error}")
             eof = False
             while not (eof or self.stop):
                 readable, _, _ = select.select([stdin_fd, wake_r], [], [], TICK_SECONDS)
@@ -277,8 +251,11 @@ class Plugin:
                           + self.status_line())
             return 0
         finally:
+            self.retire(wait=True)
             before = self.sink.dropped()
             self.sink.close()
+            for priority, text in self.sink.notices():
+                self.diag.log(priority, text)
             lost = self.sink.dropped() - before
             if lost:   # after the final status line: say so, or the loss is silent
                 self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
@@ -310,9 +287,29 @@ class Plugin:
             self.pipeline.feed(chunk)
         return False
 
+    def retire(self, wait: bool = False) -> None:
+        """Close the sinks a reload replaced once they are done delivering (or,
+        with `wait`, now: at exit, within their bound); say what they lost."""
+        for sink in list(self.retiring):
+            if not (wait or sink.closing_done()):
+                continue
+            self.retiring.remove(sink)
+            before = sink.dropped()
+            sink.close()
+            for priority, text in sink.notices():
+                self.diag.log(priority, text)
+            lost = sink.dropped() - before
+            if lost:
+                self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) to outputs replaced by the "
+                              f"reload could not be delivered: {'; '.join(sink.errors())}")
+
     def housekeeping(self) -> None:
         self.pipeline.age()
         self.sink.tick(time.monotonic())
+        for priority, text in self.sink.notices():
+            self.diag.log(priority, text)
+        if self.retiring:
+            self.retire()
         self.diag.syslog.flush()
         if self.reloading is not None and self.reloading.done:
             self.finish_reload()
@@ -337,10 +334,6 @@ def _paths_text(paths: List[str], shown: int = 3) -> str:
     if len(paths) <= shown:
         return ", ".join(paths)
     return f"{', '.join(paths[:shown])} and {len(paths) - shown} more paths"
-
-
-def _outputs_config(cfg: Config) -> tuple:
-    return (cfg.syslog, cfg.remotes, cfg.file, cfg.stdout, cfg.queue_size)
 
 
 def _stats_text(stats: Any) -> str:
@@ -368,21 +361,21 @@ def prepare_signals(handler: Any) -> None:
 
 
 def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
-    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 1 on a start-up error."""
+    """Run the plugin until EOF or SIGTERM; 0 on a clean exit, 2 on a start-up error."""
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
         Diagnostics("/dev/log", "daemon", "audisp-eql").log(syslog.LOG_ERR, f"cannot start: {exc}")
-        return 1
+        return exitstatus.ERROR
     diag = Diagnostics(cfg.syslog.socket, cfg.log_facility, cfg.syslog.tag)
-    bridge = _LoggingBridge(diag)
+    bridge = LoggingBridge(diag)
     logging.getLogger("audisp_eql").addHandler(bridge)
     try:
         try:
             plugin = Plugin(cfg, diag)
         except (OSError, ValueError) as exc:
             diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
-            return 1
+            return exitstatus.ERROR
         gc.collect()    # once, before any input is read: what starting up left behind
         freeze_heap()   # the rules, built: out of every later collection (reloader.py)
         prepare_signals(plugin.on_signal)
@@ -392,7 +385,7 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
             except PrivilegeError as exc:
                 diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
                 plugin.sink.close()
-                return 1
+                return exitstatus.ERROR
             diag.log(syslog.LOG_INFO, f"running as uid {uid} gid {gid}")
         return plugin.run(stdin_fd)
     finally:

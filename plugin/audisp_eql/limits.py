@@ -29,10 +29,13 @@ from typing import Any, Hashable, Iterator, TypeVar
 
 # -- audit records -> events (source/) -------------------------------------------
 MAX_LINE = (1 << 20) + 4096       # bytes per record line: the kernel writes far less
-MAX_PENDING_EVENTS = 4096         # events in progress before the oldest is completed early
+MAX_PENDING_EVENTS = 4096         # events in progress (per node, and of all nodes together)
 MAX_REPORTED_LINE_ERRORS = 1000   # malformed lines kept for reporting; all are counted
 MAX_ENRICHED_HELD = 65536         # auparse source: ENRICHED tails waiting for their event
-MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold (~2 KiB each)
+MAX_HELD_RECORDS = 1024           # auparse source: records auparse may hold per node (~2 KiB each)
+MAX_HELD_RECORDS_TOTAL = 16384    # ... for all nodes together (the node holding most sheds)
+MAX_NODE_SOURCES = 4096           # nodes with their own grouping state (~4 KiB each for auparse)
+MAX_SHARD_ANSWERS = 16384         # node name -> "this shard's?" answers remembered
 READ_CHUNK_BYTES = 1 << 20        # offline reads
 MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
 MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
@@ -61,6 +64,14 @@ MAX_PATH_CHARS_STORED = 4096      # executable / working directory kept per entr
 MAX_PROCESS_TABLE_CHARS = 16 << 20  # text of all process table entries (LRU, evictions counted)
 PROCESS_ENTRY_OVERHEAD = 512      # ... plus this per entry (the objects around the text)
 MAX_SHARED_STRING_CHARS = 256     # longer strings are not shared between entries
+MAX_HOST_IDENTITIES = 16384       # node names whose host.* object is kept
+MAX_PATH_ITEMS = 64               # PATH records of one event read (the kernel writes 1-6)
+MAX_BOUND_SOCKETS = 8192          # bound sockets remembered for accept (LRU, evictions counted)
+MAX_ENVIRON_BYTES = 128 << 10     # bytes of /proc/PID/environ read for process.env_vars
+MAX_ENV_VARS = 64                 # process.env_vars entries kept per process
+MAX_ENVIRON_EVENT_AGE = 5.0       # seconds: older exec events get no process.env_vars
+MAX_PROC_READ_EVENT_AGE = 5.0     # seconds: older file/network/... events read nothing in /proc
+MAX_RUNNING_PROCESSES = 32768     # processes read from /proc at plugin start (already_running)
 
 # -- rules -> matches (engine/, eql/) ----------------------------------------------
 MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)
@@ -91,6 +102,8 @@ MAX_LIST_VALUES = 4096            # values of one `in` list or pattern list
 MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_SECONDS = 86400.0      # event_timeout, status_interval, ratelimit interval
 MAX_CONFIG_COUNT = 1_000_000      # burst, queue_size
+REGEX_MAX_STATES = 200_000        # built-in regex automaton (no google-re2): NFA states per regex
+REGEX_DFA_CACHE = 1 << 16         # ... its DFA cache (states + transitions), cleared whole when full
 
 # -- stateful rules (engine/state.py) ----------------------------------------------
 MAX_PENDING_PER_RULE = 4096       # pending partial matches of one rule (oldest evicted)
@@ -98,8 +111,40 @@ MAX_PENDING_TOTAL = 65536         # pending partial matches of all rules togethe
 MAX_STATE_SECONDS = 3600.0        # event-time lifetime of state a rule gives no span for
 MAX_HOST_CLOCKS = 16384           # hosts whose event time is followed (oldest forgotten)
 
+# -- exceptions (exceptions/) ------------------------------------------------------
+MAX_EXCEPTION_ITEMS = 10000       # exception items loaded (the rest reported, not loaded)
+MAX_EXCEPTION_FILE_BYTES = 16 << 20   # one exception file (TOML or Kibana NDJSON export)
+MAX_STATUS_EXCEPTIONS = 10        # exceptions named with their counts on the status line
+
+# -- alerts -> outputs (outputs/) ------------------------------------------------------
+ALERT_QUEUE = 1000                # alerts an output holds while its peer is away (default)
+MAX_SYSLOG_MESSAGE = 60 * 1024    # alert text per syslog message: one UDP datagram
+REMOTE_CONNECT_SECONDS = 10.0     # TCP connect and TLS handshake, per address (sender thread)
+REMOTE_SEND_SECONDS = 10.0        # one message to a collector that stopped reading
+# TLS 1.3: a collector refuses the client's certificate (or its lack of one) only
+# after the client's half of the handshake; wait this long for that verdict
+# before the first alert goes out.
+TLS_VERDICT_SECONDS = 0.5
+REMOTE_CLOSE_SECONDS = 2.0        # close(): time left to deliver what is queued (the loop waits)
+REMOTE_BACKOFF_FIRST = 0.5        # seconds before the first reconnect; doubled per failure
+REMOTE_BACKOFF_MAX = 30.0
+ROTATION_CHECK_SECONDS = 1.0      # how often the JSON file output looks for rotation
+MAX_RATE_WINDOWS = 16384          # rate-limit windows, one per (rule, host) that alerted lately
+
 # -- offline scan ------------------------------------------------------------------
 MAX_REPORTED_SCAN_ERRORS = 20     # errors printed per scan; the summary counts them all
+
+# -- offline report (report/): counts stay exact, what is listed is bounded ---------
+REPORT_EVIDENCE = 50              # findings listed per control ("and N more")
+REPORT_TOP = 10                   # top users / hosts / executables shown
+REPORT_ROWS = 200                 # rows of each aureport-style detail table
+REPORT_MAX_DISTINCT = 65536       # distinct values counted one by one per counter (others summed)
+REPORT_MAX_HOSTS = 4096           # hosts followed (sources, integrity); later ones pooled
+REPORT_TIMELINE_KEYS = 4096       # time buckets per timeline before it is coarsened
+REPORT_MAX_GAPS = 1000            # integrity gaps listed per host (all counted)
+REPORT_REORDER_WINDOW = 64        # serials an event may arrive late before a gap is final
+REPORT_MAX_PENDING_GAPS = 256     # serial ranges waiting for late events, per host
+REPORT_TIME_JUMP_SECONDS = 5      # event time going back further than this is a jump
 
 
 Key = TypeVar("Key", bound=Hashable)

@@ -265,9 +265,7 @@ def compile_rule(rule: Rule) -> tuple[str, str]:
     try:
         query = parse_query(rule.query)
     except EqlSyntaxError as err:
-        line = rule.query_line + err.line - 1
-        col = err.col + (rule.query_col - 1 if err.line == 1 else 0)
-        return INVALID, f"{rule.path}:{line}:{col}: {err.message}"
+        return INVALID, f"{rule.path}:{_in_file(rule, err.line, err.col)}: {err.message}"
     except Exception as err:  # noqa: BLE001 - a parser bug must not stop loading
         return INVALID, f"{rule.path}:{rule.query_line}: cannot parse: {type(err).__name__}: {err}"
     too_big = query_size_problem(query)
@@ -281,10 +279,23 @@ def compile_rule(rule: Rule) -> tuple[str, str]:
         return INVALID, f"{rule.path}:{rule.query_line}: {err}"
     except Exception as err:  # noqa: BLE001
         return INVALID, f"{rule.path}:{rule.query_line}: cannot compile: {type(err).__name__}: {err}"
-    reasons = coverage.never_fires(query, catalog(), compile_query)
+    reasons = coverage.never_fires(query, catalog(), compile_query, rule.query)
     if reasons:
-        return CANNOT_FIRE, "; ".join(reasons)
+        return CANNOT_FIRE, "; ".join(_at_offset(rule, r.offset, r.message) for r in reasons)
     return OK, ""
+
+
+def _in_file(rule: Rule, line: int, col: int) -> str:
+    """A line and column of the query as `line:col` of the rule file."""
+    return f"{rule.query_line + line - 1}:{col + (rule.query_col - 1 if line == 1 else 0)}"
+
+
+def _at_offset(rule: Rule, offset: int | None, message: str) -> str:
+    if offset is None:
+        return f"{rule.path}:{rule.query_line}: {message}"
+    line = rule.query.count("\n", 0, offset) + 1
+    col = offset - (rule.query.rfind("\n", 0, offset) + 1) + 1
+    return f"{rule.path}:{_in_file(rule, line, col)}: {message}"
 
 
 def load_rules(paths: Iterable[str | Path], *, include_non_production: bool = False) -> RuleSet:

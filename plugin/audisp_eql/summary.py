@@ -1,4 +1,5 @@
-"""What `scan` tells a person: alerts as readable text, progress, and a summary.
+"""What `scan` tells a person: alerts as readable text and a summary (progress:
+progress.py).
 
 Every string that comes from the audited system goes through `safe_text`:
 an argv can hold terminal escapes and newlines.
@@ -6,10 +7,9 @@ an argv can hold terminal escapes and newlines.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Optional, TextIO
+from typing import Any
 
 from .escape import safe_text
 
@@ -75,8 +75,12 @@ class ScanSummary:
     tactics: Counter = field(default_factory=Counter)
     parse_errors: int = 0
     unreadable: int = 0
+    no_records: int = 0        # inputs of which no line was an audit record (or document)
+    load_errors: int = 0       # rule and exception files not loaded
     rule_errors: int = 0
     rules: int = 0
+    # (exception, alerts it suppressed) for every loaded exception
+    excepted: list = field(default_factory=list)
 
     def count_alert(self, alert: dict[str, Any]) -> None:
         self.alerts += 1
@@ -94,7 +98,11 @@ class ScanSummary:
             "alerts_by_severity": dict(self.by_severity),
             "tactics": dict(self.tactics),
             "parse_errors": self.parse_errors, "unreadable_files": self.unreadable,
+            "inputs_without_records": self.no_records, "load_errors": self.load_errors,
             "rule_errors": self.rule_errors,
+            "suppressed_by_exceptions": sum(n for _item, n in self.excepted),
+            "exceptions": [{"name": item.name, "where": item.where, "key": item.key,
+                            "suppressed": n} for item, n in self.excepted],
         }
 
     def render(self) -> str:
@@ -111,39 +119,11 @@ class ScanSummary:
         if self.tactics:
             lines.append("  ATT&CK tactics: " + ", ".join(
                 f"{safe_text(k)} {v}" for k, v in self.tactics.most_common()))
+        if self.excepted:
+            lines.append(f"  suppressed by exceptions: {sum(n for _i, n in self.excepted)}")
+            for item, n in self.excepted:
+                lines.append(f"    {n:6}  {safe_text(item.name)} ({safe_text(item.where)})")
         lines.append(f"  parse errors: {self.parse_errors}, unreadable inputs: {self.unreadable}, "
-                     f"rule evaluation errors: {self.rule_errors}")
+                     f"inputs without records: {self.no_records}, rule/exception files not "
+                     f"loaded: {self.load_errors}, rule evaluation errors: {self.rule_errors}")
         return "\n".join(lines)
-
-
-class Progress:
-    """A one-line progress display on a terminal, redrawn at most every `interval` s.
-
-    Only shown once a scan has run for `delay` seconds, so small inputs print
-    nothing extra.
-    """
-
-    def __init__(self, stream: Optional[TextIO], *, delay: float = 1.0, interval: float = 0.5) -> None:
-        self._stream = stream
-        self._start = time.monotonic()
-        self._next = self._start + delay
-        self._interval = interval
-        self._shown = False
-
-    def update(self, summary: ScanSummary, source: str) -> None:
-        if self._stream is None:
-            return
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + self._interval
-        rate = summary.events / max(now - self._start, 1e-9)
-        self._stream.write(f"\r\033[K{safe_text(source)[-40:]}: {summary.events} events "
-                           f"({rate:,.0f}/s), {summary.alerts} alerts")
-        self._stream.flush()
-        self._shown = True
-
-    def finish(self) -> None:
-        if self._stream is not None and self._shown:
-            self._stream.write("\r\033[K")
-            self._stream.flush()

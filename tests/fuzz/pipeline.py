@@ -97,6 +97,9 @@ class Pipeline:
         from audisp_eql.outputs.format import FORMATS, format_alert
         self.counts["documents"] += 1
         self.last_document = doc
+        category = doc.get("event", {}).get("category")
+        self.counts["documents." + "+".join(category if isinstance(category, list) else
+                                            [str(category)])] += 1
         try:
             json.dumps(doc, allow_nan=False)
         except (TypeError, ValueError) as err:

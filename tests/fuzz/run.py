@@ -314,6 +314,10 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"alerts {counts[parser_name + '.alerts']}, "
               f"malformed lines {counts[parser_name + '.source.malformed']}, "
               f"evicted pending {counts[parser_name + '.source.evicted_pending']}")
+        kinds = sorted((k.split(".", 2)[2], v) for k, v in counts.items()
+                       if k.startswith(parser_name + ".documents."))
+        print(f"{'':<22} documents by event.category: "
+              + ", ".join(f"{name} {count}" for name, count in kinds))
     print(f"issue 17 checks:       {counts['differential_checks']} differential (both sources "
           f"agree), ECS JSON {counts['json_document']} read / {counts['json_refused']} refused, "
           f"damaged gzip {counts['gzip_read']} read / {counts['gzip_unreadable']} unreadable")

@@ -1,4 +1,6 @@
-"""Fuzz seeds: real audit records read from ../shared/logs/ at run time (never copied).
+"""Fuzz seeds: real audit records read from ../shared/logs/ at run time (never copied),
+and this repository's own test records (tests/data/records/: file, network,
+module, process-change and AppArmor events captured or written here).
 
 A seed is one event: the record lines (bytes, no newline) that share an event
 id, in file order. Files whose records are embedded in YAML are read too
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 Event = list[bytes]
+OWN_RECORDS = Path(__file__).resolve().parent.parent / "data" / "records"
 
 _EVENT_ID = re.compile(rb"msg=audit\((\d+\.\d+:\d+)\)")
 _NODE = re.compile(rb"^node=(\S*) ")
@@ -66,7 +69,7 @@ def generated_events(shared: Path, count: int, seed: int) -> list[Event]:
 def load_seeds(shared: Path, generated: int = 200, seed: int = 7) -> list[Event]:
     """Every event of every shared log, plus `generated` synthetic ones (x2 formats)."""
     events: list[Event] = []
-    for path in log_files(shared / "logs"):
+    for path in log_files(shared / "logs") + sorted(OWN_RECORDS.glob("*.log")):
         events += group_events(record_lines(path))
     if generated:
         events += generated_events(shared, generated, seed)

@@ -151,7 +151,7 @@ class Auditd:
             return []
 
 
-def _private_dir(directory: Path) -> None:
+def private_dir(directory: Path) -> None:
     # auditd refuses config files others can write; so does the plugin.
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o750)
@@ -180,38 +180,46 @@ def _try_lock(lock) -> bool:  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def running_auditd(directory: Path, plugins: Mapping[str, str] | None = None,
-                   q_depth: int = 2000, timeout: float = 20.0) -> Iterator[Auditd]:
+                   q_depth: int = 2000, timeout: float = 20.0,
+                   extra_conf: str = "") -> Iterator[Auditd]:
     """auditd in the foreground with a private config dir holding `plugins`
-    ({name: plugins.d drop-in text}); skips where auditd cannot run."""
+    ({name: plugins.d drop-in text}); `extra_conf`: more auditd.conf lines
+    (e.g. name_format); skips where auditd cannot run."""
     if os.geteuid() == 0:
         with _machine_lock():
-            with _running_auditd(directory, plugins, q_depth, timeout) as handle:
+            with _running_auditd(directory, plugins, q_depth, timeout, extra_conf) as handle:
                 yield handle
         return
-    with _running_auditd(directory, plugins, q_depth, timeout) as handle:
+    with _running_auditd(directory, plugins, q_depth, timeout, extra_conf) as handle:
         yield handle
 
 
-@contextlib.contextmanager
-def _running_auditd(directory: Path, plugins: Mapping[str, str] | None,
-                    q_depth: int, timeout: float) -> Iterator[Auditd]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    directory = directory / "auditd"
-    plugin_dir = directory / "plugins.d"
-    _private_dir(directory)
-    _private_dir(plugin_dir)
-    log_path = directory / "audit.log"
-    conf = directory / "auditd.conf"
-    conf.write_text(_AUDITD_CONF.format(log=log_path, plugins=plugin_dir, q_depth=q_depth))
-    os.chmod(conf, 0o640)
+def write_plugins(plugin_dir: Path, plugins: Mapping[str, str] | None) -> None:
+    """plugins.d drop-ins, {name: text}, as auditd wants them (private modes)."""
     for name, text in (plugins or {}).items():
         if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             raise ValueError(f"plugin drop-in name {name!r}: auditd allows one '.' (.conf)")
         dropin = plugin_dir / f"{name}.conf"
         dropin.write_text(text)
         os.chmod(dropin, 0o640)
+
+
+@contextlib.contextmanager
+def _running_auditd(directory: Path, plugins: Mapping[str, str] | None,
+                    q_depth: int, timeout: float, extra_conf: str) -> Iterator[Auditd]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    directory = directory / "auditd"
+    plugin_dir = directory / "plugins.d"
+    private_dir(directory)
+    private_dir(plugin_dir)
+    log_path = directory / "audit.log"
+    conf = directory / "auditd.conf"
+    conf.write_text(_AUDITD_CONF.format(log=log_path, plugins=plugin_dir, q_depth=q_depth)
+                    + extra_conf)
+    os.chmod(conf, 0o640)
+    write_plugins(plugin_dir, plugins)
     stderr = open(directory / "auditd.stderr", "wb")
     proc = None
     try:

@@ -24,19 +24,26 @@ def write_plugin_config(directory: Path, rules: Sequence[PathLike], alerts: Path
                         parent_from_proc: Optional[bool] = None,
                         event_action: Optional[str] = None,
                         file_mode: Optional[str] = None,
-                        config_mode: int = 0o600, extra: str = "",
+                        exceptions: Sequence[PathLike] = (),
+                        status_interval: float = 0,
+                        config_mode: int = 0o600, extra: str = "", plugin_extra: str = "",
                         name: str = "audisp-eql.toml") -> Path:
     """`directory/name`: rules from `rules`, alerts to the JSON-lines file
     `alerts`, syslog to `syslog_socket` (None: syslog off), no periodic status
-    line; the other keys only when given (else the plugin's defaults).
-    `extra` is appended as is (more tables)."""
-    plugin = ["status_interval = 0"]
+    line (unless `status_interval`), exceptions from `exceptions` only (never
+    the host's /etc/audisp-eql/exceptions.d); the other keys only when given
+    (else the plugin's defaults). `extra` is appended as is (more tables),
+    `plugin_extra` goes into [plugin]."""
+    plugin = [f"status_interval = {status_interval:g}"]
     if parent_from_proc is not None:
         plugin.append(f"parent_from_proc = {'true' if parent_from_proc else 'false'}")
     if event_action is not None:
         plugin.append(f"event_action = {toml_string(event_action)}")
+    if plugin_extra:
+        plugin.append(plugin_extra.strip("\n"))
     lines = ["[plugin]", *plugin,
-             "[rules]", f"paths = [{', '.join(toml_string(p) for p in rules)}]"]
+             "[rules]", f"paths = [{', '.join(toml_string(p) for p in rules)}]",
+             "[exceptions]", f"paths = [{', '.join(toml_string(p) for p in exceptions)}]"]
     if burst is not None:
         lines += ["[ratelimit]", f"burst = {burst}"]
     lines.append("[output.syslog]")
@@ -64,3 +71,10 @@ def dropin_text(program: PathLike, config: PathLike) -> str:
     """auditd's plugins.d entry starting `program plugin config`."""
     return (f"active = yes\ndirection = out\npath = {program}\ntype = always\n"
             f"args = plugin {config}\nformat = string\n")
+
+
+def write_exceptions(path: Path, text: str, mode: int = 0o644) -> Path:
+    """An exception file (audisp-eql-exceptions(5)) the plugin will trust."""
+    path.write_text(text)
+    os.chmod(path, mode)
+    return path

@@ -80,3 +80,22 @@ def chunked_exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: 
     title = b"\0".join(args)[:128].hex().upper()
     proctitle = f"type=PROCTITLE msg=audit({sec}.000:{serial}): proctitle={title}\n".encode()
     return b"".join([lines[0], *execve, lines[2], lines[3], proctitle, lines[5]])
+def syscall_event(serial: int, syscall: int, *aux: str, success: bool = True, exit: int = 0,
+                  args: Sequence[str] = ("3", "0", "0", "0"), pid: int = 4000, ppid: int = 3999,
+                  uid: int = 0, comm: str = "x", exe: str = "/usr/bin/x", key: str = "t",
+                  arch: str = "c000003e", sec: int = 1700000000, msec: int = 0) -> List[bytes]:
+    """A SYSCALL record (x86_64 numbers unless `arch` says otherwise) with the
+    auxiliary record bodies `aux` ("CWD cwd=\\"/\\"", "PATH item=0 ...", ...) and EOE."""
+    head = f"msg=audit({sec}.{msec:03d}:{serial}):"
+    a0, a1, a2, a3 = args
+    lines = [
+        f"type=SYSCALL {head} arch={arch} syscall={syscall} "
+        f"success={'yes' if success else 'no'} exit={exit} a0={a0} a1={a1} a2={a2} a3={a3} "
+        f"items={sum(1 for a in aux if a.startswith('PATH'))} ppid={ppid} pid={pid} auid=1000 "
+        f"uid={uid} gid={uid} euid={uid} suid={uid} fsuid={uid} egid={uid} sgid={uid} "
+        f"fsgid={uid} tty=(none) ses=3 comm=\"{comm}\" exe=\"{exe}\" key=\"{key}\""]
+    for record in aux:
+        rtype, _sep, body = record.partition(" ")
+        lines.append(f"type={rtype} {head} {body}")
+    lines.append(f"type=EOE {head} ")
+    return [line.encode() + b"\n" for line in lines]

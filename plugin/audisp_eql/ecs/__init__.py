@@ -23,7 +23,7 @@ def catalog() -> Catalog:
 
 def make_registry(context: BuildContext) -> BuilderRegistry:
     """One builder of every registered kind, sharing `context`."""
-    return BuilderRegistry(kind(context) for kind in KINDS)
+    return BuilderRegistry((kind(context) for kind in KINDS), context)
 
 
 __all__ = ["BuildContext", "BuilderRegistry", "Catalog", "catalog", "make_registry"]

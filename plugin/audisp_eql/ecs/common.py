@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from .. import limits
 from ..source.records import enriched_text, split_fields, value_bytes
+from .environ import EnvironReader
+from .host import HostDirectory
 from .proctable import ProcessTable
 from .users import UserDb
 
@@ -26,8 +28,22 @@ class BuildContext:
     include_failed: bool = False          # failed execs become documents too
     table: Optional[ProcessTable] = None  # processes seen, for process.parent.*
     users: Optional[UserDb] = None        # local names for ids (this host's logs only)
-    hostname: Optional[str] = None        # host.name for records without node=
     malformed_values: int = 0             # numbers out of range, left out of documents
+    # host.* per node; records without node= get `hosts.local` (None: no host.name/id)
+    hosts: HostDirectory = field(default_factory=lambda: HostDirectory(None))
+    # The records are this host's, as they happen (the plugin): /proc and /sys
+    # may be read for what the records lack (module taint, environment).
+    live: bool = False
+    # process.env_vars of process starts, read from /proc (live only; None: not read)
+    environ: Optional[EnvironReader] = None
+
+    def host_fields(self, node: Optional[str]) -> dict[str, Any]:
+        """The (shared, read-only) `host` object of a document about `node`."""
+        host = self.hosts.host(node)
+        return host.document if host is not None else _LINUX_ONLY
+
+
+_LINUX_ONLY: dict[str, Any] = {"os": {"type": "linux"}}
 
 
 # (arch, number) come from the input: only short ones are remembered.

@@ -26,7 +26,9 @@ Field decisions:
   before this exec, when known (from an earlier exec, or the parent's image
   for a forked child);
 * the audit rule key(s) go to `tags` (a list; several keys, which the
-  kernel joins with 0x01, are split); absent when key=(null).
+  kernel joins with 0x01, are split); absent when key=(null);
+* process.env_vars: in the plugin only, the variables asked for, read from
+  /proc/PID/environ (environ.py).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ from .truncate import cut_args
 _FIELDS: frozenset[str] = frozenset("""
 @timestamp tags
 event.kind event.category event.type event.action event.outcome event.id event.module
-host.name host.os.type
+host.name host.hostname host.id host.architecture
+host.os.type host.os.family host.os.platform host.os.name host.os.version host.os.full
+host.os.codename host.os.kernel
 process.pid process.executable process.name process.args process.args_count
 process.command_line process.working_directory process.title process.interactive
 process.user.id process.user.name process.real_user.id process.real_user.name
@@ -54,7 +58,7 @@ process.saved_user.id process.saved_group.id
 process.parent.pid process.parent.name process.parent.executable process.parent.args
 process.parent.args_count process.parent.command_line process.parent.user.id
 process.parent.group.id process.parent.working_directory process.parent.interactive
-process.previous.executable
+process.previous.executable process.env_vars
 user.id user.name user.effective.id user.effective.name user.audit.id user.audit.name
 group.id group.name
 auditd.data.syscall auditd.data.a0 auditd.data.a1 auditd.data.a2 auditd.data.a3
@@ -152,7 +156,6 @@ class ProcessStartBuilder(EventBuilder):
                                        ("GID", gid, "group"), ("EGID", egid, "group"),
                                        ("AUID", auid, "audit"))) \
             if v.tail or context.users is not None else _NO_NAMES
-        hostname = event.node if event.node is not None else context.hostname
         outcome = "success" if success else "failure"
 
         process: dict[str, Any] = {
@@ -180,6 +183,10 @@ class ProcessStartBuilder(EventBuilder):
                 process["previous"] = {"executable": previous.executable}
             table.put(event.node, pid, ProcessInfo(exe, pname, all_args, euid, egid, cwd,
                                                    interactive))
+        if context.environ is not None and success and pid is not None and event.node is None:
+            env_vars = context.environ.read(pid, exe, event.sec + event.msec / 1000)
+            if env_vars is not None:
+                process["env_vars"] = env_vars
         if pid is None:
             del process["pid"]
         if exe is None:
@@ -200,8 +207,7 @@ class ProcessStartBuilder(EventBuilder):
             "event": {"kind": "event", "category": ["process"], "type": ["start"],
                       "action": context.action, "outcome": outcome,
                       "id": event.event_id, "module": "auditd"},
-            "host": ({"os": {"type": "linux"}, "name": hostname} if hostname is not None
-                     else {"os": {"type": "linux"}}),
+            "host": context.host_fields(event.node),
             "process": process,
             "auditd": {"data": {"syscall": syscall_name, "a0": v.a0, "a1": v.a1, "a2": v.a2,
                                 "a3": v.a3, "arch": v.arch, "exit": v.exit, "tty": tty},

@@ -2,10 +2,16 @@
 
 Filled from the exec events of the same stream (and fork/clone events, whose
 child starts as a copy of its parent), so a process start can name its
-parent's image and arguments. LRU-bounded in entries and in characters: argv, executable and
-working directory are kept cut (ecs/truncate.py), so that an attacker's long
-argv cannot grow the table. Optionally, in live mode only, falls back to
-/proc for a parent whose exec was not seen.
+parent's image and arguments. Bounded in entries (limits.MAX_PROCESSES) and
+in characters (limits.MAX_PROCESS_TABLE_CHARS): argv, executable and working
+directory are kept cut (ecs/truncate.py), so that an attacker's long argv
+cannot grow the table. When full, the node holding the most entries loses its
+least recently used one (fairshare.py: on a collector one host's process
+churn cannot push out another host's processes while that host stays within
+its share); when over the character bound, the node that just added an entry
+loses its own oldest if it holds more than its fair share of the characters.
+Optionally, in live mode only, falls back to /proc for a parent whose exec
+was not seen.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections import OrderedDict
 from typing import Optional, Sequence
 
 from .. import limits
+from ..fairshare import NodeCounts, fair_share
 from .truncate import cut_args, cut_text
 
 # Entries share their strings: most processes run one of a few images, as a few
@@ -91,16 +98,23 @@ def _shared(share, value: Optional[str], longest: int) -> Optional[str]:  # type
 
 
 class ProcessTable:
-    """Processes by (node, pid), least recently used evicted first (counted in
-    `evicted`) when there are more than `max_entries` (0:
-    limits.MAX_PROCESSES) or their text passes limits.MAX_PROCESS_TABLE_CHARS."""
+    """Processes by (node, pid); when there are more than `max_entries` (0:
+    limits.MAX_PROCESSES), the least recently used entry of the node holding
+    the most is evicted; when their text passes limits.MAX_PROCESS_TABLE_CHARS,
+    that of the node adding one if it holds more than its fair share of the
+    characters, else again of the node holding the most entries. Evictions are
+    counted in `evicted`."""
 
     def __init__(self, max_entries: int = 0, proc_fallback: bool = False,
                  proc_root: str = "/proc") -> None:
-        self._entries: OrderedDict[tuple[Optional[str], int], ProcessInfo] = OrderedDict()
+        # node -> pid -> entry, each node's entries in use order (oldest first)
+        self._nodes: dict[Optional[str], OrderedDict[int, ProcessInfo]] = {}
+        self._counts: NodeCounts[Optional[str]] = NodeCounts()
+        self._size = 0
         self._max = max_entries or limits.MAX_PROCESSES
         self._max_chars = limits.MAX_PROCESS_TABLE_CHARS
         self.chars = 0                       # sizes of the entries held
+        self._node_chars: dict[Optional[str], int] = {}   # ... per node
         self._max_shared = limits.MAX_SHARED_STRINGS
         self._max_shared_chars = limits.MAX_SHARED_STRING_CHARS
         self._max_proc_cache = limits.MAX_PROC_CACHE
@@ -113,13 +127,18 @@ class ProcessTable:
         self._proc_cache: dict[int, tuple[int, ProcessInfo]] = {}
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._size
+
+    def held(self, node: Optional[str]) -> int:
+        """Entries of one node."""
+        return self._counts.count(node)
 
     def get(self, node: Optional[str], pid: int, event_time: float = 0.0,
             from_proc: bool = True) -> Optional[ProcessInfo]:
-        info = self._entries.get((node, pid))
+        entries = self._nodes.get(node)
+        info = entries.get(pid) if entries is not None else None
         if info is not None:
-            self._entries.move_to_end((node, pid))
+            entries.move_to_end(pid)  # type: ignore[union-attr]
             return info
         if from_proc and self._proc_fallback and node is None:
             return self._from_proc(pid, event_time)
@@ -141,23 +160,49 @@ class ProcessTable:
         info.user_id = _shared(share, info.user_id, longest)
         info.group_id = _shared(share, info.group_id, longest)
         info.working_directory = _shared(share, info.working_directory, longest)
-        key = (node, pid)
-        entries = self._entries
-        old = entries.get(key)
+        entries = self._nodes.get(node)
+        if entries is None:
+            entries = self._nodes[node] = OrderedDict()
+        node_chars = self._node_chars
+        old = entries.get(pid)
+        entries[pid] = info
         if old is not None:
-            self.chars -= old.size
-        entries[key] = info
-        entries.move_to_end(key)
-        self.chars += info.size
-        while len(entries) > self._max or (self.chars > self._max_chars and len(entries) > 1):
-            _key, gone = entries.popitem(last=False)
-            self.chars -= gone.size
-            self.evicted += 1
+            entries.move_to_end(pid)
+            grown = info.size - old.size
+        else:
+            self._counts.add(node)
+            self._size += 1
+            grown = info.size
+        self.chars += grown
+        node_chars[node] = node_chars.get(node, 0) + grown
+        if self._size > self._max:
+            self._evict(self._counts.largest())
+        while self.chars > self._max_chars and self._size > 1:
+            # The node adding text beyond its fair share of it gives up its own first.
+            own = node in self._nodes and len(self._nodes[node]) > 1 and \
+                node_chars[node] > fair_share(self._max_chars, len(self._counts))
+            self._evict(node if own else self._counts.largest())
+
+    def _evict(self, node: Optional[str]) -> None:
+        """`node` loses its least recently used entry."""
+        entries = self._nodes[node]
+        _pid, gone = entries.popitem(last=False)
+        self.chars -= gone.size
+        left = self._node_chars[node] - gone.size
+        if entries:
+            self._node_chars[node] = left
+        else:
+            del self._nodes[node]
+            del self._node_chars[node]
+        self._counts.remove(node)
+        self._size -= 1
+        self.evicted += 1
 
     def fork(self, node: Optional[str], parent: int, child: int) -> None:
         # The child's entry is the parent's object, counted again: conservative.
         """A fork/clone child runs its parent's image until it execs."""
-        info = self._entries.get((node, parent))
+        entries = self._nodes.get(node)
+        info = entries.get(parent) if entries is not None else None
         if info is not None:
             self.put(node, child, info)
 

@@ -10,8 +10,19 @@ rule can fire; the `BuilderRegistry` dispatches events in a pipeline.
 Dispatch: an event with a SYSCALL record goes to the builders registered for
 its syscall's name (named with the audit bindings' tables, so any
 architecture); any other event to the builders registered for the type of
-its first record. One event may give documents from several builders, in
+its first record. A record the kernel logs *during* a syscall (CONFIG_CHANGE
+from auditctl, LOGIN from pam_loginuid, TIME_INJOFFSET, ANOM_*) comes before
+that syscall's SYSCALL record: such an event goes to the builders of its
+first record's type (with the SYSCALL) and then to those of the syscall. An
+event whose first record is SYSCALL (every exec) pays one string comparison
+for this. One event may give documents from several builders, in
 registration order.
+
+What a kind produces is declared for `check`: `categories`, `fields`,
+`constants` (one value on all its documents) and `variants` (the values the
+fields that tell its documents apart take together, e.g. event.action and
+event.type per record type; each document has exactly one of them, lists
+included). The coverage analysis evaluates a rule on each kind's variants.
 """
 
 from __future__ import annotations
@@ -53,8 +64,14 @@ class EventBuilder:
     fields: ClassVar[frozenset[str]] = frozenset()    # every field its documents may set
     # Fields with the same value on every document it makes (with the default settings).
     constants: ClassVar[Mapping[str, Any]] = {}
+    # The combinations of values its documents take for the fields that vary by
+    # what happened (event.action, event.type, ...): each document has one. Empty: one
+    # variant, `constants`.
+    variants: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     syscalls: ClassVar[frozenset[str]] = frozenset()      # SYSCALL events it takes
-    record_types: ClassVar[frozenset[str]] = frozenset()  # other events, by first record type
+    # Events by the type of their first record (userspace records, or a record the
+    # kernel logs before the SYSCALL of the same event).
+    record_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: BuildContext) -> None:
         self.context = context
@@ -62,6 +79,10 @@ class EventBuilder:
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:
         """The documents of `event` (`syscall` is None for events without one)."""
         raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        """Sizes and eviction counts of the state this builder keeps (status line)."""
+        return {}
 
 
 class Catalog:
@@ -81,28 +102,58 @@ class Catalog:
         return [k for k in self.kinds if k.categories and
                 (category is None or category in k.categories)]
 
+    def kinds_of(self, category: Optional[str] = None) -> list[type[EventBuilder]]:
+        """The kinds that make documents of `category` (None: any documents)."""
+        return self._producing(category)
+
     def fields(self, category: Optional[str] = None) -> frozenset[str]:
         """Fields some document of `category` (None: of any category) may carry."""
         out: frozenset[str] = frozenset()
         for kind in self._producing(category):
-            out |= kind.fields | frozenset(kind.constants)
+            out |= kind_fields(kind)
         return out
 
     def constants(self, category: Optional[str] = None) -> dict[str, Any]:
         """Fields with one value on every document of `category` (None: all documents)."""
-        kinds = self._producing(category)
-        if not kinds:
+        variants = [v for kind in self._producing(category)
+                    for v in kind_variants(kind, category)]
+        if not variants:
             return {}
-        first, *rest = kinds
-        return {name: value for name, value in first.constants.items()
-                if all(name in k.constants and k.constants[name] == value for k in rest)}
+        first, *rest = variants
+        return {name: value for name, value in first.items()
+                if all(name in v and v[name] == value for v in rest)}
+
+
+def kind_fields(kind: type[EventBuilder]) -> frozenset[str]:
+    """Every field a document of `kind` may carry."""
+    out = kind.fields | frozenset(kind.constants)
+    for variant in kind.variants:
+        out |= frozenset(variant)
+    return out
+
+
+def kind_variants(kind: type[EventBuilder],
+                  category: Optional[str] = None) -> list[dict[str, Any]]:
+    """The fixed fields of each of `kind`'s variants (constants included), only
+    those of documents of `category` when one is given."""
+    out = []
+    for variant in kind.variants or ({},):
+        merged = {**kind.constants, **variant}
+        categories = merged.get("event.category", kind.categories)
+        if category is None or category in categories:
+            out.append(merged)
+    return out
 
 
 class BuilderRegistry:
     """Builder instances of one pipeline, indexed for dispatch."""
 
-    def __init__(self, builders: Iterable[EventBuilder]) -> None:
+    def __init__(self, builders: Iterable[EventBuilder],
+                 context: Optional[BuildContext] = None) -> None:
         self.builders = list(builders)
+        # The settings and state the builders share (made by make_registry).
+        self.context = context if context is not None else \
+            (self.builders[0].context if self.builders else BuildContext())
         by_syscall: dict[str, list[EventBuilder]] = {}
         by_type: dict[str, list[EventBuilder]] = {}
         for builder in self.builders:
@@ -112,6 +163,17 @@ class BuilderRegistry:
                 by_type.setdefault(rtype, []).append(builder)
         self._by_syscall = {k: tuple(v) for k, v in by_syscall.items()}
         self._by_type = {k: tuple(v) for k, v in by_type.items()}
+
+    def stats(self) -> dict[str, int]:
+        """Every builder's state counters, and the process table's evictions."""
+        out: dict[str, int] = {}
+        for builder in self.builders:
+            out.update(builder.stats())
+        table = self.context.table
+        if table is not None:
+            out["processes"] = len(table)
+            out["processes_evicted"] = table.evicted
+        return out
 
     def build(self, event: AuditEvent) -> list[Document]:
         """Every document of `event`, in registration order of the builders."""
@@ -134,6 +196,12 @@ class BuilderRegistry:
             values = syscall_values(body)
             name = syscall_name(values.arch, values.syscall)
         builders = self._by_syscall.get(name)  # type: ignore[arg-type]
+        first = raw[0][0]
+        if first != "SYSCALL":
+            # A record logged during the syscall opens the event (CONFIG_CHANGE, LOGIN...).
+            typed = self._by_type.get(first)
+            if typed is not None:
+                builders = typed + builders if builders is not None else typed
         if builders is None:
             return _NO_DOCUMENTS
         return self._all(builders, event, Syscall(name, body, values))

@@ -83,8 +83,10 @@ class Engine:
             else:
                 self._stateful.append(factory(rule, self.budget, self.errors))
         self.single = SingleEventMatcher(single, self.errors)
-        self._clocks: dict[Optional[str], float] = {}   # host -> newest event time seen
+        # host -> newest event time seen, least recently seen host first
+        self._clocks: dict[Optional[str], float] = {}
         self._max_clocks = limits.MAX_HOST_CLOCKS
+        self.forgotten_clocks = 0
 
     @property
     def error_count(self) -> int:
@@ -96,13 +98,17 @@ class Engine:
         if self._stateful:
             host = host_of(doc)
             now = event_time(doc)
-            clock = self._clocks.get(host)
+            clock = self._clocks.pop(host, None)   # re-added below: the newest seen
             # A document without a time, or older than its host's newest, is
             # taken at the host's clock: time never runs backwards for a host.
             if now is None or (clock is not None and now < clock):
                 now = clock if clock is not None else 0.0
             if clock is None and len(self._clocks) >= self._max_clocks:
-                del self._clocks[next(iter(self._clocks))]   # host names come from the input
+                # Host names come from the input: the host seen least recently
+                # is forgotten (each holds one clock: no host holds more than
+                # its share, fairshare.py), never an active one.
+                del self._clocks[next(iter(self._clocks))]
+                self.forgotten_clocks += 1
             self._clocks[host] = now
             for matcher in self._stateful:
                 matches.extend(matcher.process(doc, host, now))
@@ -119,5 +125,7 @@ class Engine:
         stores = self.budget.stores
         return {"rule_errors": self.errors.total,
                 "pending_partial_matches": self.budget.used,
-                "evicted_partial_matches": sum(s.evicted for s in stores) + self.budget.evicted,
-                "expired_partial_matches": sum(s.expired for s in stores)}
+                # (a store counts every eviction from it, the budget's included)
+                "evicted_partial_matches": sum(s.evicted for s in stores),
+                "expired_partial_matches": sum(s.expired for s in stores),
+                "forgotten_host_clocks": self.forgotten_clocks}

@@ -7,10 +7,13 @@ remembers (for a sequence: per stage). All stores of an engine draw on one
 
 - per store: at most `limit` entries (limits.MAX_PENDING_PER_RULE); when
   full, the host holding the most entries in that store loses its oldest
-  (so one host's flood evicts its own state first, not another host's);
-- all stores: at most limits.MAX_PENDING_TOTAL entries; when full, the store
-  being written to gives up its oldest entry, or, when empty, the largest
-  store does;
+  (fairshare.py: one host's flood evicts its own state first, not another
+  host's);
+- all stores: at most limits.MAX_PENDING_TOTAL entries; when full, the host
+  holding the most entries over all stores gives up one: its oldest in the
+  store being written to when it has any there, else in the store where it
+  holds the most (the same fair share across rules: a host flooding one
+  rule cannot push out a quiet host's state of another rule);
 - time: every entry carries the event time it started at; it is dropped
   once its host's event time has moved more than `span` seconds past that
   (the rule's maxspan, or limits.MAX_STATE_SECONDS for a rule without
@@ -28,6 +31,7 @@ from collections import OrderedDict
 from typing import Any, Generic, Hashable, Optional, TypeVar
 
 from .. import limits
+from ..fairshare import NodeCounts
 
 Value = TypeVar("Value")
 Host = Optional[str]
@@ -49,14 +53,14 @@ class StateBudget:
         self.used = 0
         self.evicted = 0
         self.stores: list[PendingStore[Any]] = []
+        self.hosts: NodeCounts[Host] = NodeCounts()   # entries per host, all stores
 
     def make_room(self, store: "PendingStore[Any]") -> None:
         """Before `store` adds an entry: evict until the budget has room."""
-        while self.used >= self.limit:
-            victim = store if len(store) else max(self.stores, key=len)
-            if not len(victim):
-                return
-            victim.evict_oldest()
+        while self.used >= self.limit and self.used:
+            host = self.hosts.largest()
+            victim = store if store.held(host) else max(self.stores, key=lambda s: s.held(host))
+            victim.evict_oldest_of(host)
             self.evicted += 1
 
 
@@ -70,6 +74,7 @@ class PendingStore(Generic[Value]):
             span, limits.MAX_STATE_SECONDS)
         self.limit = limits.MAX_PENDING_PER_RULE
         self._hosts: dict[Host, OrderedDict[Hashable, _Entry[Value]]] = {}
+        self._counts: NodeCounts[Host] = NodeCounts()
         self._size = 0
         self.evicted = 0
         self.expired = 0
@@ -77,6 +82,10 @@ class PendingStore(Generic[Value]):
 
     def __len__(self) -> int:
         return self._size
+
+    def held(self, host: Host) -> int:
+        """Entries of one host in this store."""
+        return self._counts.count(host)
 
     def get(self, host: Host, key: Hashable, now: float) -> Optional[Value]:
         """The live entry for `key` (None when absent or past its span at `now`)."""
@@ -107,11 +116,15 @@ class PendingStore(Generic[Value]):
         if self._size >= self.limit:
             self.evict_oldest()
         self.budget.make_room(self)
+        # (fetched again: making room may have emptied, and so removed, the host's entries)
+        entries = self._hosts.get(host)
         if entries is None:
             entries = self._hosts[host] = OrderedDict()
         entries[key] = _Entry(started, value)
         self._size += 1
+        self._counts.add(host)
         self.budget.used += 1
+        self.budget.hosts.add(host)
 
     def pop(self, host: Host, key: Hashable) -> Optional[Value]:
         entries = self._hosts.get(host)
@@ -136,10 +149,12 @@ class PendingStore(Generic[Value]):
         return dropped
 
     def evict_oldest(self) -> None:
-        """The host holding the most entries loses its oldest one (counted)."""
-        if not self._size:
-            return
-        host = max(self._hosts, key=lambda h: len(self._hosts[h]))
+        """The host holding the most entries here loses its oldest one (counted)."""
+        if self._size:
+            self.evict_oldest_of(self._counts.largest())
+
+    def evict_oldest_of(self, host: Host) -> None:
+        """`host` (which holds entries here) loses its oldest one (counted)."""
         entries = self._hosts[host]
         self._drop(host, entries, next(iter(entries)))
         self.evicted += 1
@@ -153,6 +168,8 @@ class PendingStore(Generic[Value]):
               key: Hashable) -> None:
         del entries[key]
         self._size -= 1
+        self._counts.remove(host)
         self.budget.used -= 1
+        self.budget.hosts.remove(host)
         if not entries:
             del self._hosts[host]

@@ -8,9 +8,14 @@ exactly its Elasticsearch meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Iterator, Optional, Tuple, Union
 
 Scalar = Union[str, int, float, bool, None]
+
+
+def _start() -> Optional[int]:
+    return _field(default=None, compare=False, repr=False)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Call:
     name: str  # canonical spelling, e.g. "startsWith"
     args: Tuple["Expr", ...]
     insensitive: bool = False  # written with the `~` suffix
+    start: Optional[int] = _start()
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Compare:
     op: str  # == != < <= > >=
     left: "Expr"
     right: "Expr"
+    start: Optional[int] = _start()
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class InSet:
     values: Tuple[Literal, ...]
     insensitive: bool = False  # in~
     negated: bool = False  # not in
+    start: Optional[int] = _start()
 
 
 @dataclass(frozen=True)
@@ -63,21 +71,25 @@ class Match:
     expr: "Expr"
     patterns: Tuple[str, ...]
     insensitive: bool = False  # like~ / : / regex~
+    start: Optional[int] = _start()
 
 
 @dataclass(frozen=True)
 class Not:
     term: "Expr"
+    start: Optional[int] = _start()
 
 
 @dataclass(frozen=True)
 class And:
     terms: Tuple["Expr", ...]
+    start: Optional[int] = _start()
 
 
 @dataclass(frozen=True)
 class Or:
     terms: Tuple["Expr", ...]
+    start: Optional[int] = _start()
 
 
 Expr = Union[Field, Literal, Call, Arith, Compare, InSet, Match, Not, And, Or]

@@ -106,9 +106,9 @@ def _negate(toks: pp.ParseResults) -> Any:
     return ast.Arith("-", ast.Literal(0), operand)
 
 
-def _call(toks: pp.ParseResults) -> ast.Call:
+def _call(text: str, loc: int, toks: pp.ParseResults) -> ast.Call:
     name, tilde, *args = toks
-    return ast.Call(name, tuple(args), insensitive=bool(tilde))
+    return ast.Call(name, tuple(args), insensitive=bool(tilde), start=loc)
 
 
 def _comparison(text: str, loc: int, toks: pp.ParseResults) -> Any:
@@ -118,22 +118,25 @@ def _comparison(text: str, loc: int, toks: pp.ParseResults) -> Any:
     left, op, rhs = items
     kind = op[0]
     if kind == "cmp":
-        return ast.Compare(op[1], left, rhs)
+        return ast.Compare(op[1], left, rhs, start=loc)
     values = tuple(rhs) if isinstance(rhs, list) else (rhs,)
     if kind == "in":
-        return ast.InSet(left, values, insensitive=op[1], negated=op[2])
+        return ast.InSet(left, values, insensitive=op[1], negated=op[2], start=loc)
     for value in values:
         if not isinstance(value.value, str):
             raise pp.ParseFatalException(text, loc, f"{op[1]} needs string patterns, "
                                                     f"got {value.value!r}")
-    return ast.Match(op[1], left, tuple(v.value for v in values), insensitive=op[2])
+    return ast.Match(op[1], left, tuple(v.value for v in values), insensitive=op[2], start=loc)
 
 
 def _bool_chain(node_type: type) -> Any:
-    def action(toks: pp.ParseResults) -> Any:
+    def action(text: str, loc: int, toks: pp.ParseResults) -> Any:
         items = [t for t in toks if not isinstance(t, str)]
-        return items[0] if len(items) == 1 else node_type(tuple(items))
+        return items[0] if len(items) == 1 else node_type(tuple(items), start=loc)
     return action
+
+
+_EXTENT: dict = {}   # node type -> the grammar element that parses it (filled by _build)
 
 
 def _build() -> pp.ParserElement:
@@ -196,7 +199,7 @@ def _build() -> pp.ParserElement:
 
     not_expr = pp.Forward()
     not_expr <<= (pp.Group(_kw("not") + _expect(not_expr, "condition")).set_parse_action(
-        lambda t: ast.Not(t[0][1])) | comparison)
+        lambda text, loc, t: ast.Not(t[0][1], start=loc)) | comparison)
     and_expr = (not_expr + pp.ZeroOrMore(_kw("and") + _expect(not_expr, "condition")))
     and_expr.set_parse_action(_bool_chain(ast.And))
     or_expr = (and_expr + pp.ZeroOrMore(_kw("or") + _expect(and_expr, "condition")))
@@ -237,6 +240,10 @@ def _build() -> pp.ParserElement:
 
     end = _expect(pp.StringEnd(), "'and', 'or', an operator or the end of the query")
     query = (sequence | sample | event_query) + end
+    # Where a condition written at a known start ends (for `check`, which quotes it).
+    _EXTENT.update({ast.Compare: comparison, ast.InSet: comparison, ast.Match: comparison,
+                    ast.Call: comparison, ast.Not: not_expr, ast.And: and_expr,
+                    ast.Or: or_expr})
     return query
 
 
@@ -280,6 +287,24 @@ _QUERY = _build()
 
 
 _COMMENT_OR_STRING = re.compile(r'"""[\s\S]*?"""|"(?:[^"\\\r\n]|\\.)*"|//[^\n]*|/\*[\s\S]*?\*/')
+
+
+def source_span(text: str, node: ast.Expr) -> Optional[tuple]:
+    """(start, end) of the text `node` was parsed from in the query `text`, or
+    None (a node the parser did not make, or not from this text). Parses
+    again from the node's start: for messages only, never on the per-event path."""
+    start = getattr(node, "start", None)
+    element = _EXTENT.get(type(node))
+    if start is None or element is None or start > len(text):
+        return None
+    blanked = _blank_comments(text)
+    try:
+        end = element.try_parse(blanked, start)
+    except pp.ParseBaseException:
+        return None
+    while end > start and blanked[end - 1] in " \t\r\n":
+        end -= 1
+    return start, end
 
 
 def _blank_comments(text: str) -> str:

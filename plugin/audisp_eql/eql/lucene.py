@@ -11,16 +11,29 @@ number in that interval.  `^` and `$` are ordinary characters.  Complement
 RE2 runs in time linear in the input, so an attacker's 1 MB argument costs
 one pass per pattern.  `regex~` uses RE2's case folding, `(?i)`: lower()-ing
 a regex would change its meaning (`\\W` into `\\w`).
+
+google-re2 is on PyPI only.  Where it does not import (Debian's package
+installs no pip modules), the same RE2 source goes to linregex.py, a
+pure-Python automaton with the same answers and the same linear bound,
+slower per character.  ENGINE says which one runs.
 """
 
 from __future__ import annotations
 
 from typing import Callable, List
 
-import re2
+try:
+    import re2
+except ImportError:  # google-re2 is on PyPI only
+    re2 = None  # type: ignore[assignment]
 
 from .. import limits
+from . import linregex
 from .errors import EqlCompileError
+
+ENGINE = ("re2" if re2 is not None else "builtin")
+ENGINE_DESCRIPTION = ("RE2 (google-re2)" if re2 is not None else
+                      "built-in linear-time automaton (google-re2 is not installed)")
 
 _CLASS_ESCAPES = {"d": r"\d", "D": r"\D", "s": r"\s", "S": r"\S", "w": r"\w", "W": r"\W"}
 
@@ -187,6 +200,8 @@ def translate(pattern: str) -> str:
 
 def compile_regex(pattern: str, insensitive: bool) -> Callable[[str], bool]:
     """A whole-value matcher for a Lucene regex; EqlCompileError if untranslatable."""
+    if re2 is None:
+        return _compile_builtin(pattern, insensitive)
     source = ("(?is)" if insensitive else "(?s)") + translate(pattern)
     options = re2.Options()
     options.max_mem = limits.REGEX_MEMORY  # bounds the automaton a hostile rule could ask for
@@ -203,3 +218,10 @@ def compile_regex(pattern: str, insensitive: bool) -> Callable[[str], bool]:
             # lone surrogates cannot be UTF-8 encoded for RE2; match their escape
             return fullmatch(value.encode("utf-8", "backslashreplace").decode()) is not None
     return match
+
+
+def _compile_builtin(pattern: str, insensitive: bool) -> Callable[[str], bool]:
+    try:
+        return linregex.Regex(translate(pattern), insensitive).fullmatch
+    except linregex.RegexError as err:
+        raise EqlCompileError(f"regex {pattern!r}: {err}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, List, Mapping, Tuple
 
 
 @dataclass
@@ -35,12 +35,24 @@ class Output:
     def reopen(self) -> None:
         """Reopen files / reconnect sockets (SIGHUP, rotation)."""
 
+    def start_close(self) -> None:
+        """Begin delivering what is buffered; `close` waits for it (bounded)."""
+
+    def closing_done(self) -> bool:
+        """After `start_close`: has delivery ended, so that `close` will not wait?"""
+        return True
+
     def close(self) -> None:
         """Deliver what is buffered (bounded wait) and release resources."""
 
     def pending(self) -> int:
         """Messages buffered and not yet delivered."""
         return 0
+
+    def take_notices(self) -> List[Tuple[int, str]]:
+        """(syslog priority, text) for the plugin's log since the last call:
+        a destination failing (once per distinct error) or working again."""
+        return []
 
     def describe(self) -> str:
         return self.name

@@ -1,21 +1,21 @@
-"""Syslog sinks: the local socket (/dev/log) and remote RFC 5424 over UDP/TCP.
+"""The local syslog sink (/dev/log) and the message formats of syslog.
 
-None of them blocks the plugin's input loop: sockets are non-blocking, what
-cannot be sent now waits in a bounded queue that `flush` retries, and what
-overflows the queue is counted as dropped. A collector that goes away is
-reconnected to with a growing back-off.
+The local sink does not block the plugin's input loop: the socket is a
+non-blocking unix datagram socket, what cannot be sent now waits in a bounded
+queue that `flush` retries, and what overflows the queue is counted as dropped.
+Remote collectors (UDP, TCP, TLS) are in `remote.py`, sent by a thread of their own.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import select
 import socket
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Mapping
+from typing import Any, Deque, Mapping
 
+from .. import limits
 from .base import Output
 from .format import alert_priority, format_alert_within
 
@@ -24,10 +24,9 @@ FACILITIES: Mapping[str, int] = {
     "lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
     **{f"local{i}": 16 + i for i in range(8)},
 }
-DEFAULT_QUEUE = 1000
-# Alert text per syslog message, in bytes: with the header it fits one UDP
-# datagram and a /dev/log datagram, and bounds the queue's memory (an argv can be 2 MB).
-MESSAGE_LIMIT = 60 * 1024
+# Alert text per syslog message: limits.MAX_SYSLOG_MESSAGE bytes, so that with the
+# header it fits one UDP datagram and a /dev/log datagram, and bounds the queue's
+# memory (an argv can be 2 MB).
 APP_NAME = "audisp-eql"
 # Errors after which the socket is no good and a fresh one is needed.
 _RECONNECT_ERRNOS = {errno.ECONNREFUSED, errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET,
@@ -57,7 +56,7 @@ class _QueuedOutput(Output):
     def __init__(self, queue_size: int) -> None:
         super().__init__()
         self.queue: Deque[bytes] = deque()
-        self.queue_size = max(1, queue_size)
+        self.queue_size = max(1, queue_size or limits.ALERT_QUEUE)
         self.retry_at = 0.0
         self.backoff = 0.0
         self.sock: socket.socket | None = None
@@ -117,7 +116,7 @@ class LocalSyslogOutput(_QueuedOutput):
 
     def __init__(self, socket_path: str = "/dev/log", facility: str = "authpriv",
                  fmt: str = "text", tag: str = APP_NAME,
-                 queue_size: int = DEFAULT_QUEUE) -> None:
+                 queue_size: int = 0) -> None:
         super().__init__(queue_size)
         self.socket_path = socket_path
         self.facility = FACILITIES[facility]
@@ -136,7 +135,7 @@ class LocalSyslogOutput(_QueuedOutput):
     def emit(self, alert: Mapping[str, Any]) -> None:
         pri = self.facility * 8 + alert_priority(alert)
         self._enqueue(local_message(pri, self.tag,
-                                    format_alert_within(alert, self.fmt, MESSAGE_LIMIT)))
+                                    format_alert_within(alert, self.fmt, limits.MAX_SYSLOG_MESSAGE)))
 
     def log(self, priority: int, text: str, facility: str = "daemon") -> None:
         """The plugin's own diagnostics, through the same socket and queue."""
@@ -172,115 +171,3 @@ class LocalSyslogOutput(_QueuedOutput):
             self.queue.popleft()
             self.stats.sent += 1
             self._succeeded()
-
-class RemoteSyslogOutput(_QueuedOutput):
-    """RFC 5424 to a collector: one datagram per alert over UDP, or RFC 6587
-    octet-counted frames (`LEN SP MSG`) over TCP, reconnecting when dropped."""
-
-    name = "remote"
-
-    def __init__(self, host: str, port: int, protocol: str = "udp",
-                 facility: str = "authpriv", fmt: str = "text",
-                 queue_size: int = DEFAULT_QUEUE,
-                 hostname: Callable[[], str] = socket.gethostname) -> None:
-        super().__init__(queue_size)
-        if protocol not in ("udp", "tcp"):
-            raise ValueError(f"protocol must be udp or tcp, not {protocol!r}")
-        self.host, self.port, self.protocol = host, port, protocol
-        self.facility = FACILITIES[facility]
-        self.fmt = fmt
-        self.hostname = hostname() or "-"
-        self.sock: socket.socket | None = None
-        self.connecting = False
-        self.partial = b""   # the unsent tail of a TCP frame; sent before anything else
-
-    def describe(self) -> str:
-        return f"{self.protocol}://{self.host}:{self.port}"
-
-    def emit(self, alert: Mapping[str, Any]) -> None:
-        pri = self.facility * 8 + alert_priority(alert)
-        msg = rfc5424_message(pri, format_alert_within(alert, self.fmt, MESSAGE_LIMIT),
-                              self.hostname)
-        self._enqueue(b"%d %s" % (len(msg), msg) if self.protocol == "tcp" else msg)
-
-    def pending(self) -> int:
-        return len(self.queue) + (1 if self.partial else 0)
-
-    def _open(self) -> None:
-        family, kind, proto, _, addr = socket.getaddrinfo(
-            self.host, self.port, 0,
-            socket.SOCK_DGRAM if self.protocol == "udp" else socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setblocking(False)
-        err = sock.connect_ex(addr)
-        if err not in (0, errno.EINPROGRESS):
-            sock.close()
-            raise OSError(err, os.strerror(err))
-        self.sock, self.connecting = sock, err == errno.EINPROGRESS
-
-    def _ready(self) -> bool:
-        """Is the socket connected? Finishes a non-blocking TCP connect."""
-        assert self.sock is not None
-        if not self.connecting:
-            return True
-        _, writable, _ = select.select([], [self.sock], [], 0)
-        if not writable:
-            return False
-        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            raise OSError(err, os.strerror(err))
-        self.connecting = False
-        return True
-
-    def _peer_closed(self) -> bool:
-        """A syslog collector never sends; readable means EOF or reset."""
-        assert self.sock is not None
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        if not readable:
-            return False
-        try:
-            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except BlockingIOError:
-            return False
-
-    def flush(self) -> None:
-        if not (self.queue or self.partial) or time.monotonic() < self.retry_at:
-            return
-        try:
-            if self.sock is None:
-                self._open()
-            if not self._ready():
-                return
-            if self.protocol == "tcp" and self._peer_closed():
-                # Sending now would "succeed" into a dead connection and be lost.
-                raise OSError(errno.ECONNRESET, "collector closed the connection")
-            while self.partial or self.queue:
-                data = self.partial or self.queue[0]
-                sent = self.sock.send(data)  # type: ignore[union-attr]
-                if self.partial:
-                    self.partial = data[sent:]
-                    if not self.partial:
-                        self.stats.sent += 1
-                    continue
-                self.queue.popleft()
-                if sent < len(data):
-                    self.partial = data[sent:]  # a stream: the rest must follow
-                else:
-                    self.stats.sent += 1
-            self._succeeded()
-        except OSError as exc:
-            if exc.errno in _RETRY_LATER_ERRNOS:
-                return
-            if exc.errno == errno.EMSGSIZE and self.queue and not self.partial:
-                self.queue.popleft()  # never deliverable; do not wedge the queue
-                self.stats.dropped += 1
-            if self.partial:
-                # The peer never saw the rest of the frame; it is lost with the link.
-                self.partial = b""
-                self.stats.dropped += 1
-            self._disconnect()
-            self._failed(exc)
-
-    def _disconnect(self) -> None:
-        super()._disconnect()
-        self.connecting = False

@@ -98,6 +98,7 @@ class PythonEventSource(LineSplitter):
         self._timeout = timeout
         self._events = EventGrouper(timeout, max_pending or limits.MAX_PENDING_EVENTS,
                                     limits.MAX_PENDING_BYTES, _ends_event)
+        self._evictions_counted = 0
 
     def _consume(self, lines: Lines) -> list[AuditEvent]:
         done: list[AuditEvent] = []
@@ -158,7 +159,26 @@ class PythonEventSource(LineSplitter):
                             rtype, body, now, done)
 
     def _count_evictions(self) -> None:
-        self.stats.evicted_pending = self._events.evicted
+        # Added, not set: nodes.py's per-node sources share one `stats`.
+        evicted = self._events.evicted
+        self.stats.evicted_pending += evicted - self._evictions_counted
+        self._evictions_counted = evicted
+
+    # -- for nodes.py, which keeps one source per node ------------------------
+    @property
+    def pending_limit(self) -> int:
+        return self._events.max_pending
+
+    def pending(self) -> int:
+        """Events held: building, or complete and waiting behind one building."""
+        return len(self._events)
+
+    def shed(self) -> list[AuditEvent]:
+        """Give up the oldest building event (completed early, counted) and what waited for it."""
+        done: list[AuditEvent] = []
+        self._events.shed(done)
+        self._count_evictions()
+        return done
 
     def age(self, now: Optional[float] = None) -> list[AuditEvent]:
         """Complete the events that got no record for `timeout` seconds

@@ -211,6 +211,22 @@ class AuparseEventSource(LineSplitter):
             self._complete_all()
             self.stats.evicted_pending += len(self._ready) - before
 
+    # -- for nodes.py, which keeps one source per node ------------------------
+    @property
+    def pending_limit(self) -> int:
+        return self._max_held
+
+    def pending(self) -> int:
+        """Records auparse holds."""
+        return self._held
+
+    def shed(self) -> list[AuditEvent]:
+        """Complete everything auparse holds now (counted in evicted_pending)."""
+        self._complete_all()
+        events = self._take_ready()
+        self.stats.evicted_pending += len(events)
+        return events
+
     def age(self, now: Optional[float] = None) -> list[AuditEvent]:
         """Complete what is pending once no input came for `timeout` seconds
         (time.monotonic() clock; `now` for tests)."""

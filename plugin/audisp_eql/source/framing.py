@@ -27,6 +27,8 @@ class Stats:
     oversized_lines: int = 0   # lines longer than max_line (skipped)
     evicted_pending: int = 0   # events completed early because too many were pending
     enriched_lost: int = 0     # auparse source: times the held ENRICHED parts were dropped
+    skipped_other_shards: int = 0   # lines of nodes another shard evaluates (shard.py)
+    evicted_nodes: int = 0     # nodes whose grouping state was dropped to bound their number
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,19 @@ class LineError:
 @dataclass(slots=True)
 class Lines:
     """Complete lines of one read. Either `block` (clean lines joined by
-    newlines, the first numbered `first`, `count` of them) or `numbered`."""
+    newlines, the first numbered `first`, `count` of them; `numbers` when
+    they are not consecutive: one node's lines of a read) or `numbered`."""
     block: bytes = b""
     first: int = 0
     count: int = 0
     numbered: list[tuple[int, bytes]] = field(default_factory=list)
+    numbers: Optional[list[int]] = None
 
     def as_numbered(self) -> list[tuple[int, bytes]]:
         if self.count:
-            return list(zip(range(self.first, self.first + self.count), self.block.split(b"\n")))
+            numbers = self.numbers if self.numbers is not None else \
+                range(self.first, self.first + self.count)
+            return list(zip(numbers, self.block.split(b"\n")))
         return self.numbered
 
 
@@ -88,6 +94,12 @@ class LineSplitter:
         self._source = name
         self._line_no = 0
         return self._counted(done)
+
+    def take_partial(self) -> bytes:
+        """The start of a line not yet ended (for a source that reads on from here)."""
+        partial = b"" if self._skipping else self._partial
+        self._partial = b""
+        return partial
 
     def flush(self) -> list:
         """End of input: the last line even without newline, then every pending event."""

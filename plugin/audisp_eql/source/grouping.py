@@ -60,6 +60,10 @@ class EventGrouper:
         return len(self._slots) - len(self._free)
 
     @property
+    def max_pending(self) -> int:
+        return self._max_pending
+
+    @property
     def building(self) -> int:
         return len(self._building)
 
@@ -158,14 +162,21 @@ class EventGrouper:
     def _bound(self, done: list[AuditEvent]) -> None:
         while self._building and (len(self._building) > self._max_pending
                                   or self.bytes > self._max_bytes):
-            # The lowest event is completed now and handed out with what waited
-            # behind it; a later record of it starts a new event.
-            self.hand_out(done)
-            _sec, _msec, _serial, slot, _gen = self._by_order[0]   # live and building now
-            event = self._slots[slot]
-            self._finish((event.sec, event.msec, event.serial, event.node))  # type: ignore[union-attr]
-            self.evicted += 1
-            self.hand_out(done)
+            self.shed(done)
+
+    def shed(self, done: list[AuditEvent]) -> None:
+        """The lowest building event is completed now (counted in `evicted`)
+        and handed out with what waited behind it; a later record of it
+        starts a new event. Without a building event, only what is complete
+        is handed out."""
+        self.hand_out(done)
+        if not self._building:
+            return
+        _sec, _msec, _serial, slot, _gen = self._by_order[0]   # live and building now
+        event = self._slots[slot]
+        self._finish((event.sec, event.msec, event.serial, event.node))  # type: ignore[union-attr]
+        self.evicted += 1
+        self.hand_out(done)
 
     def age(self, before: float, done: list[AuditEvent]) -> None:
         """Complete the events whose last record came at or before `before`."""

@@ -4,6 +4,10 @@
     <rule file stem>.hit.log    events the rule must alert on (and set-up events it must not)
     <rule file stem>.miss.log   near misses: similar events the rule must stay silent on
 
+Rules over file or driver documents (which audisp-eql does not build yet) get
+ECS documents shaped as Auditbeat writes them instead, `<stem>.hit.ndjson` /
+`<stem>.miss.ndjson`, read with `scan --input ecs` semantics.
+
     python3 tests/data/rules/make_logs.py     # rewrites them, and examples/intrusion.log
 
 The records are what auditd writes to its log for a successful execve on x86_64:
@@ -12,13 +16,18 @@ SYSCALL, EXECVE, CWD, PATH (the program, then the ELF interpreter), PROCTITLE
 the kernel does (audit_log_untrustedstring): hex, upper case, without quotes
 when a byte is '"', below 0x21 or above 0x7e; otherwise in double quotes.
 PROCTITLE is argv joined by NUL, cut at 128 bytes.
+
+`Records` events are written record by record as given (userspace messages,
+CONFIG_CHANGE, DAEMON_*...): compliance_events.py builds them in the layouts
+real programs write (each template names the real record it follows).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 HERE = Path(__file__).resolve().parent
 PROCTITLE_MAX = 128
@@ -37,6 +46,25 @@ class Exec:
     comm: Optional[str] = None  # default: basename of the path passed to execve
     path: Optional[str] = None  # the path passed to execve; default exe
     alert: bool = True  # in a .hit.log: must this event alert? (False: set-up event)
+
+
+@dataclass
+class Records:
+    """One event as (record type, body) pairs, bodies exactly as written after
+    `msg=audit(...): ` (the header is added when rendered)."""
+    records: list[tuple[str, str]]
+    alert: bool = True
+
+
+@dataclass
+class Doc:
+    """One ECS document (Auditbeat's shape), for rules over documents audisp-eql
+    does not build from records yet."""
+    doc: dict[str, Any] = field(default_factory=dict)
+    alert: bool = True
+
+
+Event = Union[Exec, Records]
 
 
 def sh(command: str, **kw) -> Exec:
@@ -64,10 +92,15 @@ def _enc(value: Union[str, bytes]) -> str:
     return '"' + raw.decode("ascii") + '"'
 
 
-def render(events: list[Exec], start: int) -> bytes:
+def render(events: list[Event], start: int) -> bytes:
     out: list[str] = []
     next_pid = 4000
     for i, ev in enumerate(events):
+        if isinstance(ev, Records):
+            ms = start * 1000 + i * 137
+            hdr = "msg=audit(%d.%03d:%d):" % (ms // 1000, ms % 1000, 7100 + i * 9)
+            out.extend(f"type={rtype} {hdr} {body}" for rtype, body in ev.records)
+            continue
         argv0 = ev.argv[0] if isinstance(ev.argv[0], str) else ev.argv[0].decode()
         exe = ev.exe or (argv0 if argv0.startswith("/") else "/usr/bin/" + argv0)
         path = ev.path or exe
@@ -97,17 +130,53 @@ def render(events: list[Exec], start: int) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-def expected_alerts(stem: str) -> list[int]:
-    """Indexes of the events of <stem>.hit.log that must alert."""
+def render_documents(stem: str, docs: list[Doc], start: int) -> bytes:
+    """One JSON document per line; event.id and @timestamp numbered like records."""
+    lines = []
+    for i, item in enumerate(docs):
+        doc = json.loads(json.dumps(item.doc))
+        ms = start * 1000 + i * 137
+        doc.setdefault("event", {})["id"] = "%d.%03d:%d" % (ms // 1000, ms % 1000, 7100 + i * 9)
+        doc["@timestamp"] = _iso(ms)
+        lines.append(json.dumps(doc, sort_keys=True))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _iso(ms: int) -> str:
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def all_events() -> dict[str, tuple[list, list]]:
+    """Every rule's events, in the order their logs are numbered (the exec rules'
+    first, as they always were, so that their logs do not change)."""
+    from compliance_events import DOCUMENTS, RECORDS
     from rule_events import EVENTS
-    return [i for i, ev in enumerate(EVENTS[stem][0]) if ev.alert]
+    out: dict[str, tuple[list, list]] = {}
+    for group in (EVENTS, RECORDS, DOCUMENTS):
+        out.update(sorted(group.items()))
+    return out
+
+
+def expected_alerts(stem: str) -> list[int]:
+    """Indexes of the events of <stem>.hit.* that must alert."""
+    return [i for i, ev in enumerate(all_events()[stem][0]) if ev.alert]
+
+
+def suffix(stem: str) -> str:
+    """"log" for audit records, "ndjson" for ECS documents."""
+    hits = all_events()[stem][0]
+    return "ndjson" if hits and isinstance(hits[0], Doc) else "log"
 
 
 def logs() -> dict[str, bytes]:
     """File name -> content, for every log this script writes."""
-    from rule_events import EVENTS
     files: dict[str, bytes] = {}
-    for n, (stem, (hits, misses)) in enumerate(sorted(EVENTS.items())):
+    for n, (stem, (hits, misses)) in enumerate(all_events().items()):
+        if suffix(stem) == "ndjson":
+            files[f"{stem}.hit.ndjson"] = render_documents(stem, hits, START + n * 1000)
+            files[f"{stem}.miss.ndjson"] = render_documents(stem, misses, START + n * 1000 + 500)
+            continue
         files[f"{stem}.hit.log"] = render(hits, START + n * 1000)
         files[f"{stem}.miss.log"] = render(misses, START + n * 1000 + 500)
     return files
@@ -126,4 +195,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # The event modules import this file as `make_logs`: use that module's
+    # classes (not __main__'s), or isinstance() would not recognise them.
+    import make_logs
+    make_logs.main()
