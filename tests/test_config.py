@@ -96,6 +96,15 @@ host = "::1"
     ("[plugin]\nqueue_size = 100000000000000000000\n", 2, "from 1 to 1000000"),
     ("[ratelimit]\ninterval = 1e300\n", 2, "from 0.001 to 86400"),
     ("[[output.remote]]\nhost = \"h\"\nport = 99999999999999999999\n", 3, "port number"),
+    # ... main's keys too: strings and lists of every table within bounds.
+    ("[plugin]\nuser = \"ro\\u0000ot\"\n", 2, "plugin.user: a string holding a NUL"),
+    ("[output.file]\npath = \"/" + "a" * 5000 + "\"\n", 2, "longer than 4096 characters"),
+    ("[exceptions]\npaths = [" + "\"/x\"," * 1025 + "]\n", 2, "more than 1024 items"),
+    ("[plugin]\nenv_vars = [\"A\\u0000\"]\n", 2, "NUL"),
+    ("[plugin]\nshard = \"1/2" + " " * 5000 + "\"\n", 2, "longer than 4096"),
+    ("[[output.remote]]\nhost = \"h\\u0000\"\n", 2, "output.remote.host: a string holding a NUL"),
+    ("[[output.remote]]\nhost = \"h\"\nprotocol = \"tls\"\nserver_name = \"" + "a" * 300
+     + "\"\n", 4, "host name or IP address"),
     ("[plugin]\nstatus_interval = 1e10\n", 2, "status_interval: must be a finite number from 0 to 86400"),
     # An alert file others may write lets them forge or erase alerts.
     ("[output.file]\nmode = \"0666\"\n", 2, "writable"),

@@ -98,6 +98,9 @@ class TableReader:
         kinds: Tuple[type, ...] = (int, float) if kind is float else (kind,)
         if not isinstance(value, kinds) or (kind is not bool and isinstance(value, bool)):
             raise self.error(key, f"expected {kind_name(kind)}, got {kind_name(type(value))}")
+        problem = _size_problem(value)
+        if problem:
+            raise self.error(key, problem)
         if check is not None:
             problem = check(value)
             if problem:
@@ -121,6 +124,22 @@ class TableReader:
         for key in self.data:
             if key not in self.used:
                 raise self.error(key, "unknown key")
+
+
+def _size_problem(value: Any) -> Optional[str]:
+    """Every string and list of the file within bounds, whatever its key: a
+    path, name or host reaches the OS (where a NUL raises ValueError)."""
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and len(value) > limits.MAX_CONFIG_LIST_ITEMS:
+        return f"more than {limits.MAX_CONFIG_LIST_ITEMS} items (limits.MAX_CONFIG_LIST_ITEMS)"
+    for item in values:
+        if isinstance(item, str):
+            if len(item) > limits.MAX_CONFIG_STRING_CHARS:
+                return (f"a string longer than {limits.MAX_CONFIG_STRING_CHARS} characters "
+                        "(limits.MAX_CONFIG_STRING_CHARS)")
+            if "\0" in item:
+                return "a string holding a NUL character"
+    return None
 
 
 def kind_name(kind: type) -> str:
