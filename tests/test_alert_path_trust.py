@@ -133,6 +133,6 @@ def test_plugin_refuses_to_start_with_an_untrusted_alert_directory(base: Path) -
     config = write_plugin_config(base, [SEED], shared / "alerts.json", config_mode=0o644)
     result = subprocess.run(plugin_argv(config), stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2     # exitstatus.ERROR: cannot start
     assert "cannot start" in result.stderr and "world-writable without the sticky bit" \
         in result.stderr, result.stderr
