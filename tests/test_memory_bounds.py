@@ -47,6 +47,45 @@ def test_process_table_is_bounded_in_characters_and_counts_evictions() -> None:
     assert parent["args"][0] == "true" and parent["args"][-1] == "-v"   # short ones survive
 
 
+def test_a_node_flooding_long_argv_evicts_its_own_entries_not_a_quiet_nodes() -> None:
+    """The character bound keeps main's fair share: the node adding text beyond
+    its share of the characters gives up its own oldest entries."""
+    with limits.lowered(MAX_PROCESS_TABLE_CHARS=2_000_000):
+        table = ProcessTable()
+        for pid in range(1, 1001):             # a quiet host: more, small entries
+            table.put("quiet", pid, ProcessInfo("/bin/sh", "sh", ["sh"], "0", "0", "/"))
+        for pid in range(1, 2001):             # a flooding host: fewer entries, cut to ~4.6 kB
+            table.put("flood", pid, ProcessInfo("/usr/bin/true", "true",
+                                                ["true", "x" * 100_000], "0", "0", "/"))
+            assert table.chars <= 2_000_000
+    # The quiet host holds the most entries, yet loses none of them.
+    assert table.held("quiet") == 1000 > table.held("flood") and table.evicted > 0
+    assert all(table.get("quiet", pid, from_proc=False) is not None for pid in range(1, 1001))
+
+
+def test_bound_sockets_keep_no_forged_long_address() -> None:
+    from audisp_eql.ecs.bound import BoundSockets
+    from audisp_eql.ecs.sockaddr import SocketAddress
+
+    sockets = BoundSockets()
+    sockets.bind(None, 1, 3, SocketAddress(1, path="/" + "a" * 1_000_000, raw="01" * 500_000))
+    sockets.bind(None, 1, 4, SocketAddress(2, ip="10.0.0.1", port=22, raw="0200" + "00" * 12))
+    assert sockets.too_long == 1 and len(sockets) == 1
+    assert sockets.local(None, 1, None, 3) is None and sockets.local(None, 1, None, 4) is not None
+
+
+def test_report_counters_are_bounded_in_characters() -> None:
+    from audisp_eql.report.bounded import CappedCounter
+
+    with limits.lowered(REPORT_MAX_COUNTER_CHARS=1_000_000):
+        counter: CappedCounter[str] = CappedCounter()
+        for i in range(100):                   # 100 distinct one-megabyte executables
+            counter.add(f"/{i}" + "e" * 1_000_000)
+        counter.add("/bin/sh", 3)
+    assert counter.chars <= 1_000_000 and counter.distinct <= 1
+    assert counter.total == 103 and counter.overflowed      # nothing lost: summed in `other`
+
+
 def test_shared_strings_are_short_ones_only() -> None:
     table = ProcessTable()
     for pid in range(1, 200):
@@ -190,7 +229,29 @@ def test_pending_bytes_bound_hands_out_what_it_completes_early() -> None:
     with limits.lowered(MAX_PENDING_BYTES=1_000_000):
         source = make_event_source(parser="python")
         events = source.feed(data)
-        assert source._events.bytes <= 1_000_000 + 300_000
+        assert source.pending_bytes_of(None) <= 1_000_000 + 300_000
         events += source.flush()
     assert sorted(e.serial for e in events) == list(range(1, 51))
+    assert source.stats.evicted_pending > 0
+
+
+@pytest.mark.parametrize("parser", ["python", "auparse"])
+def test_pending_bytes_of_all_nodes_together_are_bounded(parser: str) -> None:
+    """Many nodes each within their own bound still hold a bounded total: the
+    node holding the most bytes gives up its oldest, none lost."""
+    from audisp_eql.source import make_event_source
+
+    nodes = 40
+    data = b"".join(b"node=n%d %s" % (i // 2 % nodes, line)     # two records an event
+                    for i, line in enumerate(enriched_stream(200, tail=20_000)))
+    with limits.lowered(MAX_PENDING_BYTES_TOTAL=1_000_000):
+        source = make_event_source(parser=parser)
+        events = []
+        for at in range(0, len(data), 1 << 16):
+            events += source.feed(data[at:at + (1 << 16)])
+            assert source.total_pending_bytes() <= 1_000_000 + 100_000
+        events += source.flush()
+    # Every event handed out (one completed early may come in two parts).
+    assert {e.serial for e in events} == set(range(1, 201))
+    assert sum(len(e.raw) for e in events) == 400
     assert source.stats.evicted_pending > 0

@@ -173,6 +173,10 @@ class PythonEventSource(LineSplitter):
         """Events held: building, or complete and waiting behind one building."""
         return len(self._events)
 
+    def pending_bytes(self) -> int:
+        """Bytes of the records held (the grouper's measure)."""
+        return self._events.bytes
+
     def shed(self) -> list[AuditEvent]:
         """Give up the oldest building event (completed early, counted) and what waited for it."""
         done: list[AuditEvent] = []

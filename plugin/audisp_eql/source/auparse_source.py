@@ -220,6 +220,10 @@ class AuparseEventSource(LineSplitter):
         """Records auparse holds."""
         return self._held
 
+    def pending_bytes(self) -> int:
+        """Bytes of the records auparse holds and of the ENRICHED tails kept for them."""
+        return self._held_bytes + self._enriched_chars
+
     def shed(self) -> list[AuditEvent]:
         """Complete everything auparse holds now (counted in evicted_pending)."""
         self._complete_all()
