@@ -136,3 +136,34 @@ def test_plugin_refuses_to_start_with_an_untrusted_alert_directory(base: Path) -
     assert result.returncode == 2     # exitstatus.ERROR: cannot start
     assert "cannot start" in result.stderr and "world-writable without the sticky bit" \
         in result.stderr, result.stderr
+
+
+def test_log_directory_of_the_user_dropped_to_is_trusted_for_that_user_only(base: Path) -> None:
+    """The package's /var/log/audisp-eql belongs to the user the plugin drops
+    to (2750): trusted when that uid is named (configured_outputs passes
+    `[plugin] user`), another user's directory still refused."""
+    logdir = base / "log"
+    logdir.mkdir()
+    os.chmod(logdir, 0o2750)
+    os.chown(logdir, NOBODY, 0)
+    refused_uncreated(logdir / "alerts.json", f"owned by uid {NOBODY}")
+    out = JsonFileOutput(str(logdir / "alerts.json"), owners=(NOBODY,))
+    out.emit({"rule": {"name": "r"}})
+    out.close()
+    assert (logdir / "alerts.json").read_text().count("\n") == 1
+
+
+def test_configured_file_output_trusts_the_user_dropped_to(base: Path) -> None:
+    from audisp_eql.config import parse_config
+    from audisp_eql.configured_outputs import build_outputs
+
+    logdir = base / "log"
+    logdir.mkdir()
+    os.chmod(logdir, 0o2750)
+    os.chown(logdir, NOBODY, 0)
+    cfg = parse_config('[plugin]\nuser = "nobody"\n[output.syslog]\nenabled = false\n'
+                       f'[output.file]\nenabled = true\npath = "{logdir}/alerts.json"\n')
+    outputs = build_outputs(cfg)
+    assert [o.name for o in outputs] == ["file"]
+    for output in outputs:
+        output.close()

@@ -220,7 +220,7 @@ def missing_ok(cfg: Config) -> tuple[str, ...]:
     return (DEFAULT_EXCEPTIONS,) if cfg.exception_paths == [DEFAULT_EXCEPTIONS] else ()
 
 
-def _drop_uid(user: str) -> Optional[int]:
+def drop_uid(user: str) -> Optional[int]:
     """The uid `[plugin] user` names, if it exists (drop_privileges reports it if not)."""
     import pwd
     try:
@@ -236,7 +236,7 @@ def check_tls_files(cfg: Config, loaded: Collection[TlsSettings] = ()) -> None:
 
     Settings in `loaded` are skipped: on reload, the running outputs hold those
     files in memory already (after a privilege drop they may be out of reach)."""
-    uid = _drop_uid(cfg.user) if cfg.user else None
+    uid = drop_uid(cfg.user) if cfg.user else None
     owners = () if uid is None else (uid,)
     for remote in cfg.remotes:
         settings = remote.tls()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 from typing import Dict, List, Optional
 
-from .config import Config
+from .config import Config, drop_uid
 from .outputs import (JsonFileOutput, LocalSyslogOutput, Output, RemoteSyslogOutput,
                       StdoutOutput, TlsSettings)
 from .outputs.tls import make_context
@@ -32,7 +32,10 @@ def build_outputs(cfg: Config,
                                           remote.facility, remote.format, cfg.queue_size,
                                           tls=tls, context=contexts.get(tls) if tls else None))
     if cfg.file.enabled:
-        outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
+        # The user the plugin drops to may own the log directory (the package's does).
+        uid = drop_uid(cfg.user) if cfg.user else None
+        outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode,
+                                      owners=() if uid is None else (uid,)))
     if cfg.stdout.enabled:
         outputs.append(StdoutOutput(cfg.stdout.format))
     return outputs

@@ -140,31 +140,35 @@ _DIRECTORY_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def open_trusted(path: str, flags: int, mode: int = 0o600,
-                 not_regular: Optional[Callable[[int], OSError]] = None) -> int:
+                 not_regular: Optional[Callable[[int], OSError]] = None,
+                 extra_owners: Iterable[int] = ()) -> int:
     """`os.open(path, flags | O_NOFOLLOW, mode)` under the rules of this module:
     every directory from / down to the file's (by descriptor, no link followed
     on the way: links in the path as written are resolved first, their own
     directories checked) trusted; the file, if there, a regular file of root
-    or the running user (a regular one that others cannot write). PermissionError
+    or the running user (or a uid of `extra_owners`: the user the plugin drops
+    to, who owns its log directory), a regular one that others cannot write.
+    PermissionError
     (an OSError, as any other failure to open) when it is refused.
 
     With `not_regular`, an entry of root or the running user that is not a
     regular file (a FIFO, a device, a link, a directory) is refused with the
     error it makes of the entry's st_mode, before the open and after it."""
     absolute = Path(os.path.abspath(path))
+    owners = tuple(extra_owners)
     try:
         resolved = Path(os.path.realpath(absolute.parent))
         if resolved != absolute.parent:
             for directory in absolute.parents:   # where the links are
-                _check_parent(absolute, directory)
-        dir_fd = _open_directory_chain(absolute, resolved)
+                _check_parent(absolute, directory, owners)
+        dir_fd = _open_directory_chain(absolute, resolved, owners)
         try:
-            _check_existing_file(absolute, dir_fd, not_regular)
+            _check_existing_file(absolute, dir_fd, not_regular, owners)
             fd = os.open(absolute.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
         finally:
             os.close(dir_fd)
         try:
-            _check_file_status(absolute, os.fstat(fd), not_regular)
+            _check_file_status(absolute, os.fstat(fd), not_regular, owners)
         except BaseException:
             os.close(fd)
             raise
@@ -174,13 +178,13 @@ def open_trusted(path: str, flags: int, mode: int = 0o600,
     return fd
 
 
-def _open_directory_chain(path: Path, directory: Path) -> int:
+def _open_directory_chain(path: Path, directory: Path, owners: Iterable[int]) -> int:
     """An O_PATH descriptor of `directory`, each component opened relative to
     the one before without following links, each checked on its descriptor."""
     fd = os.open("/", _DIRECTORY_FLAGS)
     try:
         current = Path("/")
-        _check_directory_status(path, current, os.fstat(fd))
+        _check_directory_status(path, current, os.fstat(fd), owners)
         for part in directory.parts[1:]:
             try:
                 child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
@@ -192,7 +196,7 @@ def _open_directory_chain(path: Path, directory: Path) -> int:
             os.close(fd)
             fd = child
             current = current / part
-            _check_directory_status(path, current, os.fstat(fd))
+            _check_directory_status(path, current, os.fstat(fd), owners)
     except BaseException:
         os.close(fd)
         raise
@@ -200,21 +204,23 @@ def _open_directory_chain(path: Path, directory: Path) -> int:
 
 
 def _check_existing_file(path: Path, dir_fd: int,
-                         not_regular: Optional[Callable[[int], OSError]]) -> None:
+                         not_regular: Optional[Callable[[int], OSError]],
+                         owners: Iterable[int]) -> None:
     try:
         st = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return
-    _check_file_status(path, st, not_regular)
+    _check_file_status(path, st, not_regular, owners)
 
 
 def _check_file_status(path: Path, st: os.stat_result,
-                       not_regular: Optional[Callable[[int], OSError]]) -> None:
+                       not_regular: Optional[Callable[[int], OSError]],
+                       owners: Iterable[int] = ()) -> None:
     """Someone else's entry (a file, or a FIFO planted in a sticky directory)
     is refused before it is opened; a regular file others may write, too (they
     could forge or erase alerts). Without `not_regular`, devices such as
     /dev/null keep their modes."""
-    problem = _owner_problem(st)
+    problem = _owner_problem(st, owners)
     if problem:
         raise UntrustedPathError(path, problem)
     if not_regular is not None and not stat.S_ISREG(st.st_mode):

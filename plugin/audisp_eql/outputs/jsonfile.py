@@ -43,9 +43,13 @@ def _kind(mode: int) -> str:
 class JsonFileOutput(Output):
     name = "file"
 
-    def __init__(self, path: str, mode: int = 0o640, fmt: str = "json") -> None:
+    def __init__(self, path: str, mode: int = 0o640, fmt: str = "json",
+                 owners: Tuple[int, ...] = ()) -> None:
+        """`owners`: uids trusted besides root and the running user to own the
+        directories and the file (the user the plugin drops to)."""
         super().__init__()
         self.path = path
+        self.owners = owners
         self.mode = mode
         self.fmt = fmt
         self.fd: int | None = None
@@ -66,7 +70,8 @@ class JsonFileOutput(Output):
         makes root append elsewhere, no one else's directory or file is used."""
         try:
             fd = open_trusted(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                              | os.O_NOFOLLOW | os.O_NONBLOCK, self.mode, self._refused)
+                              | os.O_NOFOLLOW | os.O_NONBLOCK, self.mode, self._refused,
+                              self.owners)
         except OSError as exc:
             # ENXIO: a FIFO with no reader put there after the check. Say what is there.
             if exc.errno in (errno.ENXIO, errno.ELOOP, errno.EISDIR, errno.EOPNOTSUPP):
