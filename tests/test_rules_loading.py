@@ -143,11 +143,11 @@ def test_syntax_error_in_a_one_line_query_with_escapes_is_on_the_query_line(tmp_
 
 def test_sequence_rule_is_judged_step_by_step(tmp_path):
     path = write_rule(tmp_path, "seq", 'sequence by process.entity_id [process where true] '
-                                       '[network where true]')
+                                       '[registry where true]')
     ruleset = load_rules([path])
     report = only_report(ruleset)
     assert report.status == CANNOT_FIRE and ruleset.rules[0].compiled.stages   # compiled: runs
-    assert "sequence step 2: category network: audisp-eql produces " in report.reason
+    assert "sequence step 2: category registry: audisp-eql produces " in report.reason
     assert ruleset.rules[0].never_fires    # kept for the engine (not evaluated on our documents)
     path = write_rule(tmp_path, "seq2", 'sequence [process where true] by process.pid '
                                         '[process where true] by process.Ext.thing')
@@ -262,6 +262,28 @@ def test_sequence_step_and_join_key_that_can_never_hold():
     assert reasons('sequence by ?process.Ext.id with maxspan=1m\n'
                    '  [process where true] [process where true]') == []
     assert reasons('sequence with maxspan=1m [process where true] [process where true]') == []
+    # A key judged on the kinds the step can match: uid changes carry no previous image.
+    [(message, _)] = reasons('sequence by process.previous.executable with maxspan=1m\n'
+                             '  [process where event.type == "start"]\n'
+                             '  [process where event.action == "uid_change"]')
+    assert message.startswith("sequence step 2 can never join: ")
+    assert "kind process_change" in message and "process.previous.executable" in message
+    # A process start's entity id is new: a later exec step never joins on it ...
+    exec_step = '[process where event.type == "start" and event.action == "exec"]'
+    [(message, _)] = reasons('sequence by process.entity_id with maxspan=1m\n'
+                             f'  [process where event.type == "change"] {exec_step}')
+    assert message.startswith("sequence step 2 can never join: process.entity_id ")
+    assert "is new on each of them" in message
+    # ... but a first one does, a later one on its parent's id does, and a later
+    # step that may be another kind (a uid change of the same image) does.
+    assert reasons(f'sequence by process.entity_id with maxspan=1m {exec_step}\n'
+                   '  [process where event.type == "change"]') == []
+    assert reasons('sequence with maxspan=1m\n'
+                   f'  {exec_step} by process.entity_id {exec_step} by process.parent.entity_id'
+                   ) == []
+    assert reasons('sequence by process.entity_id with maxspan=1m\n'
+                   f'  {exec_step} [process where true]') == []
+    assert reasons(f'sample by process.entity_id [process where true] {exec_step}') == []
 
 
 def test_registry_rule_cannot_fire_but_stays_loaded(tmp_path):

@@ -47,6 +47,48 @@ def exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: int = 40
     return [line.encode() + b"\n" for line in lines]
 
 
+# The kernel writes at most this much argument text per EXECVE record, and
+# cuts a longer argument into aN[i] pieces after an aN_len (kernel/auditsc.c,
+# audit_log_execve_info: MAX_EXECVE_AUDIT_LEN).
+EXECVE_RECORD_TEXT = 7500
+
+
+def chunked_execve_bodies(argv: Sequence[bytes]) -> List[str]:
+    """EXECVE record bodies of `argv` as the kernel splits a long one: short
+    arguments whole, long ones as aN_len=L aN[0]=... aN[1]=... (hex when they
+    hold bytes that need it), spread over records of at most about 7500
+    characters."""
+    bodies: List[str] = []
+    current = f"argc={len(argv)}"
+    for i, arg in enumerate(argv):
+        if len(arg) * 2 + 16 <= EXECVE_RECORD_TEXT:
+            items = [f" a{i}={encode_value(arg)}"]
+        else:
+            step = EXECVE_RECORD_TEXT // 2 - 32
+            items = [(f" a{i}_len={len(arg)}" if j == 0 else "")
+                     + f" a{i}[{j // step}]={encode_value(arg[j:j + step])}"
+                     for j in range(0, len(arg), step)]
+        for item in items:
+            if len(current) + len(item) > EXECVE_RECORD_TEXT:
+                bodies.append(current.lstrip())
+                current = ""
+            current += item
+    bodies.append(current.lstrip())
+    return bodies
+
+
+def chunked_exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: int,
+                       ppid: int, sec: int = 1700000000) -> bytes:
+    """A program start with a long argv, EXECVE records as the kernel writes them."""
+    args = [a.encode() if isinstance(a, str) else a for a in argv]
+    lines = exec_event(serial, args[:1], exe, pid=pid, ppid=ppid, sec=sec)
+    head = f"type=EXECVE msg=audit({sec}.000:{serial}): "
+    execve = [(head + body + "\n").encode() for body in chunked_execve_bodies(args)]
+    # SYSCALL, the EXECVE records, CWD, PATH, a short PROCTITLE (the kernel
+    # keeps 128 bytes of it), EOE.
+    title = b"\0".join(args)[:128].hex().upper()
+    proctitle = f"type=PROCTITLE msg=audit({sec}.000:{serial}): proctitle={title}\n".encode()
+    return b"".join([lines[0], *execve, lines[2], lines[3], proctitle, lines[5]])
 def syscall_event(serial: int, syscall: int, *aux: str, success: bool = True, exit: int = 0,
                   args: Sequence[str] = ("3", "0", "0", "0"), pid: int = 4000, ppid: int = 3999,
                   uid: int = 0, comm: str = "x", exe: str = "/usr/bin/x", key: str = "t",
@@ -78,6 +120,34 @@ def fork_event(serial: int, parent: int, child: int, ppid: int = 1, sec: int = 1
         f"a1=0 a2=0 a3=7f00 items=0 ppid={ppid} pid={parent} auid={uid} uid={uid} gid=0 "
         f"euid={uid} suid={uid} fsuid={uid} egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 "
         f"comm=\"{comm}\" exe=\"{exe}\" key=\"fork\"",
+        f"type=EOE {head} ",
+    ]
+    return [line.encode() + b"\n" for line in lines]
+
+
+def call_event(serial: int, syscall: int, argv: Sequence[str], exe: str, pid: int, ppid: int,
+               uid: int, euid: int | None = None, gid: int = 0, egid: int | None = None,
+               args: Sequence[str] = ("0", "0", "0", "0"), returned: bool = True,
+               exit: int = 0, sec: int = 1700000000, msec: int = 0, key: str = "process",
+               tty: str = "pts0", auid: int | None = None) -> List[bytes]:
+    """A call that touches no path, as auditd writes it: SYSCALL (ids as they
+    are after the call) and PROCTITLE, no CWD. `returned` False: exit_group,
+    which never returns, so its record has no success= and exit= (as in
+    tests/data/records/profiles-capture.log)."""
+    head = f"msg=audit({sec}.{msec:03d}:{serial}):"
+    comm = exe.rsplit("/", 1)[-1][:15]
+    euid = uid if euid is None else euid
+    egid = gid if egid is None else egid
+    result = f"success=yes exit={exit} " if returned else ""
+    auid = uid if auid is None else auid
+    a0, a1, a2, a3 = args
+    title = "\0".join(argv).encode().hex().upper()
+    lines = [
+        f"type=SYSCALL {head} arch=c000003e syscall={syscall} {result}a0={a0} a1={a1} a2={a2} "
+        f"a3={a3} items=0 ppid={ppid} pid={pid} auid={auid} uid={uid} gid={gid} euid={euid} "
+        f"suid={euid} fsuid={euid} egid={egid} sgid={egid} fsgid={egid} tty={tty} ses=1 "
+        f"comm=\"{comm}\" exe=\"{exe}\" key=\"{key}\"",
+        f"type=PROCTITLE {head} proctitle={title}",
         f"type=EOE {head} ",
     ]
     return [line.encode() + b"\n" for line in lines]
