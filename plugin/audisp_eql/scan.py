@@ -260,7 +260,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                    help="build documents and run the single-event rules in N worker "
                         f"processes (at most {limits.MAX_JOBS}); records are read and grouped, "
                         "and sequences, exceptions and alerts done, in this one, in input "
-                        "order: the output is the same as with 1 (the default). With "
+                        "order: the output is the same as with 1 (the default). It pays "
+                        "only with cores to spare and many rules per event: on a 2-core "
+                        "machine 2 workers were slower than 1 (README, Performance). With "
                         "--input ecs it has no effect")
     p.add_argument("--summary-json", action="store_true", help="print the summary as JSON on stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary and no progress")
