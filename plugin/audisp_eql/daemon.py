@@ -18,10 +18,9 @@ import logging
 import os
 import select
 import signal
-import ssl
 import syslog
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import exitstatus
 from .config import Config, ConfigError, load_config
@@ -32,6 +31,9 @@ from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, Rate
 from .outputs.tls import make_context
 from .privileges import PrivilegeError, drop_privileges
 from .wakeups import TICK_SECONDS, gather, output_due, timeout
+
+if TYPE_CHECKING:
+    import ssl
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 # auditd blocks these in a restarted plugin; all must be deliverable again.
