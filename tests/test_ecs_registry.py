@@ -15,8 +15,7 @@ from audisp_eql.ecs import BuildContext, catalog
 from audisp_eql.ecs.kinds import KINDS
 from audisp_eql.ecs.proctable import ProcessTable
 from audisp_eql.ecs.running import RunningProcessKind, running_documents
-from audisp_eql.ecs.registry import (BuilderRegistry, Catalog, EventBuilder, kind_fields,
-                                     kind_variants)
+from audisp_eql.ecs.registry import BuilderRegistry, Catalog, EventBuilder
 from audisp_eql.eql import compile_query, parse_query
 from audisp_eql.source import make_event_source
 from conftest import LOGS, ROOT
@@ -51,8 +50,8 @@ def _documents_of_kind(kind: type[EventBuilder]) -> list[dict]:
 
 
 def _check_declared(kind: type[EventBuilder], docs: list[dict]) -> None:
-    declared = kind_fields(kind)
-    variants = kind_variants(kind)
+    declared = Catalog(KINDS).kind_fields(kind)
+    variants = Catalog(KINDS).kind_variants(kind)
     seen: set[int] = set()
     for doc in docs:
         flat = dict(_flat(doc))
