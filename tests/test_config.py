@@ -67,7 +67,7 @@ host = "::1"
     ("[plugin]\nevent_action = 'exec'\nbogus = 1\n", 3, "plugin.bogus: unknown key"),
     ("\n\n[output.syslog]\n\nfacility = \"nope\"\n", 5, "'nope' is not one of"),
     ("[ratelimit]\nburst = \"ten\"\n", 2, "expected an integer, got a string"),
-    ("[ratelimit]\nburst = -1\n", 2, "must not be negative"),
+    ("[ratelimit]\nburst = -1\n", 2, "must be a finite number from 0 to 1000000"),
     ("[output.file]\nenabled = 1\n", 2, "expected true or false"),
     ("[output.file]\nmode = \"0999\"\n", 2, "octal mode"),
     ("[output.file]\npath = \"relative.json\"\n", 2, "absolute path"),
@@ -87,6 +87,25 @@ host = "::1"
     ("[plugin]\nevent_timeout = inf\n", 2, "finite"),
     ("[plugin]\nstatus_interval = inf\n", 2, "finite"),
     ("[ratelimit]\ninterval = inf\n", 2, "finite"),
+    # Issue 17 item 8: every value by type and range (a TypeError or an
+    # OverflowError at start or on SIGHUP killed the plugin).
+    ("[output]\nremote = [1]\n", 2, "expected [[output.remote]] tables, got an integer"),
+    ("[output]\nremote = [[1]]\n", 2, "expected [[output.remote]] tables, got a list"),
+    ("[plugin]\nevent_timeout = 1e10\n", 2, "event_timeout: must be a finite number from 1 to 86400"),
+    ("[plugin]\nevent_timeout = 0.5\n", 2, "from 1 to"),
+    ("[plugin]\nqueue_size = 100000000000000000000\n", 2, "from 1 to 1000000"),
+    ("[ratelimit]\ninterval = 1e300\n", 2, "from 0.001 to 86400"),
+    ("[[output.remote]]\nhost = \"h\"\nport = 99999999999999999999\n", 3, "port number"),
+    # ... main's keys too: strings and lists of every table within bounds.
+    ("[plugin]\nuser = \"ro\\u0000ot\"\n", 2, "plugin.user: a string holding a NUL"),
+    ("[output.file]\npath = \"/" + "a" * 5000 + "\"\n", 2, "longer than 4096 characters"),
+    ("[exceptions]\npaths = [" + "\"/x\"," * 1025 + "]\n", 2, "more than 1024 items"),
+    ("[plugin]\nenv_vars = [\"A\\u0000\"]\n", 2, "NUL"),
+    ("[plugin]\nshard = \"1/2" + " " * 5000 + "\"\n", 2, "longer than 4096"),
+    ("[[output.remote]]\nhost = \"h\\u0000\"\n", 2, "output.remote.host: a string holding a NUL"),
+    ("[[output.remote]]\nhost = \"h\"\nprotocol = \"tls\"\nserver_name = \"" + "a" * 300
+     + "\"\n", 4, "host name or IP address"),
+    ("[plugin]\nstatus_interval = 1e10\n", 2, "status_interval: must be a finite number from 0 to 86400"),
     # An alert file others may write lets them forge or erase alerts.
     ("[output.file]\nmode = \"0666\"\n", 2, "writable"),
     ("[output.file]\nmode = \"0620\"\n", 2, "writable"),

@@ -143,11 +143,11 @@ def test_syntax_error_in_a_one_line_query_with_escapes_is_on_the_query_line(tmp_
 
 def test_sequence_rule_is_judged_step_by_step(tmp_path):
     path = write_rule(tmp_path, "seq", 'sequence by process.entity_id [process where true] '
-                                       '[network where true]')
+                                       '[registry where true]')
     ruleset = load_rules([path])
     report = only_report(ruleset)
     assert report.status == CANNOT_FIRE and ruleset.rules[0].compiled.stages   # compiled: runs
-    assert "sequence step 2: category network: audisp-eql produces " in report.reason
+    assert "sequence step 2: category registry: audisp-eql produces " in report.reason
     assert ruleset.rules[0].never_fires    # kept for the engine (not evaluated on our documents)
     path = write_rule(tmp_path, "seq2", 'sequence [process where true] by process.pid '
                                         '[process where true] by process.Ext.thing')

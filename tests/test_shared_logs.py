@@ -77,7 +77,7 @@ def test_node_and_enriched() -> None:
 
 def test_interleaved_out_of_order() -> None:
     docs = [d for d in _one("go-libaudit/testdata_out_of_order.log")
-            if d["event"]["action"] == "exec"]
+            if d["event"]["category"] == ["process"] and d["event"]["type"] == ["start"]]
     assert [d["process"]["args"] for d in docs] == [["grep", "--color=auto", "mapping"],
                                                    ["cat", "securitybeat"]]
 

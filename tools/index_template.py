@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugin"))
 
+from audisp_eql.alerts import MATCH_FIELDS  # noqa: E402
 from audisp_eql.ecs import catalog  # noqa: E402
 
 TEMPLATE = ROOT / "conf" / "siem" / "elasticsearch-index-template.json"
@@ -73,7 +74,7 @@ def mapping(field: str) -> dict[str, Any]:
 
 def template() -> dict[str, Any]:
     properties: dict[str, Any] = {}
-    fields = sorted(set(catalog().fields()) | set(ALERT_FIELDS))
+    fields = sorted(set(catalog().fields()) | set(ALERT_FIELDS) | set(MATCH_FIELDS))
     # A field that is also an object elsewhere (a.b and a.b.c) keeps the object.
     objects = {f.rsplit(".", n)[0] for f in fields for n in range(1, f.count(".") + 1)}
     for field in fields:

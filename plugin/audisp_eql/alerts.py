@@ -170,6 +170,11 @@ _BRIEF = (("event", ("id", "category", "action", "type")),
           ("process", ("pid", "entity_id", "name", "executable", "command_line")),
           ("user", ("id", "name")), ("file", ("path",)),
           ("source", ("ip", "port")), ("destination", ("ip", "port")))
+# The fields of an alert of several events beside its last document's
+# (the SIEM index template maps them).
+MATCH_FIELDS: tuple[str, ...] = (
+    "audisp_eql.join_keys", "audisp_eql.events.@timestamp", "audisp_eql.events.process.parent.pid",
+    *(f"audisp_eql.events.{section}.{name}" for section, names in _BRIEF for name in names))
 
 
 def _brief(doc: dict[str, Any]) -> dict[str, Any]:

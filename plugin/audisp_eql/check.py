@@ -12,21 +12,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from . import exitstatus
 from .escape import safe_json, safe_text
 from .exceptions import ExceptionSet, load_exceptions, utc_now, without_disabled
 from .exceptions.analysis import attached_to, item_notes, set_warnings
-from .rules import CANNOT_FIRE, INVALID, OK, UNSUPPORTED, RuleSet, load_rules
+from .rules import CANNOT_FIRE, INVALID, OK, UNSUPPORTED, RuleSet, iter_load
 
 
 def load_checked(rule_paths: list[str], exception_paths: list[str], *,
                  include_non_production: bool = False,
-                 missing_ok: tuple[str, ...] = ()) -> tuple[RuleSet, ExceptionSet]:
+                 missing_ok: tuple[str, ...] = (),
+                 between_files: Optional[Callable[[int], None]] = None,
+                 ) -> tuple[RuleSet, ExceptionSet]:
     """Rules and exceptions as `check`, `scan` and the plugin load them:
-    rules named in `disabled_rules` left out."""
-    ruleset = load_rules(rule_paths, include_non_production=include_non_production)
+    rules named in `disabled_rules` left out. `between_files(n)` runs after
+    the nth rule file loaded, and with -1 after the last (reloader.py)."""
+    ruleset = RuleSet()
+    for count, _report in enumerate(iter_load(rule_paths, ruleset,
+                                              include_non_production=include_non_production)):
+        if between_files is not None:
+            between_files(count)
+    if between_files is not None:
+        between_files(-1)
     exceptions = load_exceptions(exception_paths, missing_ok=missing_ok)
     return without_disabled(ruleset, exceptions), exceptions
 

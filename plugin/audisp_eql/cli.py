@@ -107,14 +107,16 @@ def _cmd_events(args: argparse.Namespace) -> int:
     pipeline.read_files(args.files, cannot_read, on_no_records=no_records)
     pipeline.flush()
     out.flush()
-    st, counts = pipeline.source.stats, pipeline.counts  # type: ignore[union-attr]
+    st, counts = pipeline.source.stats, pipeline.count()  # type: ignore[union-attr]
     if st.malformed or st.oversized_lines or st.evicted_pending or unreadable \
-            or counts.build_errors:
+            or counts.build_errors or counts.malformed_values or st.enriched_lost:
         report(f"summary: {st.lines} lines, {st.records} records, {st.events} events, "
                f"{counts.documents} documents; {st.malformed} malformed lines, "
                f"{st.oversized_lines} oversized lines, {st.evicted_pending} events completed "
                f"early (too many pending), {unreadable} inputs unreadable or without records, "
-               f"{counts.build_errors} events no document could be built from")
+               f"{counts.build_errors} events no document could be built from, "
+               f"{counts.malformed_values} numbers out of range left out, "
+               f"{st.enriched_lost} ENRICHED parts dropped")
     return exitstatus.ERROR if unreadable else exitstatus.OK
 
 

@@ -1,5 +1,10 @@
 """The plugin's TOML configuration: schema, defaults, and errors with file:line
-(the reading and checking of values is config_reader.py's)."""
+(the reading and checking of values is config_reader.py's).
+
+Every value is checked by type and range before use (limits.py holds the
+ranges): whatever a config file holds gives a Config or a ConfigError, never
+another exception, so a bad reload keeps the running configuration.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.9/3.10
     import tomli as tomllib
 
+from . import limits
 from .actions import DEFAULT_ACTIONS, Action, action_problem, action_setting
-from .config_reader import (ConfigError, KeyLines, TableReader, absolute, absolute_file, mode,
-                            not_negative, one_of, port, positive, server_name)
+from .config_reader import (ConfigError, KeyLines, TableReader, absolute, absolute_file, between,
+                            kind_name, mode, one_of, port, server_name)
 from .outputs.format import FORMATS
 from .outputs.remote import DEFAULT_PORTS, PROTOCOLS
 from .outputs.syslog import FACILITIES
@@ -122,12 +128,15 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.env_vars_from_rules = plugin.get("env_vars_from_rules", bool, cfg.env_vars_from_rules)
     cfg.already_running = plugin.get("already_running", bool, cfg.already_running)
     cfg.user = plugin.get("user", str, cfg.user)
-    cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval, not_negative)
-    cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout, positive)
+    cfg.status_interval = plugin.get("status_interval", float, cfg.status_interval,
+                                     between(0, "MAX_CONFIG_SECONDS"))
+    # auparse counts the timeout in whole seconds: at least one.
+    cfg.event_timeout = plugin.get("event_timeout", float, cfg.event_timeout,
+                                   between(1, "MAX_CONFIG_SECONDS"))
     cfg.parser = plugin.get("parser", str, cfg.parser, one_of(("auto", "auparse", "python")))
     cfg.shard = Shard.parse(plugin.get("shard", str, str(cfg.shard), shard_problem))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, one_of(FACILITIES))
-    cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, positive)
+    cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, between(1, "MAX_CONFIG_COUNT"))
     plugin.finish()
 
     rules = TableReader(path, lines, "rules", 0, top.sub("rules"))
@@ -139,8 +148,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     exceptions.finish()
 
     limit = TableReader(path, lines, "ratelimit", 0, top.sub("ratelimit"))
-    cfg.burst = limit.get("burst", int, cfg.burst, not_negative)
-    cfg.burst_interval = limit.get("interval", float, cfg.burst_interval, positive)
+    cfg.burst = limit.get("burst", int, cfg.burst, between(0, "MAX_CONFIG_COUNT"))
+    cfg.burst_interval = limit.get("interval", float, cfg.burst_interval,
+                                   between(0.001, "MAX_CONFIG_SECONDS"))
     limit.finish()
 
     outputs = TableReader(path, lines, "output", 0, top.sub("output"))
@@ -172,6 +182,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     if not isinstance(remotes, list):
         raise outputs.error("remote", "expected [[output.remote]] tables")
     for i, table in enumerate(remotes):
+        if not isinstance(table, dict):
+            raise outputs.error("remote", f"expected [[output.remote]] tables, got "
+                                          f"{kind_name(type(table))}")
         rem = TableReader(path, lines, "output.remote", i, table)
         host = rem.get("host", str, "", lambda v: None if v else "must not be empty")
         if not host:
@@ -207,7 +220,7 @@ def missing_ok(cfg: Config) -> tuple[str, ...]:
     return (DEFAULT_EXCEPTIONS,) if cfg.exception_paths == [DEFAULT_EXCEPTIONS] else ()
 
 
-def _drop_uid(user: str) -> Optional[int]:
+def drop_uid(user: str) -> Optional[int]:
     """The uid `[plugin] user` names, if it exists (drop_privileges reports it if not)."""
     import pwd
     try:
@@ -223,7 +236,7 @@ def check_tls_files(cfg: Config, loaded: Collection[TlsSettings] = ()) -> None:
 
     Settings in `loaded` are skipped: on reload, the running outputs hold those
     files in memory already (after a privilege drop they may be out of reach)."""
-    uid = _drop_uid(cfg.user) if cfg.user else None
+    uid = drop_uid(cfg.user) if cfg.user else None
     owners = () if uid is None else (uid,)
     for remote in cfg.remotes:
         settings = remote.tls()
@@ -257,13 +270,24 @@ def load_config(path: str | Path, tls_loaded: Collection[TlsSettings] = ()) -> C
     name = str(path)
     try:
         check_trusted(Path(name))
-        text = Path(name).read_bytes().decode("utf-8")
+        with open(name, "rb") as f:
+            data = f.read(limits.MAX_CONFIG_BYTES + 1)
+        if len(data) > limits.MAX_CONFIG_BYTES:
+            raise ConfigError(name, 0, f"larger than {limits.MAX_CONFIG_BYTES} bytes "
+                                       "(limits.MAX_CONFIG_BYTES)")
+        text = data.decode("utf-8")
     except UntrustedPathError as exc:
         raise ConfigError(name, 0, exc.reason) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(name, 0, f"not UTF-8 text: {exc}") from None
     except OSError as exc:
         raise ConfigError(name, 0, exc.strerror or str(exc)) from None
-    cfg = parse_config(text, name)
+    try:
+        cfg = parse_config(text, name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a gap in the checks is still a config error
+        raise ConfigError(name, 0, f"cannot read the configuration: {type(exc).__name__}: "
+                                   f"{exc}") from None
     check_tls_files(cfg, tls_loaded)
     return cfg

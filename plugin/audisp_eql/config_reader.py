@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from . import limits
+
 
 class ConfigError(Exception):
     def __init__(self, path: str, line: int, message: str) -> None:
@@ -20,8 +22,12 @@ class ConfigError(Exception):
         self.path, self.line, self.message = path, line, message
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+# The name starts and ends on a non-space, so the spaces around it have one
+# owner (a lazy name that could end in spaces was quadratic on them).
+_HEADER = re.compile(r"^[ \t]*(\[\[?)[ \t]*([^\]\s](?:[^\]]*[^\]\s])?)[ \t]*\]\]?[ \t]*(#.*)?$")
+# Words of a (dotted, quoted) key separated by single runs of spaces: a lazy
+# group that could also eat the spaces was quadratic on a line of spaces.
+_KEY = re.compile(r"^[ \t]*([A-Za-z0-9_\-\.\"']+(?:[ \t]+[A-Za-z0-9_\-\.\"']+)*)[ \t]*=")
 
 
 class KeyLines:
@@ -91,7 +97,10 @@ class TableReader:
         value = self.data[key]
         kinds: Tuple[type, ...] = (int, float) if kind is float else (kind,)
         if not isinstance(value, kinds) or (kind is not bool and isinstance(value, bool)):
-            raise self.error(key, f"expected {_kind_name(kind)}, got {_kind_name(type(value))}")
+            raise self.error(key, f"expected {kind_name(kind)}, got {kind_name(type(value))}")
+        problem = _size_problem(value)
+        if problem:
+            raise self.error(key, problem)
         if check is not None:
             problem = check(value)
             if problem:
@@ -117,7 +126,23 @@ class TableReader:
                 raise self.error(key, "unknown key")
 
 
-def _kind_name(kind: type) -> str:
+def _size_problem(value: Any) -> Optional[str]:
+    """Every string and list of the file within bounds, whatever its key: a
+    path, name or host reaches the OS (where a NUL raises ValueError)."""
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and len(value) > limits.MAX_CONFIG_LIST_ITEMS:
+        return f"more than {limits.MAX_CONFIG_LIST_ITEMS} items (limits.MAX_CONFIG_LIST_ITEMS)"
+    for item in values:
+        if isinstance(item, str):
+            if len(item) > limits.MAX_CONFIG_STRING_CHARS:
+                return (f"a string longer than {limits.MAX_CONFIG_STRING_CHARS} characters "
+                        "(limits.MAX_CONFIG_STRING_CHARS)")
+            if "\0" in item:
+                return "a string holding a NUL character"
+    return None
+
+
+def kind_name(kind: type) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
             list: "a list", dict: "a table"}.get(kind, kind.__name__)
 
@@ -136,6 +161,20 @@ def not_negative(v: Any) -> Optional[str]:
     if not math.isfinite(v):
         return "must be a finite number"
     return None if v >= 0 else "must not be negative"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if x == int(x) else str(x)
+
+
+def between(low: float, high_name: str) -> Callable[[Any], Optional[str]]:
+    """From `low` to the limit named `high_name` (read when checked)."""
+    def check(v: Any) -> Optional[str]:
+        high = getattr(limits, high_name)
+        if not math.isfinite(v) or not low <= v <= high:
+            return f"must be a finite number from {_number(low)} to {_number(high)}"
+        return None
+    return check
 
 
 def absolute(v: Any) -> Optional[str]:

@@ -8,7 +8,8 @@ the wall clock, and never lets an output block it for long.
 
 Signals: TERM/INT stop (pending events evaluated, outputs flushed, exit 0);
 HUP reloads config, rules and exceptions (a broken new set keeps the old one
-running); USR1 logs a status line now; USR2 reopens the outputs.
+running; the new set is built beside the loop, reloader.py, so stdin keeps
+draining); USR1 logs a status line now; USR2 reopens the outputs.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from . import exitstatus
 from .config import Config, ConfigError, load_config
 from .detector import Detector, exceptions_text
 from .diagnostics import Diagnostics, LoggingBridge
-from .outputs import (AlertSink, JsonFileOutput, LocalSyslogOutput, Output, RateLimiter,
-                      RemoteSyslogOutput, StdoutOutput, TlsSettings)
-from .outputs.tls import make_context
+from .configured_outputs import build_outputs, outputs_config
+from .outputs import AlertSink, RateLimiter, TlsSettings
 from .privileges import PrivilegeError, drop_privileges
+from .reloader import BackgroundReload, collect_young, freeze_heap
 from .wakeups import TICK_SECONDS, gather, output_due, timeout
 
 if TYPE_CHECKING:
@@ -44,31 +45,6 @@ READ_CHUNK = 1 << 16
 READ_BUDGET = 1 << 20   # bytes per wake-up before outputs and ageing get a turn
 # A read this small means a quiet stream: the next wake-up gathers first (wakeups.py).
 SMALL_READ = 1 << 14
-
-def build_outputs(cfg: Config,
-                  tls_contexts: Optional[Dict[TlsSettings, ssl.SSLContext]] = None) -> List[Output]:
-    """Open every configured output; OSError/ValueError propagate to the caller.
-
-    `tls_contexts` holds the TLS contexts already loaded, by settings: those are
-    reused (a reload after a privilege drop cannot read a root-only key again),
-    new ones are loaded and added."""
-    contexts = {} if tls_contexts is None else tls_contexts
-    outputs: List[Output] = []
-    if cfg.syslog.enabled:
-        outputs.append(LocalSyslogOutput(cfg.syslog.socket, cfg.syslog.facility,
-                                         cfg.syslog.format, cfg.syslog.tag, cfg.queue_size))
-    for remote in cfg.remotes:
-        tls = remote.tls()
-        if tls is not None and tls not in contexts:
-            contexts[tls] = make_context(tls)
-        outputs.append(RemoteSyslogOutput(remote.host, remote.port, remote.protocol,
-                                          remote.facility, remote.format, cfg.queue_size,
-                                          tls=tls, context=contexts.get(tls) if tls else None))
-    if cfg.file.enabled:
-        outputs.append(JsonFileOutput(cfg.file.path, cfg.file.mode))
-    if cfg.stdout.enabled:
-        outputs.append(StdoutOutput(cfg.stdout.format))
-    return outputs
 
 
 def pipeline_options(cfg: Config) -> Any:
@@ -111,6 +87,8 @@ class Plugin:
             self.pipeline.documents(running_documents(self.pipeline.builders.context))
         self.stop = False
         self.reload_requested = False
+        self.reloading: Optional[BackgroundReload] = None
+        self.wake_fd: Optional[int] = None
         self.status_requested = False
         self.reopen_requested = False
         self.last_read = 0
@@ -143,13 +121,37 @@ class Plugin:
             self.reopen_requested = True
 
     def reload(self) -> None:
+        """Reload now, in this thread (tests; the loop uses `start_reload`)."""
+        self.start_reload()
+        self.finish_reload()
+
+    def start_reload(self) -> None:
+        path = self.cfg.path
+        # The TLS files the running outputs hold already (a copy: the loop owns the dict).
+        tls_loaded = tuple(self.tls_contexts)
+
+        def build() -> tuple:
+            cfg = load_config(path, tls_loaded=tls_loaded)
+            return cfg, Detector(cfg, between_files=collect_young)
+        self.reloading = BackgroundReload(build, self.wake_fd)
+
+    def finish_reload(self) -> None:
+        """Take the reload's result: the new configuration and rules when they
+        are good, else the old ones kept (whatever went wrong, said why)."""
+        pending, self.reloading = self.reloading, None
+        assert pending is not None
         try:
-            cfg = load_config(self.cfg.path, tls_loaded=self.tls_contexts.keys())
-            detector = Detector(cfg)
+            cfg, detector = pending.result()
+            self._apply(cfg, detector)
         except ConfigError as exc:
             self.sink.reopen()   # SIGHUP after log rotation: reopen whatever the config says
             self.diag.log(syslog.LOG_ERR, f"reload failed, keeping the old configuration: {exc}")
-            return
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the plugin
+            self.sink.reopen()
+            self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old configuration and "
+                                          f"rules: {type(exc).__name__}: {exc}")
+
+    def _apply(self, cfg: Config, detector: "Detector") -> None:
         if detector.problems:
             self.sink.reopen()
             self.diag.log(syslog.LOG_ERR, "reload failed, keeping the old rules and exceptions: "
@@ -157,7 +159,7 @@ class Plugin:
                           + (f" (and {len(detector.problems) - 5} more)"
                              if len(detector.problems) > 5 else ""))
             return
-        if _outputs_config(cfg) != _outputs_config(self.cfg):
+        if outputs_config(cfg) != outputs_config(self.cfg):
             wanted = {r.tls() for r in cfg.remotes} - {None}
             contexts = {k: v for k, v in self.tls_contexts.items() if k in wanted}
             try:
@@ -187,20 +189,19 @@ class Plugin:
         if detector.suppressor is not None:
             detector.suppressor.inherit_counts(self.detector.suppressor)
         self.cfg, self.detector = cfg, detector
-        gc.unfreeze()   # the old rules' objects may be collected now
-        settle_heap()
         self.pipeline.set_engine(detector.engine, detector.ruleset.rules)
         self.pipeline.exceptions = detector.suppressor
         self.diag.log(syslog.LOG_INFO, f"reloaded {cfg.path}: {detector.loaded_text()}")
 
     def status_line(self) -> str:
         source = _stats_text(self.pipeline.source.stats if self.pipeline.source else None)
-        counts = self.pipeline.counts
+        counts = self.pipeline.count()
         engine = self.detector.engine.stats()
         outputs = " ".join(f"{o.name}={o.stats.sent}/{o.stats.dropped}" for o in self.sink.outputs)
         queued = " ".join(f"{name}={count}" for name, count in self.sink.queued())
         return (f"status: events={counts.events} documents={counts.documents} "
                 f"parse_errors={self.parse_errors} build_errors={counts.build_errors} "
+                f"malformed_values={counts.malformed_values} "
                 f"alerts={self.sink.alerts} suppressed={self.sink.limiter.total_suppressed} "
                 f"evicted_rate_windows={self.sink.limiter.evicted_windows} "
                 f"dropped={self.sink.dropped()} rules={self.detector.rule_count} "
@@ -217,6 +218,7 @@ class Plugin:
     # -- the loop ------------------------------------------------------------
     def run(self, stdin_fd: int = 0) -> int:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake_fd = wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w)
         os.set_blocking(stdin_fd, False)
         try:
@@ -259,6 +261,7 @@ class Plugin:
                 self.diag.log(syslog.LOG_WARNING, f"{lost} alert(s) could not be delivered "
                               f"before exit: {'; '.join(self.sink.errors())}")
             signal.set_wakeup_fd(old_wakeup)
+            self.wake_fd = None
             os.close(wake_r)
             os.close(wake_w)
 
@@ -286,13 +289,15 @@ class Plugin:
 
     def due(self, now: float) -> List[Optional[float]]:
         """When something needs the loop without input (monotonic times): events
-        to age, rate-limit windows and sinks a reload replaced (a tick), outputs
+        to age, rate-limit windows, a reload under way (it also wakes the loop
+        itself) and sinks a reload replaced (a tick), outputs
         holding messages (their retry), the status line. Idle, nothing is due."""
         source = self.pipeline.source
         pending = getattr(source, "waiting", None)
         tick = now + TICK_SECONDS
         return [tick if source is not None and (pending is None or pending()) else None,
-                tick if self.sink.limiter.open_windows() or self.retiring else None,
+                tick if self.sink.limiter.open_windows() or self.retiring
+                or self.reloading is not None else None,
                 output_due(self.diag.syslog, now), self.next_status,
                 *(output_due(output, now) for output in self.sink.outputs)]
 
@@ -320,9 +325,11 @@ class Plugin:
         if self.retiring:
             self.retire()
         self.diag.syslog.flush()
-        if self.reload_requested:
+        if self.reloading is not None and self.reloading.done:
+            self.finish_reload()
+        if self.reload_requested and self.reloading is None:
             self.reload_requested = False
-            self.reload()
+            self.start_reload()
         if self.reopen_requested:
             self.reopen_requested = False
             self.sink.reopen()
@@ -343,10 +350,6 @@ def _paths_text(paths: List[str], shown: int = 3) -> str:
     return f"{', '.join(paths[:shown])} and {len(paths) - shown} more paths"
 
 
-def _outputs_config(cfg: Config) -> tuple:
-    return (cfg.syslog, cfg.remotes, cfg.file, cfg.stdout, cfg.queue_size)
-
-
 def _stats_text(stats: Any) -> str:
     if stats is None:
         return ""
@@ -363,14 +366,6 @@ def _drain(fd: int) -> None:
             pass
     except BlockingIOError:
         pass
-
-
-def settle_heap() -> None:
-    """The rules and what they built live until the next reload: out of the cyclic
-    collector's generations with them (gc.freeze), so that a full collection
-    walks only the per-event objects, not hundreds of thousands of rule objects."""
-    gc.collect()
-    gc.freeze()
 
 
 def prepare_signals(handler: Any) -> None:
@@ -395,7 +390,8 @@ def run_plugin(config_path: str, stdin_fd: int = 0) -> int:
         except (OSError, ValueError) as exc:
             diag.log(syslog.LOG_ERR, f"cannot start: {exc}")
             return exitstatus.ERROR
-        settle_heap()
+        gc.collect()    # once, before any input is read: what starting up left behind
+        freeze_heap()   # the rules, built: out of every later collection (reloader.py)
         prepare_signals(plugin.on_signal)
         if cfg.user:
             try:

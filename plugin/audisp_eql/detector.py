@@ -4,7 +4,7 @@ rules, loaded together from the configuration and swapped whole on reload
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Callable, List, Optional
 
 from . import limits
 from .config import Config, missing_ok
@@ -13,13 +13,17 @@ from .config import Config, missing_ok
 class Detector:
     """Rules, exceptions and the engine over the rules; swapped whole on reload."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config,
+                 between_files: Optional[Callable[[int], None]] = None) -> None:
+        """`between_files(n)` runs after the nth rule file loaded, and with -1
+        after the last (a reload collects the young generations there)."""
         from .check import load_checked
         from .engine import Engine
         from .exceptions import Suppressor
         from .pipeline import PipelineOptions, never_firing
         self.ruleset, self.exceptions = load_checked(cfg.rule_paths, cfg.exception_paths,
-                                                     missing_ok=missing_ok(cfg))
+                                                     missing_ok=missing_ok(cfg),
+                                                     between_files=between_files)
         # The plugin's documents are all ours: rules check says cannot fire are skipped.
         self.engine = Engine(self.ruleset.rules,
                              never_fires=never_firing(PipelineOptions(action=cfg.event_action)))
@@ -36,6 +40,9 @@ class Detector:
     def loaded_text(self) -> str:
         from .exceptions import utc_now
         text = f"{self.rule_count} rules loaded"
+        skipped = sum(1 for r in self.ruleset.reports if r.status == "unsupported")
+        if skipped:
+            text += f", {skipped} rule files not run (see audisp-eql check)"
         items = self.exceptions.items
         if items or self.exceptions.disabled_rules:
             expired = len(self.exceptions.expired(utc_now()))

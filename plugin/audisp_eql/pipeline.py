@@ -33,7 +33,8 @@ from .rules import Rule
 from .source import make_event_source
 from .source.event import EOE_TIMEOUT, AuditEvent, EventSource
 from .source.framing import LineError
-from .source.logfiles import display_name, expand_directories, iter_file, rotation_order
+from .source.logfiles import (READ_ERRORS, display_name, expand_directories, iter_file,
+                               rotation_order)
 from .source.shard import Shard
 
 Document = dict[str, Any]
@@ -72,6 +73,7 @@ class PipelineCounts:
     alerts: int = 0
     excepted: int = 0       # matches an exception covered (no alert)
     build_errors: int = 0   # events a builder failed on (reported, skipped)
+    malformed_values: int = 0   # numbers out of range, left out (set by `Pipeline.count`)
 
 
 class Pipeline:
@@ -158,7 +160,7 @@ class Pipeline:
                     self.feed(chunk)
                     if on_chunk is not None:
                         on_chunk(name, len(chunk))
-            except (OSError, EOFError) as exc:
+            except READ_ERRORS as exc:
                 on_unreadable(name, exc)
                 continue
             self.start_source(name)   # ends the file's last line if it has no newline
@@ -223,6 +225,12 @@ class Pipeline:
             self.counts.alerts += 1
             if on_alert is not None:
                 on_alert(make_alert(match))
+
+    def count(self) -> PipelineCounts:
+        """`counts`, with what the builders counted brought in."""
+        if self.builders is not None and self.builders.builders:
+            self.counts.malformed_values = self.builders.builders[0].context.malformed_values
+        return self.counts
 
     def _source(self) -> EventSource:
         if self.source is None:

@@ -3,23 +3,24 @@
 `load_rules(paths)` reads files and directories (recursively), compiles every
 EQL rule it can, and gives back a `RuleSet`: the rules to run plus one
 `RuleReport` per rule file entry, so that `check` can say what was loaded,
-what was skipped and why. One bad file never stops the others from loading.
+what was skipped and why. One bad file never stops the others from loading,
+whatever is in it: every error becomes that file's report.
+
+Loading is linear in the rule text and bounded (limits.py: file size, query
+length, terms, list values), with an error naming the bound; rule_files.py
+finds and reads the files.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10 only
-    import tomli as tomllib
-
-from .trust import UntrustedPathError, check_trusted
+from . import limits
+from .rule_files import RuleFileError, iter_rule_files, read_toml
 
 OK = "ok"
 UNSUPPORTED = "unsupported"
@@ -104,29 +105,6 @@ class RuleSet:
         return RuleSet(rules=chosen, reports=self.reports)
 
 
-class RuleFileError(Exception):
-    """A rule file that cannot be read as a rule; `line` is 1-based or None."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def iter_rule_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
-    """Every `*.toml` under `paths` (files as given, directories recursively,
-    sorted), each with whether it was found by searching a directory. A
-    directory without any gives (directory, False): reported, not ignored."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*.toml") if p.is_file())
-            if not found:
-                yield path, False
-            yield from ((p, True) for p in found)
-        else:
-            yield path, False
-
-
 def _as_tuple(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -162,30 +140,20 @@ def _locate_query(text: str, query: str) -> tuple[int, int]:
     return line, col
 
 
-def _line_of(text: str, pattern: str) -> int | None:
-    match = re.search(pattern, text, re.MULTILINE)
-    return None if match is None else text.count("\n", 0, match.start()) + 1
+# `[rule]` or `key =` at the start of a line (no \s: it spans newlines, and a
+# pattern starting with it was quadratic on blank lines).
+_TABLE_LINE = re.compile(r"^[ \t]*(?:(\[rule\])|([A-Za-z_]+)[ \t]*=)", re.MULTILINE)
 
 
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+def _line_of(text: str, name: str) -> int | None:
+    """Line of `[rule]` (name "[rule]") or of the first `name =`."""
+    for match in _TABLE_LINE.finditer(text):
+        if (match.group(1) or match.group(2)) == name:
+            return text.count("\n", 0, match.start()) + 1
+    return None
 
 
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        check_trusted(path)   # as auditd does: a rule others can change is not loaded
-        data = path.read_bytes()
-    except UntrustedPathError as err:
-        raise RuleFileError(f"refusing to load: {err.reason}") from None
-    except OSError as err:
-        raise RuleFileError(f"cannot read: {err.strerror or err}") from None
-    text = data.decode("utf-8", errors="replace")
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        found = _TOML_POSITION.search(str(err))
-        line = int(found.group(1)) if found else None
-        message = _TOML_POSITION.sub("", str(err)).strip()
-        raise RuleFileError(f"TOML syntax error: {message}", line) from None
+SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def _threat(entries: Any) -> tuple[dict[str, Any], ...]:
@@ -216,22 +184,21 @@ def parse_rule(path: Path, text: str, doc: dict[str, Any]) -> Rule:
     if not isinstance(rule, dict):
         raise RuleFileError("no [rule] table", None)
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    rule_line = _line_of(text, r"^\s*\[rule\]")
+    rule_line = _line_of(text, "[rule]")
     for key in ("rule_id", "name"):
         if not isinstance(rule.get(key), str) or not rule[key].strip():
             raise RuleFileError(f"[rule] has no {key}", rule_line)
     query = rule.get("query")
     query_text = query if isinstance(query, str) else ""
     line, col = _locate_query(text, query_text)
-    try:
-        risk_score = int(rule.get("risk_score", 0))
-    except (TypeError, ValueError):
-        raise RuleFileError(f"risk_score is not a number: {rule.get('risk_score')!r}",
-                            _line_of(text, r"^\s*risk_score\s*=")) from None
+    severity = rule.get("severity", "low")
+    if not isinstance(severity, str) or severity.lower() not in SEVERITIES:
+        raise RuleFileError(f"severity must be one of {', '.join(SEVERITIES)}, "
+                            f"not {_shown(severity)}", _line_of(text, "severity"))
     return Rule(
         rule_id=rule["rule_id"].strip(), name=rule["name"].strip(), path=path,
         query=query_text, description=str(rule.get("description", "")).strip(),
-        severity=str(rule.get("severity", "low")), risk_score=risk_score,
+        severity=severity.lower(), risk_score=_risk_score(rule.get("risk_score", 0), text),
         tags=_as_tuple(rule.get("tags")), references=_as_tuple(rule.get("references")),
         false_positives=_as_tuple(rule.get("false_positives")),
         index=_as_tuple(rule.get("index")), threat=_threat(rule.get("threat")),
@@ -240,6 +207,51 @@ def parse_rule(path: Path, text: str, doc: dict[str, Any]) -> Rule:
         license=str(rule.get("license", "")), query_line=line, query_col=col,
         lookback=_lookback(rule.get("from"), text),
     )
+
+
+def _shown(value: Any) -> str:
+    """A value from a rule file for an error message (short)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _risk_score(value: Any, text: str) -> int:
+    """Elastic's risk_score: an integer from 0 to 100 (47, 47.0 or "47")."""
+    number: Optional[float] = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
+        number = int(value)
+    if number is None or not math.isfinite(number) or number != int(number) \
+            or not 0 <= number <= 100:
+        raise RuleFileError(f"risk_score must be an integer from 0 to 100, not {_shown(value)}",
+                            _line_of(text, "risk_score"))
+    return int(number)
+
+
+def query_size_problem(query: Any) -> Optional[str]:
+    """Why a parsed query is over the rule size bounds (limits.py), or None."""
+    from .eql import ast
+
+    roots: list[Any] = []
+    if isinstance(query, ast.EventQuery):
+        roots.append(query.condition)
+    else:
+        for step in (*query.steps, *((query.until,) if getattr(query, "until", None) else ())):
+            roots += [step.event.condition, *step.by]
+        roots += list(query.by)
+    terms = 0
+    for root in roots:
+        for node in ast.walk(root):
+            terms += 1
+            values = node.values if isinstance(node, ast.InSet) else \
+                node.patterns if isinstance(node, ast.Match) else ()
+            if len(values) > limits.MAX_LIST_VALUES:
+                return (f"a list of {len(values)} values; at most {limits.MAX_LIST_VALUES} "
+                        "(limits.MAX_LIST_VALUES)")
+    if terms > limits.MAX_QUERY_TERMS:
+        return f"{terms} terms; at most {limits.MAX_QUERY_TERMS} (limits.MAX_QUERY_TERMS)"
+    return None
 
 
 def _unsupported_reason(doc: dict[str, Any], rule: Rule, include_non_production: bool) -> str | None:
@@ -268,12 +280,18 @@ def compile_rule(rule: Rule) -> tuple[str, str]:
 
     if not rule.query.strip():
         return INVALID, f"{rule.path}:{rule.query_line}: [rule] has no query"
+    if len(rule.query) > limits.MAX_QUERY_CHARS:
+        return INVALID, (f"{rule.path}:{rule.query_line}: query of {len(rule.query)} characters; "
+                         f"at most {limits.MAX_QUERY_CHARS} (limits.MAX_QUERY_CHARS)")
     try:
         query = parse_query(rule.query)
     except EqlSyntaxError as err:
         return INVALID, f"{rule.path}:{_in_file(rule, err.line, err.col)}: {err.message}"
     except Exception as err:  # noqa: BLE001 - a parser bug must not stop loading
         return INVALID, f"{rule.path}:{rule.query_line}: cannot parse: {type(err).__name__}: {err}"
+    too_big = query_size_problem(query)
+    if too_big is not None:
+        return INVALID, f"{rule.path}:{rule.query_line}: query too large: {too_big}"
     try:
         rule.compiled = compile_query(query)
     except EqlUnsupported as err:
@@ -305,37 +323,55 @@ def _at_offset(rule: Rule, offset: int | None, message: str) -> str:
 def load_rules(paths: Iterable[str | Path], *, include_non_production: bool = False) -> RuleSet:
     """Load every rule under `paths`; errors become reports, never exceptions."""
     ruleset = RuleSet()
-    seen: dict[str, Path] = {}
-    for path, searched in iter_rule_files(paths):
-        if path.is_dir():
-            ruleset.reports.append(RuleReport(path, None, None, INVALID,
-                                              f"{path}: no rule files (*.toml) in this directory"))
-            continue
-        try:
-            text, doc = _read_toml(path)
-            if searched and not isinstance(doc.get("rule"), dict) and "metadata" not in doc:
-                # A checkout of detection-rules also holds pyproject.toml, hunting
-                # queries, settings...: found while searching, they are not rules.
-                ruleset.reports.append(RuleReport(
-                    path, None, None, UNSUPPORTED, "not a detection rule file (no [rule] table)"))
-                continue
-            rule = parse_rule(path, text, doc)
-        except RuleFileError as err:
-            where = f"{path}:{err.line}" if err.line else str(path)
-            ruleset.reports.append(RuleReport(path, None, None, INVALID, f"{where}: {err}"))
-            continue
-        if rule.rule_id in seen:
-            ruleset.reports.append(RuleReport(
-                path, rule.rule_id, rule.name, INVALID,
-                f"{path}: duplicate rule_id {rule.rule_id}, first loaded from {seen[rule.rule_id]}"))
-            continue
-        seen[rule.rule_id] = path
-        skipped = _unsupported_reason(doc, rule, include_non_production)
-        if skipped is not None:
-            ruleset.reports.append(RuleReport(path, rule.rule_id, rule.name, UNSUPPORTED, skipped))
-            continue
-        status, reason = compile_rule(rule)
-        ruleset.reports.append(RuleReport(path, rule.rule_id, rule.name, status, reason))
-        if status in (OK, CANNOT_FIRE):
-            ruleset.rules.append(rule)
+    for _report in iter_load(paths, ruleset, include_non_production=include_non_production):
+        pass
     return ruleset
+
+
+def iter_load(paths: Iterable[str | Path], ruleset: RuleSet, *,
+              include_non_production: bool = False) -> Iterator[RuleReport]:
+    """`load_rules` one file at a time, into `ruleset`: each step yields that
+    file's report (the plugin reloads in steps between reads of its input)."""
+    loaded: dict[str, Path] = {}      # rule_id -> the file it was loaded from
+    for path, searched, problem in iter_rule_files(paths):
+        try:
+            report = _load_one(path, searched, problem, ruleset, loaded, include_non_production)
+        except Exception as err:  # noqa: BLE001 - whatever a rule file holds, it is one report
+            report = RuleReport(path, None, None, INVALID,
+                                f"{path}: cannot load: {type(err).__name__}: {err}")
+        ruleset.reports.append(report)
+        yield report
+
+
+def _load_one(path: Path, searched: bool, problem: Optional[str], ruleset: RuleSet,
+              loaded: dict[str, Path], include_non_production: bool) -> RuleReport:
+    if problem is not None:
+        return RuleReport(path, None, None, INVALID, f"{path}: not loaded: {problem}")
+    if path.is_dir():
+        return RuleReport(path, None, None, INVALID,
+                          f"{path}: no rule files (*.toml) in this directory")
+    try:
+        text, doc = read_toml(path)
+        if searched and not isinstance(doc.get("rule"), dict) and "metadata" not in doc:
+            # A checkout of detection-rules also holds pyproject.toml, hunting
+            # queries, settings...: found while searching, they are not rules.
+            return RuleReport(path, None, None, UNSUPPORTED,
+                              "not a detection rule file (no [rule] table)")
+        rule = parse_rule(path, text, doc)
+    except RuleFileError as err:
+        where = f"{path}:{err.line}" if err.line else str(path)
+        return RuleReport(path, None, None, INVALID, f"{where}: {err}")
+    if rule.rule_id in loaded:
+        # Only a rule that loaded holds its id: an invalid or skipped one with
+        # the same id never keeps a good one out.
+        return RuleReport(path, rule.rule_id, rule.name, INVALID,
+                          f"{path}: duplicate rule_id {rule.rule_id}, first loaded from "
+                          f"{loaded[rule.rule_id]}")
+    skipped = _unsupported_reason(doc, rule, include_non_production)
+    if skipped is not None:
+        return RuleReport(path, rule.rule_id, rule.name, UNSUPPORTED, skipped)
+    status, reason = compile_rule(rule)
+    if status in (OK, CANNOT_FIRE):
+        ruleset.rules.append(rule)
+        loaded[rule.rule_id] = path
+    return RuleReport(path, rule.rule_id, rule.name, status, reason)

@@ -75,7 +75,8 @@ def no_input_on_a_terminal(args: argparse.Namespace, err: TextIO,
 def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Reporter,
                    progress: Callable[[str, int], None]) -> Iterable[dict[str, Any]]:
     from .source.ecs_input import DocumentError, iter_documents
-    from .source.logfiles import display_name, expand_directories, iter_file, rotation_order
+    from .source.logfiles import (READ_ERRORS, display_name, expand_directories, iter_file,
+                                  rotation_order)
 
     def cannot_read(name: str, error: Exception) -> None:
         summary.unreadable += 1
@@ -99,7 +100,7 @@ def _ecs_documents(args: argparse.Namespace, summary: ScanSummary, reporter: _Re
                     continue
                 documents += 1
                 yield doc
-        except (OSError, EOFError) as e:
+        except READ_ERRORS as e:
             cannot_read(safe_text(name), e)
             continue
         if failed and not documents:
@@ -125,7 +126,8 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         return exitstatus.ERROR
     as_json = args.format == "json" or (args.format == "auto" and not out.isatty())
     color = not as_json and out.isatty()
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # Strict RFC 8259 (no NaN/Infinity): ECS input refuses them (ecs_input.py).
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     # Progress (bytes, %, ETA) on stderr when it is a terminal; alerts on the same
     # terminal are written with the bar out of the way.
     progress = Progress(None if args.quiet else err, args.files)

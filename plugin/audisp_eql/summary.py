@@ -38,7 +38,7 @@ def _text(value: Any) -> str:
 def render_alert(alert: dict[str, Any], *, color: bool = False) -> str:
     """A few readable lines for one alert (no trailing newline)."""
     severity = str(_get(alert, "kibana.alert.severity") or "")
-    label = f"{severity.upper():8}"
+    label = f"{safe_text(severity.upper()):8}"
     if color and severity in _COLORS:
         label = f"{_COLORS[severity]}{label}{_RESET}"
     user = _get(alert, "user.name") or _get(alert, "user.id")
@@ -133,7 +133,7 @@ class ScanSummary:
         if self.by_severity:
             ordered = sorted(self.by_severity.items(),
                              key=lambda kv: SEVERITY_ORDER.index(kv[0]) if kv[0] in SEVERITY_ORDER else 9)
-            lines.append("  by severity: " + ", ".join(f"{k} {v}" for k, v in ordered))
+            lines.append("  by severity: " + ", ".join(f"{safe_text(k)} {v}" for k, v in ordered))
         if self.by_rule:
             lines.append("  by rule:")
             for (_rid, name), n in self.by_rule.most_common():

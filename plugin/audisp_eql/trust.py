@@ -5,14 +5,21 @@ can write (or replace, through a writable parent directory) would let that user
 blind the detector or feed it arbitrary rules. auditd refuses its own files on
 the same grounds. `check_trusted` applies the rule to a file or directory and
 every directory above it, on the path as given and on the path symlinks lead to.
+
+The alert file is written, not read, by root: the same rules apply, and
+`open_trusted` opens it relative to its directory, reached from / one
+component at a time without following links and checked on the descriptor
+itself, so a directory swapped for a link (or a FIFO planted in place of the
+file) between the check and the open is refused, not followed.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Optional
 
 
 class UntrustedPathError(Exception):
@@ -54,7 +61,11 @@ def _check_target(path: Path, extra_owners: Iterable[int] = ()) -> None:
 
 def _check_parent(path: Path, directory: Path, extra_owners: Iterable[int] = ()) -> None:
     """A directory above `path`: whoever may rename entries in it may replace `path`."""
-    st = os.stat(directory)
+    _check_directory_status(path, directory, os.stat(directory), extra_owners)
+
+
+def _check_directory_status(path: Path, directory: Path, st: os.stat_result,
+                            extra_owners: Iterable[int] = ()) -> None:
     problem = _owner_problem(st, extra_owners)
     if problem:
         raise UntrustedPathError(path, f"parent directory {directory} is {problem}")
@@ -123,3 +134,99 @@ def check_trusted_tree(paths: Iterable[Path], suffix: str = ".toml") -> list[Pat
         else:
             files.append(path)
     return files
+
+
+_DIRECTORY_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_trusted(path: str, flags: int, mode: int = 0o600,
+                 not_regular: Optional[Callable[[int], OSError]] = None,
+                 extra_owners: Iterable[int] = ()) -> int:
+    """`os.open(path, flags | O_NOFOLLOW, mode)` under the rules of this module:
+    every directory from / down to the file's (by descriptor, no link followed
+    on the way: links in the path as written are resolved first, their own
+    directories checked) trusted; the file, if there, a regular file of root
+    or the running user (or a uid of `extra_owners`: the user the plugin drops
+    to, who owns its log directory), a regular one that others cannot write.
+    PermissionError
+    (an OSError, as any other failure to open) when it is refused.
+
+    With `not_regular`, an entry of root or the running user that is not a
+    regular file (a FIFO, a device, a link, a directory) is refused with the
+    error it makes of the entry's st_mode, before the open and after it."""
+    absolute = Path(os.path.abspath(path))
+    owners = tuple(extra_owners)
+    try:
+        resolved = Path(os.path.realpath(absolute.parent))
+        if resolved != absolute.parent:
+            for directory in absolute.parents:   # where the links are
+                _check_parent(absolute, directory, owners)
+        dir_fd = _open_directory_chain(absolute, resolved, owners)
+        try:
+            _check_existing_file(absolute, dir_fd, not_regular, owners)
+            fd = os.open(absolute.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        try:
+            _check_file_status(absolute, os.fstat(fd), not_regular, owners)
+        except BaseException:
+            os.close(fd)
+            raise
+    except UntrustedPathError as err:
+        raise PermissionError(errno.EACCES, f"refusing to write: {err.reason}",
+                              str(absolute)) from None
+    return fd
+
+
+def _open_directory_chain(path: Path, directory: Path, owners: Iterable[int]) -> int:
+    """An O_PATH descriptor of `directory`, each component opened relative to
+    the one before without following links, each checked on its descriptor."""
+    fd = os.open("/", _DIRECTORY_FLAGS)
+    try:
+        current = Path("/")
+        _check_directory_status(path, current, os.fstat(fd), owners)
+        for part in directory.parts[1:]:
+            try:
+                child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+            except OSError as err:
+                if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UntrustedPathError(path, f"{current / part} changed into a link or "
+                                                   "file while being opened") from None
+                raise
+            os.close(fd)
+            fd = child
+            current = current / part
+            _check_directory_status(path, current, os.fstat(fd), owners)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_existing_file(path: Path, dir_fd: int,
+                         not_regular: Optional[Callable[[int], OSError]],
+                         owners: Iterable[int]) -> None:
+    try:
+        st = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    _check_file_status(path, st, not_regular, owners)
+
+
+def _check_file_status(path: Path, st: os.stat_result,
+                       not_regular: Optional[Callable[[int], OSError]],
+                       owners: Iterable[int] = ()) -> None:
+    """Someone else's entry (a file, or a FIFO planted in a sticky directory)
+    is refused before it is opened; a regular file others may write, too (they
+    could forge or erase alerts). Without `not_regular`, devices such as
+    /dev/null keep their modes."""
+    problem = _owner_problem(st, owners)
+    if problem:
+        raise UntrustedPathError(path, problem)
+    if not_regular is not None and not stat.S_ISREG(st.st_mode):
+        raise not_regular(st.st_mode)
+    if stat.S_ISLNK(st.st_mode):
+        raise UntrustedPathError(path, "a symbolic link")
+    if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_IWOTH | stat.S_IWGRP):
+        raise UntrustedPathError(
+            path, f"writable by others (mode {stat.S_IMODE(st.st_mode):04o})")

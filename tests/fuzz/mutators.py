@@ -6,6 +6,12 @@ duplicate, rename, replace a value by a hostile one) or records (drop,
 duplicate, reorder, retype, move to another event, splice from another seed,
 add EOE). Everything is driven by one `random.Random`, so a run is
 reproducible from its seed.
+
+The classes of issue 17 have mutators of their own: long runs without
+separators (quadratic regexes), huge digit strings in the header and the
+body, large kernel-chunked argv (memory), hostile node names and record
+types (the parsers' agreement). Corrupted gzip and hostile JSON numbers and
+nesting are file-level: see hostile_files.py.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from typing import Callable, Sequence
 
 Event = list[bytes]
 
-FIELD = re.compile(rb"([^\s=]+)=(\"[^\"]*\"|'[^']*'|\S*)")
+# (The second branch eats a run without "=" whole: linear on long runs.)
+FIELD = re.compile(rb"([^\s=]+)=(\"[^\"]*\"|'[^']*'|\S*)|[^\s=]+")
 HEADER_ID = re.compile(rb"msg=audit\(([^)]*)\)")
 TYPE = re.compile(rb"type=(\S+)")
+NODE = re.compile(rb"^node=\S* ")
 
 # Bytes that mean something to a parser of this format, plus the usual suspects.
 INTERESTING_BYTES = b"\x00\xff\x1d\x0a\x0d\"'= ():.\\%\x1b\x7f\x80\xc3\xe2\t"
@@ -45,11 +53,25 @@ RECORD_TYPES: tuple[bytes, ...] = (
     b"EXECVE\x00", b"DAEMON_END",
 )
 
+# Issue 17's classes.
+RUNS: tuple[bytes, ...] = (b"z", b'"', b"'", b" ", b"\x1d", b"=", b"a=", b'a="', b"\\x", b"41",
+                          b"node=", b"type=", b"(", b")", b"a1[0]=")
+HUGE_NUMBERS: tuple[bytes, ...] = (b"9" * 4301, b"1" * 5000, b"9" * 20, b"18446744073709551616",
+                                   b"9223372036854775808", b"0" * 30 + b"1", b"-" + b"9" * 4400)
+HOSTILE_NODES: tuple[bytes, ...] = (b"", b"a\x1db", b"h" * 253, b"h" * 254, b"\xff\xfe", b"x)y",
+                                    b"n\x00", b"a:b", b"\x1b[31m", b"h" * 400)
+HOSTILE_TYPES: tuple[bytes, ...] = (b"eoe", b"Syscall", b"UNKNOWN[1320]", b"UNKNOWN[01337]",
+                                    b"1300", b"S" * 29, b"AVC", b"USER_AVC", b"SYSCALL:",
+                                    b"LOGIN", b"ANOM_PROMISCUOUS", b"KERNEL", b"UNKNOWN[99999999]")
+
 EVENT_IDS: tuple[bytes, ...] = (
     b"0.000:0", b"1.1:1", b"-1.000:5", b"99999999999999999999.999:1",
     b"1700000000.000:18446744073709551616", b"1700000000.999999:1", b"1700000000.000:",
     b"1700000000:1", b"", b"1700000000.000:1001", b"1700000000.000:1001)x(",
 )
+
+
+BIG_EVERY = 5000
 
 
 class Mutator:
@@ -62,14 +84,21 @@ class Mutator:
             self.drop_field, self.duplicate_field, self.rename_field, self.hostile_value,
             self.drop_record, self.duplicate_record, self.swap_records, self.retype_record,
             self.move_record, self.splice, self.add_eoe, self.hostile_event_id,
+            self.long_run, self.huge_number, self.hostile_node, self.hostile_type,
+            self.huge_number, self.hostile_node, self.hostile_type,
         )
+        # Big inputs cost time: one in BIG_EVERY mutations at most.
+        self._big = (self.big_argv, self.long_megabyte_run)
 
     def seed(self) -> Event:
         return list(self.rng.choice(self.seeds))
 
     def mutate(self, event: Event, rounds: int = 0) -> Event:
         for _ in range(rounds or self.rng.choice((1, 1, 2, 3, 5))):
-            event = self.rng.choice(self._ops)(event)
+            if self.rng.randrange(BIG_EVERY) == 0:
+                event = self.rng.choice(self._big)(event)
+            else:
+                event = self.rng.choice(self._ops)(event)
             if not event:
                 event = [b""]
         return event
@@ -90,7 +119,7 @@ class Mutator:
     def _field_spans(self, line: bytes) -> list[re.Match[bytes]]:
         # Skip the header's own fields so most mutations hit the body.
         body = line.find(b"): ")
-        return [m for m in FIELD.finditer(line) if m.start() > body]
+        return [m for m in FIELD.finditer(line) if m.start() > body and m.group(1)]
 
     # -- byte level ------------------------------------------------------
     def flip_bit(self, event: Event) -> Event:
@@ -204,3 +233,65 @@ class Mutator:
         event.insert(self.rng.randrange(len(event) + 1),
                      b"type=EOE msg=audit(" + eid + b"): ")
         return event
+
+    # -- issue 17's classes ------------------------------------------------------
+    def long_run(self, event: Event) -> Event:
+        """A run of one troublesome character sequence (up to 8192 of it) inside a line."""
+        run = self.rng.choice(RUNS) * self.rng.randint(100, 8192)
+        def edit(line: bytes) -> bytes:
+            i = self.rng.randrange(len(line) + 1)
+            return line[:i] + run + line[i:]
+        return self._edit_line(event, edit)
+
+    def long_megabyte_run(self, event: Event) -> Event:
+        """A line as long as allowed (1 MiB) of one run, after a real header."""
+        run = self.rng.choice(RUNS)
+        def edit(line: bytes) -> bytes:
+            head = line.find(b"): ")
+            return line[:head + 3] + run * ((1 << 20) // len(run) - 64)
+        return self._edit_line(event, edit)
+
+    def huge_number(self, event: Event) -> Event:
+        """A 4301+ digit or 2**64+ number in the header's id or in a field."""
+        number = self.rng.choice(HUGE_NUMBERS)
+        if self.rng.random() < 0.5:
+            part = self.rng.randrange(3)
+            def edit(line: bytes) -> bytes:
+                m = HEADER_ID.search(line)
+                if m is None:
+                    return line
+                sec, _dot, rest = m.group(1).partition(b".")
+                msec, _colon, serial = rest.partition(b":")
+                parts = [sec, msec, serial]
+                parts[part] = number
+                return line[:m.start(1)] + parts[0] + b"." + parts[1] + b":" + parts[2] \
+                    + line[m.end(1):]
+            return self._edit_line(event, edit)
+        return self._field_edit(event, lambda line, m: line[:m.start(2)] + number + line[m.end(2):])
+
+    def hostile_node(self, event: Event) -> Event:
+        """Every record of the event with one hostile node= (or one record only)."""
+        node = b"node=" + self.rng.choice(HOSTILE_NODES) + b" "
+        every = self.rng.random() < 0.7
+        target = self._line_index(event)
+        return [node + (NODE.sub(b"", line) if line.startswith(b"node=") else line)
+                if every or i == target else line for i, line in enumerate(event)]
+
+    def hostile_type(self, event: Event) -> Event:
+        new = self.rng.choice(HOSTILE_TYPES)
+        body = b" avc:  denied  { " + b"read " * self.rng.randint(1, 80) + b"}" \
+            if new.endswith(b"AVC") else b""
+        return self._edit_line(event, lambda line: TYPE.sub(b"type=" + new, line, count=1) + body)
+
+    def big_argv(self, event: Event) -> Event:
+        """The event's EXECVE as the kernel writes a long argv: 3 x up to 100 kB,
+        in aN_len / aN[i] chunks over records of about 7500 characters."""
+        m = HEADER_ID.search(event[0]) if event else None
+        eid = m.group(1) if m else b"1700000000.000:1"
+        args = [b"sh"] + [bytes([self.rng.choice(b"xyz-=\"")]) * self.rng.randint(8000, 100_000)
+                          for _ in range(3)] + [b"-e"]
+        from harness.records import chunked_execve_bodies
+        execve = [b"type=EXECVE msg=audit(" + eid + b"): " + body.encode()
+                  for body in chunked_execve_bodies(args)]
+        kept = [line for line in event if b"type=EXECVE " not in line]
+        return kept[:1] + execve + kept[1:]

@@ -68,6 +68,7 @@ class Pipeline:
         self.engine_every = engine_every
         self.alert_every = alert_every
         self.counts: Counter[str] = Counter()
+        self.last_document: Optional[dict[str, Any]] = None
         self.event_shapes: set[tuple[str, ...]] = set()
         self.doc_shapes: set[tuple[str, ...]] = set()
 
@@ -95,6 +96,7 @@ class Pipeline:
         from audisp_eql.engine import Match
         from audisp_eql.outputs.format import FORMATS, format_alert
         self.counts["documents"] += 1
+        self.last_document = doc
         category = doc.get("event", {}).get("category")
         self.counts["documents." + "+".join(category if isinstance(category, list) else
                                             [str(category)])] += 1

@@ -12,6 +12,14 @@ hang; the parent also watches each worker's progress counter, so a hang inside
 C code (auparse), where no Python signal handler can run, is caught too: the
 worker is killed by PID and restarted after the input it was stuck on.
 
+Issue 17's classes are checked too: every DIFF_EVERY-th input goes through
+both sources afresh, which must agree on it (fuzz/differential.py); every
+JSON_EVERY-th document is made hostile ECS JSON (numbers, nesting) and read
+as `scan --input ecs` reads it, every GZIP_EVERY-th input is written as a
+damaged gzip log and read (fuzz/hostile_files.py); the mutators add long
+runs without separators, huge numbers, hostile nodes and types and large
+kernel-chunked argv. The peak RSS of the workers is printed.
+
 Then a second phase streams mutated input into a real `audisp-eql plugin`
 process (file output) and checks that it neither dies nor writes an unsafe line.
 
@@ -40,6 +48,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))            # tests/ -> `fuzz` package, conftest paths
 
 from conftest import CORPUS, SEED, SHARED        # noqa: E402
+from fuzz.differential import disagreement       # noqa: E402
+from fuzz.hostile_files import check_ecs_json, check_gzip  # noqa: E402
 from fuzz.mutators import Mutator                # noqa: E402
 from fuzz.pipeline import InvariantError, Pipeline, load_rule_set  # noqa: E402
 from fuzz.seeds import load_seeds                # noqa: E402
@@ -49,6 +59,9 @@ INPUT_BUFFER = 4 << 20      # bytes of the current input shared with the parent
 CONTEXT = 16                # inputs saved before a failing one
 AGE_EVERY = 1000            # inputs between forced ageing of pending events
 STALL_FACTOR = 10           # parent declares a hard hang after timeout * this
+DIFF_EVERY = 4              # inputs between two differential checks of the sources
+JSON_EVERY = 16             # inputs between two hostile ECS JSON checks
+GZIP_EVERY = 500            # inputs between two damaged gzip checks
 
 
 class Hang(BaseException):
@@ -113,6 +126,8 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
     retired: list[Pipeline] = []
     signal.signal(signal.SIGALRM, _on_alarm)
     crash_dir = Path(args.crash_dir)
+    gzip_path = Path(crash_dir.parent / f"fuzz-gzip-{os.getpid()}.log.gz")
+    crash_dir.parent.mkdir(parents=True, exist_ok=True)
     done = 0
     for index in range(start, end, workers):
         data = make_input(args.seed, index, mutator)
@@ -125,6 +140,17 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
             pipe.feed(data)
             if done % AGE_EVERY == AGE_EVERY - 1:
                 pipe.age_all(time.monotonic() + 3600)
+            check_rng = random.Random(args.seed * 7919 + index)
+            if index % DIFF_EVERY == 0:
+                counts["differential_checks"] += 1
+                found = disagreement([data])
+                if found:
+                    raise InvariantError(f"the sources disagree: {found}")
+            if index % JSON_EVERY == 0 and pipe.last_document is not None:
+                counts["json_" + check_ecs_json(pipe.last_document, check_rng, pipe.engine,
+                                                pipe.alert_rule)] += 1
+            if index % GZIP_EVERY == 0:
+                counts["gzip_" + check_gzip(data, check_rng, gzip_path)] += 1
             signal.setitimer(signal.ITIMER_REAL, 0)
         except BaseException as err:  # noqa: BLE001 - everything is a finding here
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -148,6 +174,7 @@ def worker(wid: int, workers: int, start: int, end: int, args: argparse.Namespac
         done += 1
         counts["inputs"] += 1
         counts["bytes"] += len(data)
+    gzip_path.unlink(missing_ok=True)
     for parser, pipe in pipelines.items():
         try:
             pipe.finish()
@@ -291,6 +318,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                        if k.startswith(parser_name + ".documents."))
         print(f"{'':<22} documents by event.category: "
               + ", ".join(f"{name} {count}" for name, count in kinds))
+    print(f"issue 17 checks:       {counts['differential_checks']} differential (both sources "
+          f"agree), ECS JSON {counts['json_document']} read / {counts['json_refused']} refused, "
+          f"damaged gzip {counts['gzip_read']} read / {counts['gzip_unreadable']} unreadable")
     print(f"distinct event shapes: {figures['distinct_event_shapes']} (record-type sequences)")
     print(f"distinct doc shapes:   {figures['distinct_doc_shapes']} (ECS field sets)")
     print(f"peak RSS per worker:   {figures['maxrss_kb'] / 1024:.0f} MiB")

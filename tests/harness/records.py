@@ -47,6 +47,48 @@ def exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: int = 40
     return [line.encode() + b"\n" for line in lines]
 
 
+# The kernel writes at most this much argument text per EXECVE record, and
+# cuts a longer argument into aN[i] pieces after an aN_len (kernel/auditsc.c,
+# audit_log_execve_info: MAX_EXECVE_AUDIT_LEN).
+EXECVE_RECORD_TEXT = 7500
+
+
+def chunked_execve_bodies(argv: Sequence[bytes]) -> List[str]:
+    """EXECVE record bodies of `argv` as the kernel splits a long one: short
+    arguments whole, long ones as aN_len=L aN[0]=... aN[1]=... (hex when they
+    hold bytes that need it), spread over records of at most about 7500
+    characters."""
+    bodies: List[str] = []
+    current = f"argc={len(argv)}"
+    for i, arg in enumerate(argv):
+        if len(arg) * 2 + 16 <= EXECVE_RECORD_TEXT:
+            items = [f" a{i}={encode_value(arg)}"]
+        else:
+            step = EXECVE_RECORD_TEXT // 2 - 32
+            items = [(f" a{i}_len={len(arg)}" if j == 0 else "")
+                     + f" a{i}[{j // step}]={encode_value(arg[j:j + step])}"
+                     for j in range(0, len(arg), step)]
+        for item in items:
+            if len(current) + len(item) > EXECVE_RECORD_TEXT:
+                bodies.append(current.lstrip())
+                current = ""
+            current += item
+    bodies.append(current.lstrip())
+    return bodies
+
+
+def chunked_exec_event(serial: int, argv: Sequence[bytes | str], exe: str, pid: int,
+                       ppid: int, sec: int = 1700000000) -> bytes:
+    """A program start with a long argv, EXECVE records as the kernel writes them."""
+    args = [a.encode() if isinstance(a, str) else a for a in argv]
+    lines = exec_event(serial, args[:1], exe, pid=pid, ppid=ppid, sec=sec)
+    head = f"type=EXECVE msg=audit({sec}.000:{serial}): "
+    execve = [(head + body + "\n").encode() for body in chunked_execve_bodies(args)]
+    # SYSCALL, the EXECVE records, CWD, PATH, a short PROCTITLE (the kernel
+    # keeps 128 bytes of it), EOE.
+    title = b"\0".join(args)[:128].hex().upper()
+    proctitle = f"type=PROCTITLE msg=audit({sec}.000:{serial}): proctitle={title}\n".encode()
+    return b"".join([lines[0], *execve, lines[2], lines[3], proctitle, lines[5]])
 def syscall_event(serial: int, syscall: int, *aux: str, success: bool = True, exit: int = 0,
                   args: Sequence[str] = ("3", "0", "0", "0"), pid: int = 4000, ppid: int = 3999,
                   uid: int = 0, comm: str = "x", exe: str = "/usr/bin/x", key: str = "t",

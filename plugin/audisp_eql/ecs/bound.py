@@ -5,7 +5,9 @@ of the same descriptor before it.
 Pre-fork servers bind in a parent and accept in children: a child without
 an entry of its own is looked up under its parent's pid (the SYSCALL
 record's ppid). Entries survive exec (descriptors do: sshd re-executes
-itself). Bounded: least recently used first out, evictions counted.
+itself). Bounded: least recently used first out, evictions counted; an
+address longer than a real one (a forged SOCKADDR) is not remembered
+(counted), so entries stay small whatever the records hold.
 """
 
 from __future__ import annotations
@@ -24,11 +26,17 @@ class BoundSockets:
         self._entries: OrderedDict[Key, SocketAddress] = OrderedDict()
         self._max = max_entries or limits.MAX_BOUND_SOCKETS
         self.evicted = 0
+        self.too_long = 0          # addresses not remembered: longer than any real one
+        self._max_chars = limits.MAX_SOCKADDR_CHARS_STORED
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def bind(self, node: Optional[str], pid: int, fd: int, address: SocketAddress) -> None:
+        if len(address.raw) > self._max_chars or \
+                (address.path is not None and len(address.path) > self._max_chars):
+            self.too_long += 1
+            return
         key = (node, pid, fd)
         self._entries[key] = address
         self._entries.move_to_end(key)

@@ -31,6 +31,7 @@ class BuildContext:
     include_failed: bool = False          # failed execs become documents too
     table: Optional[ProcessTable] = None  # processes seen, for process.parent.*
     users: Optional[UserDb] = None        # local names for ids (this host's logs only)
+    malformed_values: int = 0             # numbers out of range, left out of documents
     # host.* per node; records without node= get `hosts.local` (None: no host.name/id)
     hosts: HostDirectory = field(default_factory=lambda: HostDirectory(None))
     # The records are this host's, as they happen (the plugin): /proc and /sys
@@ -48,7 +49,8 @@ class BuildContext:
 _LINUX_ONLY: dict[str, Any] = {"os": {"type": "linux"}}
 
 
-_SYSCALL_NAMES = limits.BoundedCache("MAX_SYSCALL_NAMES")   # (arch, number) come from the input
+# (arch, number) come from the input: only short ones are remembered.
+_SYSCALL_NAMES = limits.BoundedCache("MAX_SYSCALL_NAMES", "MAX_CACHE_KEY_CHARS")
 
 
 def syscall_name(arch: Optional[str], number: Optional[str]) -> Optional[str]:
@@ -131,13 +133,25 @@ def raw_bytes(text: str) -> bytes:
                             text.encode("utf-8", "surrogatepass"))
 
 
-def to_int(value: Optional[str]) -> Optional[int]:
+# ECS `long` (Elasticsearch refuses the whole document for a number outside it).
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def to_int(value: Optional[str], context: Optional[BuildContext] = None) -> Optional[int]:
+    """A number field as an ECS long; None when absent or not a number in
+    range (then counted in `context.malformed_values`: 4301 digits raised a
+    ValueError, 20 made a document Elasticsearch refuses)."""
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value) if len(value) <= 20 else None
     except ValueError:
+        number = None
+    if number is None or not LONG_MIN <= number <= LONG_MAX:
+        if context is not None:
+            context.malformed_values += 1
         return None
+    return number
 
 
 def pruned(value: Any) -> Any:

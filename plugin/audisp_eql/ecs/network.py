@@ -91,7 +91,8 @@ class NetworkEventBuilder(EventBuilder):
         self.bound = BoundSockets()
 
     def stats(self) -> dict[str, int]:
-        return {"bound_sockets": len(self.bound), "bound_sockets_evicted": self.bound.evicted}
+        return {"bound_sockets": len(self.bound), "bound_sockets_evicted": self.bound.evicted,
+                "bound_sockets_too_long": self.bound.too_long}
 
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:
         assert syscall is not None and syscall.name is not None

@@ -17,6 +17,11 @@ Field decisions:
 * process.name is comm, except that comm is cut at 15 bytes by the kernel:
   then the executable's basename is used when it starts with comm;
 * argument bytes that are not UTF-8 appear as `\\xNN` (see records.py);
+* an argv longer than limits.MAX_ARGS_CHARS (or an argument longer than
+  limits.MAX_ARG_CHARS, which the kernel never writes) is cut in the
+  document (ecs/truncate.py): `audisp_eql.args_truncated` is true and
+  process.args_count stays the real count; `audisp_eql.parent_truncated`
+  says the same of process.parent.* (kept cut in the process table);
 * process.previous is one object {"executable": ...}: the image this pid ran
   before this exec, when known (from an earlier exec, or the parent's image
   for a forked child);
@@ -39,6 +44,7 @@ from .entity import audit_start, entity_id
 from .identity import leaders
 from .proctable import ProcessInfo
 from .registry import Document, EventBuilder, Syscall
+from .truncate import cut_args
 
 _FIELDS: frozenset[str] = frozenset("""
 @timestamp tags
@@ -64,6 +70,7 @@ user.id user.name user.effective.id user.effective.name user.audit.id user.audit
 group.id group.name
 auditd.data.syscall auditd.data.a0 auditd.data.a1 auditd.data.a2 auditd.data.a3
 auditd.data.arch auditd.data.exit auditd.data.tty auditd.sequence auditd.session auditd.result
+audisp_eql.args_truncated audisp_eql.parent_truncated
 """.split())
 
 _NO_NAMES = (None, None, None, None, None)
@@ -138,9 +145,17 @@ class ProcessStartBuilder(EventBuilder):
         pname = process_name(comm, exe)
         tty = v.tty
         interactive = tty is not None and tty != "(none)"
+        args_count = len(args)
+        all_args = args
         command_line = " ".join(args)
-        pid = to_int(v.pid)
-        ppid = to_int(v.ppid)
+        cut = None
+        if len(command_line) > limits.MAX_ARG_CHARS:    # else every argument fits both bounds
+            cut = cut_args(args, limits.MAX_ARG_CHARS, limits.MAX_ARGS_CHARS)
+            if cut is not None:
+                args = cut
+                command_line = " ".join(args)
+        pid = to_int(v.pid, self.context)
+        ppid = to_int(v.ppid, self.context)
         uid, euid, gid, egid, auid = v.uid, v.euid, v.gid, v.egid, v.auid
         context = self.context
         user_name, euser_name, group_name, egroup_name, audit_name = \
@@ -157,7 +172,7 @@ class ProcessStartBuilder(EventBuilder):
         ident = entity_id(host.get("id"), pid, audit_start(event.sec, event.msec, event.serial)) \
             if pid is not None and success else None
         process: dict[str, Any] = {
-            "args": args, "args_count": len(args), "command_line": command_line,
+            "args": args, "args_count": args_count, "command_line": command_line,
             "interactive": interactive, "pid": pid, "entity_id": ident,
             "executable": exe, "name": pname,
             "working_directory": cwd, "title": title,
@@ -170,9 +185,11 @@ class ProcessStartBuilder(EventBuilder):
         }
         table = context.table
         when = event.sec + event.msec / 1000
+        parent_cut = False
         if ppid is not None:
             known = table.get(node, ppid, when) if table is not None else None
             process["parent"] = {"pid": ppid} if known is None else known.as_parent(ppid)
+            parent_cut = known is not None and known.truncated
         if ident is None:
             del process["entity_id"]
         elif pid is not None:
@@ -181,7 +198,7 @@ class ProcessStartBuilder(EventBuilder):
                 previous = table.get(node, pid, from_proc=False)
                 if previous is not None and previous.executable is not None:
                     process["previous"] = {"executable": previous.executable}
-                info = ProcessInfo(exe, pname, args, euid, egid, cwd, interactive, ident)
+                info = ProcessInfo(exe, pname, all_args, euid, egid, cwd, interactive, ident)
                 table.put(node, pid, info)
                 if table.proc_fallback and node is None:
                     process.update(leaders(table, node, pid, when, info))
@@ -189,6 +206,8 @@ class ProcessStartBuilder(EventBuilder):
             env_vars = context.environ.read(pid, exe, when)
             if env_vars is not None:
                 process["env_vars"] = env_vars
+        if pid is None:
+            del process["pid"]
         if exe is None:
             del process["executable"]
         if pname is None:
@@ -217,6 +236,11 @@ class ProcessStartBuilder(EventBuilder):
             "user": user,
             "group": {"id": gid, "name": group_name} if group_name is not None else {"id": gid},
         }
+        if cut is not None or parent_cut:
+            doc["audisp_eql"] = ({"args_truncated": True, "parent_truncated": True}
+                                 if cut is not None and parent_cut
+                                 else {"args_truncated": True} if cut is not None
+                                 else {"parent_truncated": True})
         key_raw = v.key
         if key_raw is not None and key_raw != "(null)":
             tags = audit_tags(key_raw)

@@ -10,6 +10,8 @@ import grp
 import pwd
 from typing import Optional
 
+from .. import limits
+
 
 class UserDb:
     def __init__(self, max_entries: int = 4096) -> None:
@@ -30,6 +32,8 @@ class UserDb:
             name: Optional[str] = get(int(key))
         except (KeyError, ValueError, OverflowError):
             name = None     # unknown ids are cached too: a miss costs a file scan
+        if len(key) > limits.MAX_CACHE_KEY_CHARS:
+            return name     # ids come from the input: a long one is not kept
         if len(cache) >= self._max:
             cache.clear()
         cache[key] = name

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import FrozenSet, Optional, Sequence, Tuple
 
+from .. import limits
 from ..eql import ast
 
 # Fields that identify the program: short single strings, very selective.
@@ -196,11 +197,28 @@ def index_hint(expr: ast.Expr, fields: Sequence[Tuple[str, ...]] = INDEX_FIELDS)
     if isinstance(expr, ast.And):
         return _best(tuple(c for t in expr.terms for c in index_hint(t, fields)))
     if isinstance(expr, ast.Or):
-        combined: Clauses = (frozenset(),)
+        # Terms with one clause (the usual leaves) add to every pairing alike:
+        # joined once, in linear time (folding them in one by one copied the
+        # growing clause per term). A clause past limits.MAX_HINT_ATOMS values
+        # is no index: such an `or` is evaluated on every document.
+        limit = limits.MAX_HINT_ATOMS
+        singles: list[FrozenSet[Atom]] = []
+        several: list[Clauses] = []
+        size = 0
         for term in expr.terms:
             clauses = index_hint(term, fields)
             if not clauses:
                 return ()
+            if len(clauses) == 1:
+                singles.append(clauses[0])
+                size += len(clauses[0])
+            else:
+                several.append(clauses)
+                size += max(map(len, clauses))
+            if size > limit:
+                return ()
+        combined: Clauses = (frozenset().union(*singles),)
+        for clauses in several:
             combined = _best(tuple(done | c for done in combined for c in clauses))
         return combined
     leaf = _leaf_hint(expr, fields)

@@ -91,9 +91,10 @@ class SingleEventMatcher:
         self._gate_paths = [tuple(name.split(".")) for name in sorted(used)]
         self._gate_getters = [field_getter(p) for p in self._gate_paths]
         self._category = field_getter(("event", "category"))
-        self._views = limits.BoundedCache("MAX_GATE_VIEWS")   # gate key -> _View
+        # Keys are document values: long ones are looked up each time, not kept.
+        self._views = limits.BoundedCache("MAX_GATE_VIEWS", "MAX_LOOKUP_KEY_CHARS")
         # (gate key + program field values) -> (index, its candidates by program fields)
-        self._found = limits.BoundedCache("MAX_PROGRAM_LOOKUPS")
+        self._found = limits.BoundedCache("MAX_PROGRAM_LOOKUPS", "MAX_LOOKUP_KEY_CHARS")
         self._key_getters = self._gate_getters + [field_getter(p) for p in INDEX_FIELDS]
         self._gate_count = len(self._gate_getters)
 

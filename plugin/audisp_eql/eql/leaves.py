@@ -113,17 +113,31 @@ def in_set(expr: ast.InSet, condition: ConditionCompiler) -> Predicate:
 
     values = compile_values(expr.expr, condition)
     insensitive = expr.insensitive
+    # Membership by hashing, one set per kind (as `equal` compares: a string only
+    # equals a string, a boolean only a boolean, numbers by value): a loop over
+    # every constant made a long list cost its length for each candidate.
+    strings = frozenset(c for c in constants if c.__class__ is str)
+    booleans = frozenset(c for c in constants if c.__class__ is bool)
+    numbers = frozenset(c for c in constants if c.__class__ is not str and c.__class__ is not bool)
+    others = [c for c in constants if c.__class__ not in (str, bool, int, float)]
 
     def in_general(doc: dict) -> bool:
         candidates = values(doc)
         if not candidates:
             return include_null
         for item in candidates:
-            if insensitive and item.__class__ is str:
-                item = item.lower()
-            for constant in constants:
-                if equal(item, constant):
+            kind = item.__class__
+            if kind is str:
+                if (item.lower() if insensitive else item) in strings:
                     return True
+            elif kind is bool:
+                if item in booleans:
+                    return True
+            elif kind is int or kind is float:
+                if item in numbers:
+                    return True
+            elif others and any(equal(item, constant) for constant in others):
+                return True
         return False
     return in_general
 

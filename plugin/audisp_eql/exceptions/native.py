@@ -63,6 +63,9 @@ class NativeFile:
         self.errors: list[ExceptionFileError] = []
 
 
+_TOML_POSITION = re.compile(r"\s?\(at line (\d+), column \d+\)")
+
+
 def _header_lines(text: str, table: str) -> list[int]:
     pattern = re.compile(rf"^[ \t]*\[\[[ \t]*{re.escape(table)}[ \t]*\]\]", re.MULTILINE)
     return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
@@ -164,8 +167,9 @@ def load_native(path: Path, text: str) -> NativeFile:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(err))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        found = _TOML_POSITION.search(str(err))
+        # Cut, then stripped: a leading `\s*` in the pattern was quadratic on spaces.
+        message = _TOML_POSITION.sub("", str(err)).rstrip()
         out.errors.append(ExceptionFileError(path, int(found.group(1)) if found else None,
                                              f"TOML syntax error: {message}"))
         return out

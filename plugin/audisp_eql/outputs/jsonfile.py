@@ -1,9 +1,12 @@
 """ECS alerts as JSON lines in a file, reopened when logrotate moves it away.
 
-Only a regular file is written to. The path is opened with O_NOFOLLOW (a
-symlink planted there must not make root append elsewhere) and O_NONBLOCK (a
-FIFO planted there must not hang the plugin in open(): with no reader it fails
-at once, with one it opens and is then refused like any other non-file).
+Only a regular file is written to. The path is opened relative to its
+directory, reached from / by descriptor with every directory trust-checked
+(trust.open_trusted), with O_NOFOLLOW (a symlink planted there must not make
+root append elsewhere) and O_NONBLOCK (a FIFO swapped in after the check must
+not hang the plugin in open(): with no reader it fails at once, with one it
+opens and is then refused like any other non-file). Another user's entry is
+refused before it is opened.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from typing import Any, List, Mapping, Tuple
 
 from .. import limits
+from ..trust import open_trusted
 from .base import Output
 from .format import format_alert
 
@@ -39,9 +43,13 @@ def _kind(mode: int) -> str:
 class JsonFileOutput(Output):
     name = "file"
 
-    def __init__(self, path: str, mode: int = 0o640, fmt: str = "json") -> None:
+    def __init__(self, path: str, mode: int = 0o640, fmt: str = "json",
+                 owners: Tuple[int, ...] = ()) -> None:
+        """`owners`: uids trusted besides root and the running user to own the
+        directories and the file (the user the plugin drops to)."""
         super().__init__()
         self.path = path
+        self.owners = owners
         self.mode = mode
         self.fmt = fmt
         self.fd: int | None = None
@@ -55,12 +63,17 @@ class JsonFileOutput(Output):
         return f"file {self.path}"
 
     def _open(self) -> None:
-        """Open the path for appending; raise OSError, NotRegularFileError (see the module doc)."""
+        """Open the path for appending; raise OSError, NotRegularFileError (see the module doc).
+
+        Opened relative to its directory, reached and checked by descriptor
+        (trust.open_trusted): no link planted at the path or on the way to it
+        makes root append elsewhere, no one else's directory or file is used."""
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                         | os.O_NOFOLLOW | os.O_NONBLOCK, self.mode)
+            fd = open_trusted(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                              | os.O_NOFOLLOW | os.O_NONBLOCK, self.mode, self._refused,
+                              self.owners)
         except OSError as exc:
-            # ENXIO: a FIFO with no reader; ELOOP: a symlink. Say what is there.
+            # ENXIO: a FIFO with no reader put there after the check. Say what is there.
             if exc.errno in (errno.ENXIO, errno.ELOOP, errno.EISDIR, errno.EOPNOTSUPP):
                 try:
                     mode = os.lstat(self.path).st_mode

@@ -13,22 +13,29 @@ T = TypeVar("T")
 
 
 class CappedCounter(Generic[K]):
-    """Counts per key for at most `limit` keys; the counts of later keys go
-    to `other` (`overflowed` says that happened)."""
+    """Counts per key for at most `limit` keys holding at most
+    limits.REPORT_MAX_COUNTER_CHARS characters of text keys (paths and names
+    come from the input: 65536 one-megabyte paths must not be kept); the
+    counts of later keys go to `other` (`overflowed` says that happened)."""
 
-    __slots__ = ("counts", "other", "limit")
+    __slots__ = ("counts", "other", "limit", "chars", "max_chars")
 
     def __init__(self, limit: Optional[int] = None) -> None:
         self.counts: dict[K, int] = {}
         self.other = 0
         self.limit = limit if limit is not None else limits.REPORT_MAX_DISTINCT
+        self.chars = 0
+        self.max_chars = limits.REPORT_MAX_COUNTER_CHARS
 
     def add(self, key: K, n: int = 1) -> None:
         counts = self.counts
         if key in counts:
             counts[key] += n
-        elif len(counts) < self.limit:
+            return
+        size = len(key) if isinstance(key, str) else 0
+        if len(counts) < self.limit and self.chars + size <= self.max_chars:
             counts[key] = n
+            self.chars += size
         else:
             self.other += n
 

@@ -47,6 +47,11 @@ COMPUTED = ("integrity", "record-completeness")
 _SOURCE = re.compile(r"(?:userspace|auditd|exec|(?:key|syscall|category):[^\s:]+)")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._()-]*")
 _POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+# Where a key or table is, for errors. Spaces and tabs only before it: `^\s*`
+# also ran over newlines, quadratic on a file of blank lines.
+_EVIDENCE_KEY = re.compile(r"^[ \t]*evidence\b", re.MULTILINE)
+_FRAMEWORK_TABLE = re.compile(r"^[ \t]*\[framework\]", re.MULTILINE)
+_ID_KEY = re.compile(r"^[ \t]*id[ \t]*=", re.MULTILINE)
 EVIDENCE_TAG = "Evidence: "
 
 
@@ -115,12 +120,12 @@ def rule_categories(rule: Rule) -> tuple[str, ...]:
                  if tag.startswith(EVIDENCE_TAG))
 
 
-def _line(text: str, pattern: str) -> Optional[int]:
-    found = re.search(pattern, text, re.MULTILINE)
+def _line(text: str, pattern: re.Pattern) -> Optional[int]:
+    found = pattern.search(text)
     return None if found is None else text.count("\n", 0, found.start()) + 1
 
 
-def _where(path: Path, text: str, pattern: Optional[str] = None) -> str:
+def _where(path: Path, text: str, pattern: Optional[re.Pattern] = None) -> str:
     line = _line(text, pattern) if pattern else None
     return f"{path}:{line}" if line else str(path)
 
@@ -161,11 +166,12 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
 
 def _evidence(path: Path, text: str, tables: Any) -> list[Evidence]:
     if not isinstance(tables, dict):
-        where = _where(path, text, r"^\s*evidence\b")
+        where = _where(path, text, _EVIDENCE_KEY)
         raise MappingError(f"{where}: `evidence` must be tables")
     out = []
     for name, table in tables.items():
-        where = _where(path, text, rf"^\s*\[evidence\.{re.escape(name)}\]")
+        where = _where(path, text, re.compile(rf"^[ \t]*\[evidence\.{re.escape(name)}\]",
+                                                    re.MULTILINE))
         if not isinstance(table, dict):
             raise MappingError(f"{where}: [evidence.{name}] must be a table")
         sources = _strings(table.get("sources"), "sources", where)
@@ -185,7 +191,7 @@ def _evidence(path: Path, text: str, tables: Any) -> list[Evidence]:
 
 def _framework(path: Path, text: str, doc: dict[str, Any]) -> Framework:
     head = doc.get("framework")
-    where = _where(path, text, r"^\s*\[framework\]")
+    where = _where(path, text, _FRAMEWORK_TABLE)
     if not isinstance(head, dict):
         raise MappingError(f"{where}: no [framework] table")
     ident = _text(head, "id", where)
@@ -206,7 +212,7 @@ def _framework(path: Path, text: str, doc: dict[str, Any]) -> Framework:
             # The line of this entry's id (the n-th `id = "X"` for the n-th entry X).
             n = occurrences[cid] = occurrences.get(cid, 0) + 1
             lines = [text.count("\n", 0, m.start()) + 1 for m in
-                     re.finditer(rf'^\s*id\s*=\s*"{re.escape(cid)}"', text, re.MULTILINE)]
+                     re.finditer(rf'^[ \t]*id[ \t]*=[ \t]*"{re.escape(cid)}"', text, re.MULTILINE)]
             at = f"{path}:{lines[n - 1]}" if len(lines) >= n else where
         if not isinstance(entry, dict):
             raise MappingError(f"{at}: [[control]] must be a table")
@@ -256,7 +262,7 @@ def load_controls(paths: Iterable[Path]) -> ControlSet:
         framework = _framework(path, text, doc)
         twin = next((f for f in result.frameworks if f.id == framework.id), None)
         if twin is not None:
-            where = _where(path, text, r"^\s*id\s*=")
+            where = _where(path, text, _ID_KEY)
             raise MappingError(f"{where}: framework {framework.id} is already defined by "
                                f"{twin.path}")
         result.frameworks.append(framework)

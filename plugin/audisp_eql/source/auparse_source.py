@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable, Optional
+import weakref
+from typing import Any, Callable, Optional
 
 from .. import limits
 from .event import EOE_TIMEOUT, AuditEvent
@@ -29,7 +30,8 @@ class AuparseEventSource(LineSplitter):
     Two things auparse does not do are done here:
     * a bound: auparse keeps every incomplete event, and every later one
       behind it. When more than `max_pending` events' worth of records (at
-      most limits.MAX_HELD_RECORDS) are held, everything auparse holds is completed
+      most limits.MAX_HELD_RECORDS) or more than limits.MAX_HELD_BYTES of
+      record text are held, everything auparse holds is completed
       at once (the only flush it offers), where the input ends an event, and
       counted in `stats.evicted_pending` (most of those were complete and only
       waiting behind an older incomplete one);
@@ -49,9 +51,14 @@ class AuparseEventSource(LineSplitter):
         import auparse
         super().__init__(max_line or limits.MAX_LINE, limits.MAX_REPORTED_LINE_ERRORS, on_error)
         self._max_enriched = limits.MAX_ENRICHED_HELD
+        self._max_enriched_chars = limits.MAX_ENRICHED_HELD_BYTES
+        self._enriched_chars = 0      # held tails and their records' text
         self._timeout = timeout
-        # Records auparse holds: fed, less EOE (never handed back), less handed back.
+        # Records auparse holds: fed, less EOE (never handed back), less handed back;
+        # and their bytes (an attacker's 1 MiB lines make the count meaningless).
         self._held = 0
+        self._held_bytes = 0
+        self._max_held_bytes = limits.MAX_HELD_BYTES
         self._max_held = min((max_pending or limits.MAX_PENDING_EVENTS) * RECORDS_PER_EVENT,
                              limits.MAX_HELD_RECORDS)
         self._last_input = time.monotonic()
@@ -63,8 +70,11 @@ class AuparseEventSource(LineSplitter):
         self._ready: list[AuditEvent] = []
         self._enriched: dict[str, list[str]] = {}    # raw record text -> its ENRICHED tails
         self._failure: Optional[BaseException] = None
-        # The binding insists on a plain function, not a bound method.
-        self._parser.add_callback(lambda p, t, d: self._on_event(p, t, d), None)
+        # The binding insists on a plain function, not a bound method; it
+        # reaches this source by a weak reference: a strong one made a cycle
+        # through the parser that no collector frees (4 KiB per source).
+        source = weakref.ref(self)
+        self._parser.add_callback(lambda p, t, d: _forward(source, p, t, d), None)
 
     def _on_event(self, parser, cb_type: int, _data: object) -> None:
         # An exception escaping this callback corrupts the C caller's state:
@@ -84,6 +94,7 @@ class AuparseEventSource(LineSplitter):
                 if not next_record():
                     break
             self._held -= len(texts)
+            self._held_bytes -= sum(map(len, texts)) + len(texts)
             if self._enriched:
                 texts = [self._with_enriched(text) for text in texts]
             joined = "\n".join(texts)
@@ -103,6 +114,7 @@ class AuparseEventSource(LineSplitter):
         if not tails:
             return text
         tail = tails.pop(0)
+        self._enriched_chars -= len(text) + len(tail)
         if not tails:
             del self._enriched[text]
         return text + tail
@@ -121,43 +133,67 @@ class AuparseEventSource(LineSplitter):
                 and RECORD_BLOCK.fullmatch(block + b"\n") is not None:
             # Every line is a record auparse can take as is: one call.
             self.stats.records += lines.count
-            self._feed(block + b"\n", lines.count)
+            data = block + b"\n"
+            self._feed(data, lines.count, len(data) - _eoe_bytes(data))
             return self._take_ready()
         valid: list[bytes] = []
-        match = HEADER.match
+        held_bytes = 0
         for line_no, line in lines.as_numbered():
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
                 text = line.decode("utf-8", "backslashreplace")
                 line = text.encode("utf-8")
+            try:
+                record = parse_line(text, line_no)   # the same header rules as the python source
+            except RecordError as e:
+                self._malformed(line_no, e, line)
+                continue
             if 0 in line:
                 # auparse's C strings end at a NUL: the rest of the record would be lost.
                 line = line.replace(b"\0", b"\\x00")
                 text = line.decode("utf-8")
-            if match(text) is None:
-                try:
-                    parse_line(text, line_no)   # for the reason
-                except RecordError as e:
-                    self._malformed(line_no, e, line)
-                continue
+            seconds = HEADER.match(text).span(3)  # type: ignore[union-attr]
+            if seconds[1] - seconds[0] < 10:
+                # auparse looks for the serial's ':' from the 10th character of the
+                # id on: shorter seconds are zero-padded (the same number).
+                text = text[:seconds[0]] + text[seconds[0]:seconds[1]].zfill(10) + text[seconds[1]:]
+                line = text.encode("utf-8")
             if ENRICHED_SEPARATOR in text:
-                # auparse keeps the ENRICHED part to itself; put it back later.
+                # auparse would keep the ENRICHED part to itself (and a copy of
+                # it): it gets the raw record, the tail waits here to be put back.
                 raw, sep, tail = text.partition(ENRICHED_SEPARATOR)
-                if len(self._enriched) >= self._max_enriched:
-                    self._enriched.clear()
-                    self.stats.enriched_lost += 1
-                self._enriched.setdefault(raw, []).append(sep + tail)
+                self._hold_enriched(raw, sep + tail)
+                line = raw.encode("utf-8")
+                held_bytes += len(line) + 1
+            elif record.type != "EOE":
+                held_bytes += len(line) + 1
             valid.append(line)
         if valid:
             self.stats.records += len(valid)
             count = len(valid)
             valid.append(b"")
             data = b"\n".join(valid)
-            self._feed(data, count)
+            self._feed(data, count, held_bytes)
         return self._take_ready()
 
-    def _feed(self, data: bytes, records: int) -> None:
+    def _hold_enriched(self, raw: str, tail: str) -> None:
+        """Keep a record's ENRICHED tail until auparse hands the record back;
+        bounded in entries and characters: when full, what is held is dropped
+        (those records lose their names) and counted in `stats.enriched_lost`."""
+        cost = len(raw) + len(tail)
+        if len(self._enriched) >= self._max_enriched or \
+                self._enriched_chars + cost > self._max_enriched_chars:
+            self.stats.enriched_lost += sum(map(len, self._enriched.values()))
+            self._enriched.clear()
+            self._enriched_chars = 0
+        if cost > self._max_enriched_chars:
+            self.stats.enriched_lost += 1
+            return
+        self._enriched.setdefault(raw, []).append(tail)
+        self._enriched_chars += cost
+
+    def _feed(self, data: bytes, records: int, held_bytes: int) -> None:
         self._last_input = time.monotonic()
         self._fed_since_drain = True
         last_line = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
@@ -165,9 +201,12 @@ class AuparseEventSource(LineSplitter):
         ended_an_event = self._ended_with_eoe or b"type=PROCTITLE " in last_line
         self._parser.feed(data)
         self._held += records - data.count(b"type=EOE ")   # auparse never hands EOE back
+        self._held_bytes += held_bytes
         # Flush where the input ends an event (nothing cut in two), unless
         # that never comes: then at twice the bound.
-        if self._held > self._max_held and (ended_an_event or self._held > 2 * self._max_held):
+        over = self._held > self._max_held or self._held_bytes > self._max_held_bytes
+        if over and (ended_an_event or self._held > 2 * self._max_held
+                     or self._held_bytes > 2 * self._max_held_bytes):
             before = len(self._ready)
             self._complete_all()
             self.stats.evicted_pending += len(self._ready) - before
@@ -180,6 +219,10 @@ class AuparseEventSource(LineSplitter):
     def pending(self) -> int:
         """Records auparse holds."""
         return self._held
+
+    def pending_bytes(self) -> int:
+        """Bytes of the records auparse holds and of the ENRICHED tails kept for them."""
+        return self._held_bytes + self._enriched_chars
 
     def shed(self) -> list[AuditEvent]:
         """Complete everything auparse holds now (counted in evicted_pending)."""
@@ -205,6 +248,7 @@ class AuparseEventSource(LineSplitter):
         """auparse's only flush: every event it holds is handed to the callback."""
         self._parser.flush_feed()
         self._held = 0
+        self._held_bytes = 0
         self._fed_since_drain = False
 
 
@@ -220,6 +264,29 @@ RECORDS_PER_EVENT = 8
 EOE_IDLE = 0.05
 
 
+# EOE lines, which auparse reads but never hands back: not held.
+_EOE = re.compile(rb"\ntype=EOE [^\n]*")
+_NODE_EOE = re.compile(rb"\nnode=[!-~]{1,253} type=EOE [^\n]*")
+_FIRST_EOE = re.compile(rb"(?:node=[!-~]{1,253} )?type=EOE ")
+
+
+def _eoe_bytes(data: bytes) -> int:
+    """Bytes of the EOE lines of `data` (whole lines ending in newlines)."""
+    total = sum(map(len, _EOE.findall(data)))
+    if b"node=" in data:
+        total += sum(map(len, _NODE_EOE.findall(data)))
+    if _FIRST_EOE.match(data) is not None:
+        total += data.find(b"\n") + 1
+    return total
+
+
+def _forward(source: "weakref.ref[AuparseEventSource]", parser: Any, cb_type: int,
+             data: object) -> None:
+    alive = source()
+    if alive is not None:
+        alive._on_event(parser, cb_type, data)
+
+
 def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -232,5 +299,8 @@ def _is_utf8(data: bytes) -> bool:
 # reads them: the type runs to the first space, the body starts after the
 # first ")" that follows (and an optional ": "). Not anchored with ^ (that
 # makes findall try every position): every line matches from its start, so
-# each match ends on a newline and the next starts the next line.
-_TYPE_AND_BODY = re.compile(r"(?:node=[^ \n]* )?type=([^ \n]*) [^)\n]*\):? ?(.*)\n?")
+# each match ends on a newline and the next starts the next line. Each part
+# is bounded as HEADER bounds it, so that no position costs more than a
+# header's length (linear, whatever a body holds).
+_TYPE_AND_BODY = re.compile(
+    r"(?:node=[!-~]{1,253} )?type=([A-Z][A-Z0-9_\[\]]{0,27}) [^)\n]{0,64}\):? ?(.*)\n?")

@@ -8,11 +8,20 @@ values pretty-printed over several lines (a `{` or `[` line opens one, a `}`
 or `]` line at column 0 may close it), and numeric keyword ids
 (`"user": {"id": 0}`), which become strings so that `user.id == "0"` holds as
 in Elasticsearch.
+
+Only strict JSON (RFC 8259) is a document, so that what we write back is
+strict JSON too: NaN and Infinity are not numbers there, 1e999 is out of
+range, a number longer than limits.MAX_ECS_NUMBER_CHARS is refused (Python
+raised a ValueError on 4301 digits), and a document nested deeper than
+limits.MAX_ECS_DEPTH (Elasticsearch's mapping depth limit), dotted keys
+counted, is refused (5000 dotted parts made writing the alert recurse to
+death). Each is a DocumentError: reported with its line, never a crash.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Iterator, Optional
 
 from .. import limits
@@ -25,9 +34,53 @@ class DocumentError(ValueError):
     """A line that is not an ECS document."""
 
 
+def _number(text: str) -> str:
+    if len(text) > limits.MAX_ECS_NUMBER_CHARS:
+        raise DocumentError(f"number of {len(text)} characters; at most "
+                            f"{limits.MAX_ECS_NUMBER_CHARS} (limits.MAX_ECS_NUMBER_CHARS)")
+    return text
+
+
+def _int(text: str) -> int:
+    return int(_number(text))
+
+
+def _float(text: str) -> float:
+    value = float(_number(text))
+    if not math.isfinite(value):
+        raise DocumentError(f"number out of range: {text}")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise DocumentError(f"{name} is not a JSON number (RFC 8259)")
+
+
+def loads(text: bytes | str) -> Any:
+    """json.loads, strict: DocumentError for what RFC 8259 or our bounds refuse."""
+    return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+
+
+def _check_depth(value: Any) -> None:
+    """DocumentError when `value` nests deeper than limits.MAX_ECS_DEPTH."""
+    limit = limits.MAX_ECS_DEPTH
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise DocumentError(f"nested deeper than {limit} levels (limits.MAX_ECS_DEPTH)")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+
+
 def _merge(target: dict[str, Any], key: str, value: Any) -> None:
     """Set `key` (maybe dotted) in `target`, merging with what is already nested there."""
     *parents, leaf = key.split(".") if key and "." in key.strip(".") else [key]
+    if len(parents) > limits.MAX_ECS_DEPTH:
+        raise DocumentError(f"key of {len(parents) + 1} dotted parts: nested deeper than "
+                            f"{limits.MAX_ECS_DEPTH} levels (limits.MAX_ECS_DEPTH)")
     node = target
     for part in parents:
         child = node.get(part)
@@ -52,7 +105,10 @@ def normalize(raw: Any) -> dict[str, Any]:
                for k, v in raw["fields"].items()}
     if not isinstance(raw, dict):
         raise DocumentError(f"expected a JSON object, found {type(raw).__name__}")
-    return _nest(raw)
+    _check_depth(raw)
+    doc = _nest(raw)
+    _check_depth(doc)      # dotted keys nest too
+    return doc
 
 
 def _is_fields_hit(raw: Any) -> bool:
@@ -131,7 +187,7 @@ def parse_documents(text: bytes) -> Optional[list[Any]]:
     if not text:
         return None
     try:
-        return documents_of(json.loads(text))
+        return documents_of(loads(text))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DocumentError(f"not JSON: {err}") from None
     except RecursionError:
@@ -199,10 +255,10 @@ def _close(block: list[bytes]) -> tuple[Optional[list[Any]], bool]:
     when no more lines can make it valid (the error is before its end)."""
     text = b"\n".join(block).strip()
     try:
-        return documents_of(json.loads(text)), True
+        return documents_of(loads(text)), True
     except json.JSONDecodeError as err:
         return None, err.pos >= len(text.decode("utf-8", "replace"))
-    except (UnicodeDecodeError, RecursionError):
+    except (UnicodeDecodeError, RecursionError, DocumentError):
         return None, False
 
 

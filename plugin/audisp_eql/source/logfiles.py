@@ -7,12 +7,19 @@ import gzip
 import os
 import re
 import sys
+import zlib
 from typing import BinaryIO, Callable, Iterator
 
 from .. import limits
 from ..escape import safe_text
 
-_ROTATION = re.compile(r"^(.*?)\.(\d+)(\.gz)?$")
+# Greedy: the lazy form retried the suffix at every dot (quadratic in dots).
+# What reading a file can raise: a missing or unreadable file, a truncated
+# gzip (EOFError), a corrupted one (zlib.error, not an OSError). The caller
+# says "cannot read" for that file and goes on with the next.
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+_ROTATION = re.compile(r"^(.*)\.(\d+)(\.gz)?$")
 
 
 def rotation_order(paths: list[str]) -> list[str]:
@@ -79,8 +86,7 @@ def display_name(path: str) -> str:
 
 def iter_file(path: str, chunk_size: int = 0) -> Iterator[bytes]:
     """The chunks of one file (`chunk_size` 0: limits.READ_CHUNK_BYTES).
-    OSError (missing file, bad gzip) and EOFError (truncated gzip) propagate
-    to the caller, which names the file."""
+    READ_ERRORS propagate to the caller, which names the file."""
     chunk_size = chunk_size or limits.READ_CHUNK_BYTES
     f, at_end = _open(path)
     # One read at a time (read1): on a terminal each ^D ends the input once.

@@ -20,6 +20,9 @@ timeouts are per node. Ageing by arrival is per node too. The bounds:
 - what all nodes hold together (`pending_limit`: events for the Python
   source, records for auparse): past it, the node holding the most gives
   up its oldest (fairshare.py); a node alone keeps its own source's bound;
+- the bytes of the records all nodes hold (limits.MAX_PENDING_BYTES_TOTAL;
+  each source bounds its own too): past it, the node holding the most bytes
+  gives up its oldest, so that many nodes of long records stay bounded;
 - the number of nodes with a grouping state (limits.MAX_NODE_SOURCES): past
   it, the node fed least recently is completed (its events handed out,
   counted in `evicted_pending`) and forgotten (`evicted_nodes`).
@@ -51,6 +54,7 @@ class GroupingSource(Protocol):
     @property
     def pending_limit(self) -> int: ...
     def pending(self) -> int: ...
+    def pending_bytes(self) -> int: ...
     def shed(self) -> list[AuditEvent]: ...
     def age(self, now: Optional[float] = None) -> list[AuditEvent]: ...
     def _consume(self, lines: Lines) -> list[AuditEvent]: ...
@@ -76,6 +80,9 @@ class NodeRoutedSource(LineSplitter):
         self._nodes: OrderedDict[Node, GroupingSource] = OrderedDict()
         self._pending: dict[Node, int] = {}   # nodes holding anything -> how much
         self._total = 0
+        self._bytes: dict[Node, int] = {}     # ... and the bytes of their records
+        self._total_bytes = 0
+        self._max_bytes = limits.MAX_PENDING_BYTES_TOTAL
         self._owned = limits.BoundedCache("MAX_SHARD_ANSWERS")   # node -> this shard's?
 
     # -- routing ------------------------------------------------------------------
@@ -137,6 +144,11 @@ class NodeRoutedSource(LineSplitter):
         self._update(node, source)
         while self._total > self._limit and len(self._pending) > 1:
             done += self._shed_largest()
+        while self._total_bytes > self._max_bytes and len(self._bytes) > 1:
+            before = self._total_bytes
+            done += self._shed_largest(self._bytes)
+            if self._total_bytes >= before:
+                break                        # nothing that node holds can be given up
         return done
 
     # -- bounds ---------------------------------------------------------------------
@@ -148,10 +160,25 @@ class NodeRoutedSource(LineSplitter):
         elif before:
             del self._pending[node]
         self._total += held - before
+        held_bytes = source.pending_bytes()
+        before = self._bytes.get(node, 0)
+        if held_bytes:
+            self._bytes[node] = held_bytes
+        elif before:
+            del self._bytes[node]
+        self._total_bytes += held_bytes - before
 
-    def _shed_largest(self) -> list[AuditEvent]:
-        """The node holding the most gives up its oldest (fairshare.py)."""
-        node = max(self._pending, key=self._pending.__getitem__)
+    def total_pending_bytes(self) -> int:
+        return self._total_bytes
+
+    def pending_bytes_of(self, node: Node) -> int:
+        source = self._nodes.get(node)
+        return source.pending_bytes() if source is not None else 0
+
+    def _shed_largest(self, held: Optional[dict[Node, int]] = None) -> list[AuditEvent]:
+        """The node holding the most (events, or of `held`) gives up its oldest (fairshare.py)."""
+        held = self._pending if held is None else held
+        node = max(held, key=held.__getitem__)
         source = self._nodes[node]
         events = source.shed()
         self._update(node, source)
@@ -163,6 +190,7 @@ class NodeRoutedSource(LineSplitter):
         self.stats.evicted_pending += len(events)
         self.stats.evicted_nodes += 1
         self._total -= self._pending.pop(node, 0)
+        self._total_bytes -= self._bytes.pop(node, 0)
         return events
 
     # -- the rest of the interface ------------------------------------------------------

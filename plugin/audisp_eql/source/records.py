@@ -25,21 +25,52 @@ ambiguity, chosen over losing bytes or emitting invalid UTF-8).
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from typing import Iterable, Optional
 
+try:  # Debian: python3-audit (type numbers; without it every UNKNOWN[n] is taken)
+    import audit as _audit
+except ImportError:  # pragma: no cover
+    _audit = None  # type: ignore[assignment]
+
 # The header auditd writes (`node=%s type=%s msg=audit(%lu.%03u:%lu): `); old
-# auditd DAEMON_* records lack the colon.
-# Seconds have at most 11 digits (year 5138): a forged longer value would not
-# fit a time_t for gmtime() and crashed the ECS builder; it is a bad header.
+# auditd DAEMON_* records lack the colon. Both sources accept exactly the
+# headers auparse reads as written, so that they agree on every line (a
+# differential test proves it); anything else is a malformed line, counted
+# and reported, never an event lost in silence:
+# * seconds: at most 11 digits (year 5138: a longer value does not fit a
+#   time_t for gmtime()); milliseconds: 1 to 3 digits (auparse drops 1000
+#   and up); serial: at most 20 digits and below 2**64 (auparse's strtoul);
+#   ASCII digits only (int() would also read other scripts' digits);
+# * node: printable ASCII without spaces (a control byte such as the
+#   ENRICHED separator 0x1D made auparse split the event, an empty node made
+#   it drop it), at most 253 characters; type: as auditd writes it, a name in
+#   capitals or UNKNOWN[n] for a number it has no name for (auparse reads
+#   "syscall", "UNKNOWN[1320]" or "1320" as types SYSCALL and EOE, and trims
+#   trailing punctuation), at most 28 characters (auditd's longest name has
+#   25): auparse reads only the first 80 bytes of a header (340 with node=),
+#   and with these bounds the longest id still fits;
+# * AVC and USER_AVC records with a permission list `{ ... }` longer than
+#   auparse's 256-byte buffer (it drops those records).
+MAX_SERIAL = (1 << 64) - 1
+_TYPE = r"(?:[A-Z][A-Z0-9_]{0,27}|UNKNOWN\[[1-9][0-9]{0,6}\])"
 HEADER = re.compile(
-    r"(?:node=([^ ]*) )?type=([^ ]+) msg=audit\((\d{1,11})\.(\d+):(\d+)\):?[ ]?")
+    rf"(?:node=([!-~]{{1,253}}) )?type=({_TYPE}) "
+    r"msg=audit\(([0-9]{1,11})\.([0-9]{1,3}):([0-9]{1,20})\):?[ ]?")
+AVC_TYPES = frozenset({"AVC", "USER_AVC"})
+AVC_LIST_CHARS = 200              # a longer { ... } list may overflow auparse's buffer
 # A field: NAME=VALUE where VALUE is "double quoted", 'single quoted' (userspace
-# records such as USER_CMD msg='...') or runs to the next space.
-FIELD = re.compile(r"([^\s=]+)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
-# A block whose every line has a HEADER (no groups: only says yes or no). On
-# bytes, so \\d is ASCII only: a line with other digits goes line by line.
+# records such as USER_CMD msg='...') or runs to the next space. The second
+# branch eats a run without `=` whole (it gives ("", "")): without it findall
+# retried the run from each of its characters, quadratic in its length.
+FIELD = re.compile(r"([^\s=]+)=(\"[^\"]*\"|'[^']*'|[^\s]*)|[^\s=]+")
+# A block whose every line has a HEADER that auparse can take as written (no
+# groups: only says yes or no). Serials of 20 digits (maybe 2**64 or more),
+# seconds of fewer than 10 digits (auparse_source pads them), UNKNOWN[n] and
+# AVC types go line by line, for the checks of parse_line.
 RECORD_BLOCK = re.compile(
-    rb"(?:(?:node=[^ \n]* )?type=[^ \n]+ msg=audit\(\d{1,11}\.\d+:\d+\)[^\n]*\n)*")
+    rb"(?:(?:node=[!-~]{1,253} )?type=(?!AVC |USER_AVC )[A-Z][A-Z0-9_]{0,27} "
+    rb"msg=audit\([0-9]{10,11}\.[0-9]{1,3}:[0-9]{1,19}\)[^\n]*\n)*")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 ENRICHED_SEPARATOR = "\x1d"
 
@@ -58,6 +89,7 @@ class RecordError(ValueError):
         self.unstamped = unstamped
 
 
+_NAMED = itemgetter(0)     # a FIELD match that is a field, not a skipped run
 _UNSTAMPED = re.compile(r"(?:node=[^ ]* )?type=[^ ]+ msg=\?(?: |$)")
 
 
@@ -66,7 +98,7 @@ def split_fields(text: str) -> dict[str, str]:
     (dict() keeps the last of each name, so it is fed the pairs in reverse)."""
     pairs = FIELD.findall(text)
     pairs.reverse()
-    return dict(pairs)
+    return dict(filter(_NAMED, pairs))
 
 
 def split_body(body: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -133,9 +165,24 @@ def parse_line(line: bytes | str, line_no: int = 0) -> Record:
             raise RecordError("record without event id (msg=?)", unstamped=True)
         if "type=" not in text:
             raise RecordError("no type= field: not an audit record")
-        raise RecordError("bad record header (expected type=T msg=audit(SEC.MSEC:SERIAL):)")
+        raise RecordError("bad record header (expected [node=N ]type=T msg=audit(SEC.MSEC:SERIAL): "
+                          "N printable, T a type name in capitals, SEC up to 11 digits, "
+                          "MSEC up to 3)")
     node, rtype, sec, msec, serial = m.groups()
-    return Record(rtype, node, int(sec), int(msec), int(serial), text[m.end():], line_no)
+    if len(serial) == 20 and int(serial) > MAX_SERIAL:
+        raise RecordError("bad record header: event serial above 2**64 - 1")
+    body = text[m.end():]
+    if rtype[-1] == "]" and _audit is not None \
+            and _audit.audit_msg_type_to_name(int(rtype[8:-1])) is not None:
+        raise RecordError(f"bad record header: {rtype} is type "
+                          f"{_audit.audit_msg_type_to_name(int(rtype[8:-1]))} written otherwise")
+    if rtype in AVC_TYPES and "{" in body:
+        perms = body[body.index("{"):]
+        close = perms.find("}")
+        if (close if close >= 0 else len(perms)) > AVC_LIST_CHARS:
+            raise RecordError(f"{rtype} permission list longer than {AVC_LIST_CHARS} characters "
+                              "(auparse cannot read it)")
+    return Record(rtype, node, int(sec), int(msec), int(serial), body, line_no)
 
 
 def value_bytes(raw: Optional[str]) -> Optional[bytes]:
