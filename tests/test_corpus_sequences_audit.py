@@ -2,9 +2,10 @@
 records through the whole pipeline (records -> documents with entity ids ->
 engine -> alerts): for each, a stream where it fires (the alert names the
 events it should, in order) and near misses (wrong order, span too long,
-keys that differ, a condition one event misses). The other process-only
-sequences need events auditd records do not give audisp-eql (process ends,
-uid changes...): test_corpus_sequences_ecs.py runs them on ECS input."""
+keys that differ, a condition one event misses). Those joining execs with
+process ends, uid changes or what the plugin reads from /proc are in
+test_corpus_sequences_audit_more.py; test_corpus_sequences_ecs.py runs the
+rest (and those) on ECS input."""
 
 from __future__ import annotations
 

@@ -134,7 +134,11 @@ def test_environment_of_a_running_process() -> None:
 def test_env_var_names_from_the_rules() -> None:
     queries = [r.compiled.query for r in load_rules([CORPUS]).rules]
     names = set(env_var_names(queries))
-    assert {"HISTSIZE", "HISTFILESIZE", "HISTCONTROL", "HISTFILE", "RUNNER_TRACKING_ID*"} <= names
+    assert {"HISTSIZE", "HISTFILESIZE", "HISTCONTROL", "HISTFILE", "RUNNER_TRACKING_ID*",
+            "*GLIBC_TUNABLES"} <= names
+    reader = EnvironReader(["*GLIBC_TUNABLES"])
+    assert reader.wanted(b"GLIBC_TUNABLES") and reader.wanted(b"X_GLIBC_TUNABLES")
+    assert not reader.wanted(b"GLIBC_TUNABLES_X") and not reader.wanted(b"TUNABLES")
     only_negated = parse_query('process where not process.env_vars : "LD_LIBRARY_PATH=*"')
     assert env_var_names([only_negated]) == ()
 

@@ -63,6 +63,7 @@ REVIEWED: dict[str, tuple[str, str]] = {
     "audisp_eql.rule_files._TOML_POSITION": ("search", "str"),
     "audisp_eql.rules:_risk_score:'[0-9]{1,3}'": ("fullmatch", "str"),
     "audisp_eql.rules._TABLE_LINE": ("search", "str"),
+    "audisp_eql.rules._LOOKBACK": ("fullmatch", "str"),
     "audisp_eql.eql.grammar._ESCAPE": ("sub", "str"),
     "audisp_eql.eql.grammar._COMMENT_OR_STRING": ("sub", "str"),
     "audisp_eql.eql.wildcard:_segment_finder": ("rules-built", "str"),

@@ -262,6 +262,28 @@ def test_sequence_step_and_join_key_that_can_never_hold():
     assert reasons('sequence by ?process.Ext.id with maxspan=1m\n'
                    '  [process where true] [process where true]') == []
     assert reasons('sequence with maxspan=1m [process where true] [process where true]') == []
+    # A key judged on the kinds the step can match: uid changes carry no previous image.
+    [(message, _)] = reasons('sequence by process.previous.executable with maxspan=1m\n'
+                             '  [process where event.type == "start"]\n'
+                             '  [process where event.action == "uid_change"]')
+    assert message.startswith("sequence step 2 can never join: ")
+    assert "kind process_change" in message and "process.previous.executable" in message
+    # A process start's entity id is new: a later exec step never joins on it ...
+    exec_step = '[process where event.type == "start" and event.action == "exec"]'
+    [(message, _)] = reasons('sequence by process.entity_id with maxspan=1m\n'
+                             f'  [process where event.type == "change"] {exec_step}')
+    assert message.startswith("sequence step 2 can never join: process.entity_id ")
+    assert "is new on each of them" in message
+    # ... but a first one does, a later one on its parent's id does, and a later
+    # step that may be another kind (a uid change of the same image) does.
+    assert reasons(f'sequence by process.entity_id with maxspan=1m {exec_step}\n'
+                   '  [process where event.type == "change"]') == []
+    assert reasons('sequence with maxspan=1m\n'
+                   f'  {exec_step} by process.entity_id {exec_step} by process.parent.entity_id'
+                   ) == []
+    assert reasons('sequence by process.entity_id with maxspan=1m\n'
+                   f'  {exec_step} [process where true]') == []
+    assert reasons(f'sample by process.entity_id [process where true] {exec_step}') == []
 
 
 def test_registry_rule_cannot_fire_but_stays_loaded(tmp_path):

@@ -24,8 +24,11 @@ erring on the side of "may fire":
 When the whole condition is false, the report names the first condition
 that can never hold as it is written in the query, with its offset (a
 false term of an `and`, else the whole `or` or `not`), and why. A sequence
-or sample can never fire when one of its steps cannot, or when a join key
-is a field never set (a missing key joins nothing).
+or sample can never fire when one of its steps cannot, when a join key is
+a field never set on the documents that step can match (a missing key joins
+nothing), or when a later step of a sequence joins on a field that is new on
+every document it can match (`fresh`: a process start's entity id, which no
+earlier document can carry).
 """
 
 from __future__ import annotations
@@ -262,8 +265,24 @@ def _event_query(query: ast.EventQuery, catalog: Catalog, compile_query: Any,
     return Impossible(f"{written} can never hold: {_describe(judges[0].what, reasons)}", offset)
 
 
+def _matching_kinds(query: ast.EventQuery, catalog: Catalog,
+                    compile_query: Any) -> list[Any]:
+    """The kinds with a variant on which `query`'s condition is not false."""
+    scope = query.category if query.category in catalog.categories else None
+    compiled: dict[int, Any] = {}
+    found = []
+    for kind in catalog.kinds_of(scope):
+        fields = catalog.kind_fields(kind)
+        if any(_Judge(compile_query, fields, variant, "documents", compiled)
+               .evaluate(query.condition) is not False
+               for variant in catalog.kind_variants(kind, scope)):
+            found.append(kind)
+    return found
+
+
 def _steps(query: Any, catalog: Catalog, compile_query: Any, text: str) -> Optional[Impossible]:
     """A sequence or sample: every (positive) step must be able to match and join."""
+    earlier = False
     for number, step in enumerate(query.steps, 1):
         if getattr(step, "missing", False):
             continue   # `![...]`: an event that must not happen
@@ -271,13 +290,22 @@ def _steps(query: Any, catalog: Catalog, compile_query: Any, text: str) -> Optio
         if found is not None:
             return Impossible(f"{query.kind} step {number}: {found.message}", found.offset)
         category = step.event.category if step.event.category in catalog.categories else None
-        produced = catalog.fields(category)
+        kinds = _matching_kinds(step.event, catalog, compile_query)
+        produced = frozenset().union(*(catalog.kind_fields(k) for k in kinds))
+        names = "/".join(dict.fromkeys(k.kind for k in kinds))
+        what = f"audisp-eql's {category} documents" if category else "audisp-eql's documents"
         for key in tuple(query.by) + tuple(step.by):
-            if isinstance(key, ast.Field) and not key.optional and key.name not in produced:
-                what = f"audisp-eql's {category} documents" if category else "audisp-eql's documents"
-                return Impossible(f"{query.kind} step {number} can never join: {what} never "
-                                  f"have {key.name} (a missing join key joins nothing; "
-                                  f"?{key.name} would)")
+            if not isinstance(key, ast.Field) or key.optional:
+                continue
+            if key.name not in produced:
+                return Impossible(f"{query.kind} step {number} can never join: {what} of "
+                                  f"kind {names} (those it can match) never have {key.name} "
+                                  f"(a missing join key joins nothing; ?{key.name} would)")
+            if earlier and query.kind == "sequence" and all(key.name in k.fresh for k in kinds):
+                return Impossible(f"{query.kind} step {number} can never join: {key.name} of "
+                                  f"{what} of kind {names} is new on each of them (no earlier "
+                                  f"step's document carries it)")
+        earlier = True
     return None
 
 

@@ -80,10 +80,17 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def env_var_names(queries: Iterable[Any]) -> tuple[str, ...]:
     """Names of the environment variables `process.env_vars` tests look for
-    (`NAME=value` patterns; a wildcard inside the name makes a prefix `NAME*`)."""
+    (`NAME=value` patterns; a wildcard inside the name makes a prefix `NAME*`,
+    wildcards before it a suffix `*NAME`: "*GLIBC_TUNABLES=glibc.*" wants the
+    variables whose name ends so)."""
     names: dict[str, None] = {}
     for wanted in wanted_values(queries, ["process.env_vars"]):
         text = wanted.value.split("=", 1)[0]
+        if wanted.wildcard and text[:1] in ("*", "?") and "=" in wanted.value:
+            rest = text.lstrip("*?")
+            if _NAME.fullmatch(rest):
+                names["*" + rest] = None
+            continue
         if wanted.wildcard:
             cut = min((i for i in (text.find("*"), text.find("?")) if i >= 0), default=-1)
             if cut >= 0:

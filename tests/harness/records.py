@@ -123,3 +123,31 @@ def fork_event(serial: int, parent: int, child: int, ppid: int = 1, sec: int = 1
         f"type=EOE {head} ",
     ]
     return [line.encode() + b"\n" for line in lines]
+
+
+def call_event(serial: int, syscall: int, argv: Sequence[str], exe: str, pid: int, ppid: int,
+               uid: int, euid: int | None = None, gid: int = 0, egid: int | None = None,
+               args: Sequence[str] = ("0", "0", "0", "0"), returned: bool = True,
+               exit: int = 0, sec: int = 1700000000, msec: int = 0, key: str = "process",
+               tty: str = "pts0", auid: int | None = None) -> List[bytes]:
+    """A call that touches no path, as auditd writes it: SYSCALL (ids as they
+    are after the call) and PROCTITLE, no CWD. `returned` False: exit_group,
+    which never returns, so its record has no success= and exit= (as in
+    tests/data/records/profiles-capture.log)."""
+    head = f"msg=audit({sec}.{msec:03d}:{serial}):"
+    comm = exe.rsplit("/", 1)[-1][:15]
+    euid = uid if euid is None else euid
+    egid = gid if egid is None else egid
+    result = f"success=yes exit={exit} " if returned else ""
+    auid = uid if auid is None else auid
+    a0, a1, a2, a3 = args
+    title = "\0".join(argv).encode().hex().upper()
+    lines = [
+        f"type=SYSCALL {head} arch=c000003e syscall={syscall} {result}a0={a0} a1={a1} a2={a2} "
+        f"a3={a3} items=0 ppid={ppid} pid={pid} auid={auid} uid={uid} gid={gid} euid={euid} "
+        f"suid={euid} fsuid={euid} egid={egid} sgid={egid} fsgid={egid} tty={tty} ses=1 "
+        f"comm=\"{comm}\" exe=\"{exe}\" key=\"{key}\"",
+        f"type=PROCTITLE {head} proctitle={title}",
+        f"type=EOE {head} ",
+    ]
+    return [line.encode() + b"\n" for line in lines]

@@ -7,7 +7,10 @@ stream (the process table, or /proc in the plugin, guarded against pid
 reuse), and only when that exec ran the same executable; otherwise from
 PROCTITLE (its argv memory at the time of the call, cut by the kernel at
 128 bytes: a possibly cut last argument is left out). `process.title` is
-PROCTITLE as written. Users and groups follow the process-start documents:
+PROCTITLE as written. Its working directory is the CWD record's; a call
+that touches no path (exit_group, set*id, kill, setsid) has none, then it
+is the one of its exec, from the same table entry (a later chdir is not
+seen there). Users and groups follow the process-start documents:
 user.id = uid, user.effective.id = euid, process.user = the effective user.
 
 `acting_process` is the one place the `process` object of these documents
@@ -90,6 +93,8 @@ def acting_process(context: BuildContext, event: AuditEvent, values: SyscallValu
             # The same image: its entity id joins this document to its start.
             if known.entity_id is not None:
                 process["entity_id"] = known.entity_id
+            if parts.cwd is None and known.working_directory is not None:
+                process["working_directory"] = known.working_directory
     if args is None:
         args = parts.title_args()
     if args:

@@ -10,7 +10,7 @@ is already gone, or that exec'd another program, gets no env_vars; nor does
 the event of a process that started more than limits.MAX_ENVIRON_EVENT_AGE
 seconds ago (a plugin far behind, or old records piped in). Names
 are matched without regard to case (rules compare them with like~); a name
-ending in `*` is a prefix. Reading needs root (ptrace-read access); at most
+ending in `*` is a prefix, one starting with `*` a suffix. Reading needs root (ptrace-read access); at most
 limits.MAX_ENVIRON_BYTES of the block are read and limits.MAX_ENV_VARS
 entries kept.
 """
@@ -26,8 +26,10 @@ from .. import limits
 
 class EnvironReader:
     def __init__(self, names: Sequence[str], proc_root: str = "/proc") -> None:
-        self._exact = frozenset(n.upper().encode() for n in names if not n.endswith("*"))
+        self._exact = frozenset(n.upper().encode() for n in names if "*" not in (n[:1], n[-1:]))
         self._prefixes = tuple(n[:-1].upper().encode() for n in names if n.endswith("*"))
+        self._suffixes = tuple(n[1:].upper().encode() for n in names
+                               if n.startswith("*") and not n.endswith("*"))
         self._proc = proc_root
         self._boot: Optional[float] = None
         self._ticks = os.sysconf("SC_CLK_TCK")
@@ -46,7 +48,8 @@ class EnvironReader:
 
     def wanted(self, name: bytes) -> bool:
         upper = name.upper()
-        return upper in self._exact or upper.startswith(self._prefixes)
+        return upper in self._exact or upper.startswith(self._prefixes) or \
+            upper.endswith(self._suffixes)
 
     def read(self, pid: int, executable: Optional[str], event_time: float) -> Optional[list[str]]:
         """`NAME=value` entries of the wanted variables, None when none or unknown."""

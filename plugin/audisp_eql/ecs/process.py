@@ -107,6 +107,8 @@ class ProcessStartBuilder(EventBuilder):
     fields = _FIELDS
     constants = {"event.action": list(DEFAULT_ACTIONS), "event.category": ["process"],
                  "event.type": ["start"], "event.kind": "event", "host.os.type": "linux"}
+    # A new image's entity id is derived from its own exec event (identity.py).
+    fresh = frozenset({"process.entity_id"})
     syscalls = frozenset({"execve", "execveat"})
 
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:

@@ -17,6 +17,9 @@ process is the caller; the ids in the document are those after the call
 `auditd.data.a0..a3` (a kill's signal is a1, in hex). A signal's target is
 the OBJ_PID record: `auditd.data.opid`, `ocomm`, `ouid`, `oauid`, `oses`.
 A process ended by a signal makes no exit call: its end is not audited.
+In live mode (local records, /proc at hand) the caller's process group and
+session leaders are added as process starts have them (identity.leaders):
+a uid change joins the exec of another process of the same terminal session.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Optional
 from ..source.event import AuditEvent
 from ..source.records import value_text
 from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
+from .common import to_int
+from .identity import leaders
 from .parts import EventParts
 from .registry import Document, EventBuilder, Syscall
 
@@ -44,6 +49,8 @@ _CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "exit_group": (("end",), ("end",)),
 }
 _TARGET = ("opid", "oauid", "ouid", "oses", "ocomm")
+_LEADERS = frozenset(f"process.{leader}.{name}" for leader in ("group_leader", "session_leader")
+                     for name in ("pid", "entity_id", "name", "executable"))
 
 
 class ProcessChangeBuilder(EventBuilder):
@@ -51,7 +58,7 @@ class ProcessChangeBuilder(EventBuilder):
 
     kind = "process_change"
     categories = ("process",)
-    fields = ACTOR_FIELDS | frozenset(f"auditd.data.{name}" for name in _TARGET)
+    fields = ACTOR_FIELDS | frozenset(f"auditd.data.{name}" for name in _TARGET) | _LEADERS
     constants = {**ACTOR_CONSTANTS, "event.category": ["process"]}
     variants = tuple({"event.type": list(t), "event.action": list(a)}
                      for t, a in dict.fromkeys(_CALLS.values()))
@@ -66,6 +73,10 @@ class ProcessChangeBuilder(EventBuilder):
         doc = envelope(self.context, event, values, syscall.name, parts, True)
         types, actions = _CALLS[syscall.name]
         doc["event"].update(category=["process"], type=list(types), action=list(actions))
+        table = self.context.table
+        if table is not None and table.proc_fallback and event.node is None:
+            doc["process"].update(leaders(table, None, to_int(values.pid),
+                                          event.sec + event.msec / 1000))
         target = parts.fields("OBJ_PID")
         if target:
             data = doc["auditd"]["data"]

@@ -68,6 +68,10 @@ class EventBuilder:
     # what happened (event.action, event.type, ...): each document has one. Empty: one
     # variant, `constants`.
     variants: ClassVar[tuple[Mapping[str, Any], ...]] = ()
+    # Fields whose value on one of its documents no earlier document carries
+    # (a process start's new entity id): a sequence step joining on one never
+    # meets an earlier step's value.
+    fresh: ClassVar[frozenset[str]] = frozenset()
     syscalls: ClassVar[frozenset[str]] = frozenset()      # SYSCALL events it takes
     # Events by the type of their first record (userspace records, or a record the
     # kernel logs before the SYSCALL of the same event).
