@@ -10,6 +10,8 @@ Sections (all by default; --only/--skip pick):
   sequences  e2e cost of the corpus' sequences (28 process-only, all 78) over the 205
           single-event rules, and peak RSS under 1,000,000 new first steps
   live    exec rate held under a real auditd with the plugin (root; several minutes)
+  live_peers  audisp-eql and laurel on one auditd, same execs: CPU per exec at ~300/s
+          and at rising rates, and idle CPU (root; ~5 minutes)
   collector  1, 2 and 4 shard instances of one collector over a 50-node replay, at once
   profiles  audit records/s and auditd + plugin CPU each audit rule profile adds under a
           fixed workload (package unpack, compiles, a web server under curl; root)
@@ -43,6 +45,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Report, Path], None]] = {
     "memory": sections.memory,
     "sequences": sections.sequences,
     "live": sections.live,
+    "live_peers": sections.live_peers,
     "collector": sections.collector,
     "profiles": sections.profiles,
 }
@@ -82,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exec rates to step through (default 2500,4000,8000)")
     p.add_argument("--live-seconds", type=_float_list, default=[60, 60, 20],
                    help="seconds per rate step; the last value repeats (default 60,60,20)")
+    p.add_argument("--peers-low-rate", type=float, default=300,
+                   help="the typical exec rate of live_peers (default 300)")
+    p.add_argument("--peers-low-seconds", type=float, default=60,
+                   help="seconds at the typical rate (default 60)")
+    p.add_argument("--peers-rates", type=_float_list, default=[1000, 2000, 3000, 4500],
+                   help="higher exec rates live_peers steps through (default 1000,2000,3000,4500)")
+    p.add_argument("--peers-seconds", type=float, default=30,
+                   help="seconds per higher rate (default 30)")
+    p.add_argument("--peers-idle-seconds", type=float, default=60,
+                   help="seconds of no load for idle CPU (default 60)")
     p.add_argument("--collector-nodes", type=int, default=50,
                    help="nodes of the collector replay (default 50)")
     p.add_argument("--collector-events", type=int, default=600,
@@ -101,7 +114,7 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.flood_events = 3000
     args.collector_nodes, args.collector_events = 6, 40
     if args.only is None:
-        args.skip = sorted(set(args.skip) | {"live", "profiles"})
+        args.skip = sorted(set(args.skip) | {"live", "live_peers", "profiles"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ TARGET_LIVE_RATE = 2000.0
 TARGET_LIVE_SECONDS = 60.0
 TARGET_SEQUENCE_COST = 0.15      # the 28 process-only sequences may cost this share of e2e
 SEQUENCE_ROUNDS = 3              # alternating rounds per rule set; the fastest counts
+TARGET_IDLE_EXTRA_PCT = 0.1      # our idle CPU may exceed laurel's by this much of a core
 
 
 class Skip(Exception):
@@ -304,3 +305,52 @@ def profiles(args: argparse.Namespace, report: Report, workdir: Path) -> None:
             report.add(f"{name}_added_vs_exec", ratio, "x",
                        f"records added over the exec profile's ({added} vs "
                        f"{exec_run.records}); more than 2x: {'yes' if ratio > 2 else 'no'}")
+
+
+def live_peers(args: argparse.Namespace, report: Report, workdir: Path) -> None:
+    """audisp-eql and laurel on one private auditd, same execs (bench/live_peers.py)."""
+    from .laurel_peer import laurel_path
+    from .live_peers import run_live_peers
+
+    _require_pipeline()
+    if os.geteuid() != 0:
+        raise Skip("needs root (a real auditd)")
+    if shutil.which("gcc") is None or laurel_path() is None:
+        raise Skip("gcc and laurel are needed (tools/bootstrap.sh --bench installs them)")
+    rules = [_corpus(args).rules_dir, Path(__file__).resolve().parent.parent / "rules"]
+    try:
+        run = run_live_peers(workdir / "live_peers", rules, args.peers_low_rate,
+                             args.peers_low_seconds, args.peers_rates, args.peers_seconds,
+                             args.peers_idle_seconds, report.log)
+    except BaseException as exc:
+        if type(exc).__name__ == "Skipped":
+            raise Skip(f"auditd unavailable: {exc}") from None
+        raise
+    for idle in run.idle:
+        ours, laurel = idle.core_pct("ours"), idle.core_pct("laurel")
+        report.add("peers_idle_ours_cpu", ours, "%core",
+                   f"{idle.seconds:.0f} s, no audit rule, no load")
+        report.add("peers_idle_laurel_cpu", laurel, "%core", f"{run.laurel_version}")
+        report.add("peers_idle_ours_minus_laurel", ours - laurel, "%core",
+                   _target(ours <= laurel + TARGET_IDLE_EXTRA_PCT,
+                           f"<= laurel + {TARGET_IDLE_EXTRA_PCT:g}% of a core"))
+    held = 0.0
+    for step in run.steps:
+        name = f"peers_{step.name}"
+        both = step.held("ours") and step.held("laurel")
+        report.add(f"{name}_achieved_execs_per_s", step.achieved_rate, "execs/s",
+                   f"{step.spawned} execs in {step.seconds:.1f} s; seen ours "
+                   f"{step.seen.get('ours')}, laurel {step.seen.get('laurel')}; overflow "
+                   f"{'yes' if step.overflow else 'no'}, kernel lost {step.kernel_lost}; "
+                   f"drained {step.drain_s:.1f} s; held by both: {'yes' if both else 'no'}")
+        ours, laurel = step.us_per_exec("ours"), step.us_per_exec("laurel")
+        report.add(f"{name}_ours_us_per_exec", ours, "us",
+                   f"CPU {step.cpu_s['ours']:.2f} s, {step.core_pct('ours'):.1f}% of a core")
+        report.add(f"{name}_laurel_us_per_exec", laurel, "us",
+                   f"CPU {step.cpu_s['laurel']:.2f} s, {step.core_pct('laurel'):.1f}% of a core")
+        report.add(f"{name}_ratio_ours_to_laurel_cpu", ours / laurel if laurel else float("nan"),
+                   "x", _target(ours <= laurel, "<= 1.0x (CPU per exec)"))
+        if both and step.achieved_rate >= 0.9 * step.target_rate:
+            held = max(held, step.achieved_rate)
+    report.add("peers_max_execs_per_s_held", held, "execs/s",
+               f"highest step both plugins held; load generator ceiling {run.ceiling:.0f}/s")

@@ -3,13 +3,15 @@ on a reload that changes them, daemon.py)."""
 
 from __future__ import annotations
 
-import ssl
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from .config import Config, drop_uid
 from .outputs import (JsonFileOutput, LocalSyslogOutput, Output, RemoteSyslogOutput,
                       StdoutOutput, TlsSettings)
 from .outputs.tls import make_context
+
+if TYPE_CHECKING:
+    import ssl   # loaded where a TLS context is made (outputs/tls.py)
 
 
 def build_outputs(cfg: Config,

@@ -20,10 +20,9 @@ import logging
 import os
 import select
 import signal
-import ssl
 import syslog
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import exitstatus
 from .config import Config, ConfigError, load_config
@@ -33,6 +32,10 @@ from .configured_outputs import build_outputs, outputs_config
 from .outputs import AlertSink, RateLimiter, TlsSettings
 from .privileges import PrivilegeError, drop_privileges
 from .reloader import BackgroundReload, collect_young, freeze_heap
+from .wakeups import TICK_SECONDS, gather, output_due, timeout
+
+if TYPE_CHECKING:
+    import ssl
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 # auditd blocks these in a restarted plugin; all must be deliverable again.
@@ -40,12 +43,7 @@ UNBLOCK_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2
                    signal.SIGCHLD, signal.SIGCONT, signal.SIGINT}
 READ_CHUNK = 1 << 16
 READ_BUDGET = 1 << 20   # bytes per wake-up before outputs and ageing get a turn
-TICK_SECONDS = 0.25
-# auditd writes one record per write(): reading each as it comes costs a wake-up,
-# a read and an auparse feed per record. After a small read, let records gather
-# this long first (a few exec events at a busy host's rate; invisible in alert
-# latency, and far below what the dispatcher's queue holds).
-GATHER_SECONDS = 0.002
+# A read this small means a quiet stream: the next wake-up gathers first (wakeups.py).
 SMALL_READ = 1 << 14
 
 
@@ -234,13 +232,15 @@ class Plugin:
                 self.diag.log(syslog.LOG_WARNING, f"exception not loaded: {error}")
             eof = False
             while not (eof or self.stop):
-                readable, _, _ = select.select([stdin_fd, wake_r], [], [], TICK_SECONDS)
+                now = time.monotonic()
+                wait = timeout(self.due(now), now)
+                readable, _, _ = select.select([stdin_fd, wake_r], [], [], wait)
                 if wake_r in readable:
                     _drain(wake_r)
                 if stdin_fd in readable:
+                    if self.last_read < SMALL_READ:
+                        gather(stdin_fd, lambda: self.stop)
                     eof = self.read_input(stdin_fd)
-                    if not eof and self.last_read < SMALL_READ:
-                        time.sleep(GATHER_SECONDS)
                 self.housekeeping()
             # EOF or SIGTERM: what is still pending is evaluated, then flushed;
             # records auditd already wrote to the socket count as pending.
@@ -286,6 +286,20 @@ class Plugin:
             self.last_read += len(chunk)
             self.pipeline.feed(chunk)
         return False
+
+    def due(self, now: float) -> List[Optional[float]]:
+        """When something needs the loop without input (monotonic times): events
+        to age, rate-limit windows, a reload under way (it also wakes the loop
+        itself) and sinks a reload replaced (a tick), outputs
+        holding messages (their retry), the status line. Idle, nothing is due."""
+        source = self.pipeline.source
+        pending = getattr(source, "waiting", None)
+        tick = now + TICK_SECONDS
+        return [tick if source is not None and (pending is None or pending()) else None,
+                tick if self.sink.limiter.open_windows() or self.retiring
+                or self.reloading is not None else None,
+                output_due(self.diag.syslog, now), self.next_status,
+                *(output_due(output, now) for output in self.sink.outputs)]
 
     def retire(self, wait: bool = False) -> None:
         """Close the sinks a reload replaced once they are done delivering (or,

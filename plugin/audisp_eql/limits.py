@@ -38,6 +38,13 @@ MAX_PENDING_BYTES_TOTAL = 32 << 20  # record bytes pending for all nodes togethe
 MAX_NODE_SOURCES = 4096           # nodes with their own grouping state (~4 KiB each for auparse)
 MAX_SHARD_ANSWERS = 16384         # node name -> "this shard's?" answers remembered
 READ_CHUNK_BYTES = 1 << 20        # offline reads
+# The plugin's reads: after a small read it lets records gather (auditd writes one
+# record per write) for at most this long, in steps, until this many bytes wait:
+# fewer, warmer wake-ups. The bytes stay far below a socket buffer; the time is
+# what an alert may be delayed at a quiet host.
+LIVE_GATHER_SECONDS = 0.1
+LIVE_GATHER_STEP_SECONDS = 0.02
+LIVE_GATHER_BYTES = 1 << 14
 MAX_ECS_BLOCK_BYTES = 64 << 20    # --input ecs: one pretty-printed JSON value
 MAX_ECS_FAILED_CLOSES = 8         # --input ecs: closing lines tried before giving up on a block
 MAX_PENDING_BYTES = 8 << 20       # python source: record bytes of events in progress (oldest out)

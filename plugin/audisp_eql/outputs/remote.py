@@ -18,18 +18,21 @@ import errno
 import select
 import signal
 import socket
-import ssl
+import sys
 import syslog
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Mapping, Optional, Tuple
 
 from .base import Output
 from .format import alert_priority, format_alert_within
 from .. import limits
 from .syslog import FACILITIES, rfc5424_message
 from .tls import TlsSettings, describe_error, make_context
+
+if TYPE_CHECKING:
+    import ssl
 
 PROTOCOLS = ("udp", "tcp", "tls")
 DEFAULT_PORTS: Mapping[str, int] = {"udp": 514, "tcp": 514, "tls": 6514}
@@ -296,7 +299,8 @@ class RemoteSyslogOutput(Output):
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
             return False
-        if not isinstance(sock, ssl.SSLSocket):
+        ssl = sys.modules.get("ssl")     # not imported: no TLS socket (tls.py)
+        if ssl is None or not isinstance(sock, ssl.SSLSocket):
             try:
                 return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
             except BlockingIOError:
@@ -316,7 +320,8 @@ class RemoteSyslogOutput(Output):
         sock, self.sock = self.sock, None
         if sock is None:
             return
-        if isinstance(sock, ssl.SSLSocket):
+        ssl = sys.modules.get("ssl")
+        if ssl is not None and isinstance(sock, ssl.SSLSocket):
             try:
                 sock.setblocking(False)
                 sock.unwrap()   # close_notify, without waiting for the collector's

@@ -217,6 +217,10 @@ class NodeRoutedSource(LineSplitter):
         self._total = 0
         return done
 
+    def waiting(self) -> bool:
+        """Does any node hold records or events (that ageing may complete)?"""
+        return bool(self._pending)
+
     def nodes(self) -> int:
         """Nodes with a grouping state."""
         return len(self._nodes)
