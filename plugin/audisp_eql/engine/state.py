@@ -72,6 +72,8 @@ class StateBudget:
         self.trimmed = 0      # documents held as a trimmed copy
         self.stores: list[PendingStore[Any]] = []
         self.hosts: NodeCounts[Host] = NodeCounts()   # entries per host, all stores
+        # host -> the stores holding entries of it (eviction looks at those only)
+        self.holders: dict[Host, dict[PendingStore[Any], None]] = {}
         # id(document) -> [entries holding it, its weight]; the entries keep
         # the document alive, so its id cannot be reused while it is here.
         self._held: dict[int, list[int]] = {}
@@ -126,7 +128,10 @@ class StateBudget:
         while (self.used >= self.limit or self.bytes + incoming > self.byte_limit) \
                 and self.used:
             host = self.hosts.largest()
-            victim = store if store.held(host) else max(self.stores, key=lambda s: s.held(host))
+            # The store adding, else the one holding the most of the host's
+            # entries (the first registered among equals).
+            victim = store if store.held(host) else max(
+                self.holders[host], key=lambda s: (s.held(host), -s.position))
             victim.evict_oldest_of(host)
             self.evicted += 1
 
@@ -145,6 +150,7 @@ class PendingStore(Generic[Value]):
         self._size = 0
         self.evicted = 0
         self.expired = 0
+        self.position = len(budget.stores)
         budget.stores.append(self)
 
     def __len__(self) -> int:
@@ -189,6 +195,7 @@ class PendingStore(Generic[Value]):
         entries = self._hosts.get(host)
         if entries is None:
             entries = self._hosts[host] = OrderedDict()
+            budget.holders.setdefault(host, {})[self] = None
         budget.hold(documents)
         entries[key] = _Entry(started, value, documents)
         self._size += 1
@@ -251,3 +258,8 @@ class PendingStore(Generic[Value]):
         self.budget.hosts.remove(host)
         if not entries:
             del self._hosts[host]
+            holders = self.budget.holders
+            stores = holders[host]
+            del stores[self]
+            if not stores:
+                del holders[host]
