@@ -37,7 +37,16 @@ def _corpus(args: argparse.Namespace):
 
 def _engine_rules(args: argparse.Namespace) -> list[Path]:
     corpus = _corpus(args)
-    return [*corpus.process_rules(), corpus.seed]
+    rules = corpus.process_rules()
+    # The seed is a copy of a corpus rule (same rule_id): loading both is an error.
+    if all(p.name != corpus.seed.name for p in rules):
+        rules.append(corpus.seed)
+    return rules
+
+
+def _every_rule(args: argparse.Namespace) -> list[Path]:
+    """What a host loads: the whole corpus and our pack, as directories."""
+    return [_corpus(args).rules_dir, Path(__file__).resolve().parent.parent / "rules"]
 
 
 def _require_pipeline() -> None:
@@ -75,6 +84,14 @@ def end_to_end(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                    f"cpu {ours.measured.user_s + ours.measured.sys_s:.2f} s; "
                    f"{ours.alerts_out} alerts; {len(rules)} rules; plugin status {ours.status}")
         report.add(f"{name}_ours_peak_rss", ours.measured.peak_kib / 1024, "MiB", "VmHWM")
+        # Every event kind and rule kind loaded (sequences, samples, file and network rules).
+        every = run_plugin_on_file(log, workdir / "ours-every", _every_rule(args))
+        report.add(f"{name}_ours_every_rule_events_per_s", events / every.measured.wall_s,
+                   "events/s", f"the whole corpus and rules/ loaded: "
+                   f"cpu {every.measured.user_s + every.measured.sys_s:.2f} s; "
+                   f"{every.alerts_out} alerts; plugin status {every.status}")
+        report.add(f"{name}_ours_every_rule_peak_rss", every.measured.peak_kib / 1024, "MiB",
+                   "VmHWM")
         scans = {}
         if name == "e2e":
             # `scan` over the same file, one process and --jobs 2 (workers' CPU included)
