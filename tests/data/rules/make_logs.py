@@ -4,7 +4,7 @@
     <rule file stem>.hit.log    events the rule must alert on (and set-up events it must not)
     <rule file stem>.miss.log   near misses: similar events the rule must stay silent on
 
-Rules over file or driver documents (which audisp-eql does not build yet) get
+Rules over file or driver documents (written before audisp-eql built them) get
 ECS documents shaped as Auditbeat writes them instead, `<stem>.hit.ndjson` /
 `<stem>.miss.ndjson`, read with `scan --input ecs` semantics.
 
