@@ -19,7 +19,7 @@ directory = "{directory}"
 statusreport-period = 0
 
 [auditlog]
-file = "-"
+{auditlog}
 
 [transform]
 execve-argv = [ "array" ]
@@ -34,6 +34,11 @@ execve-env = []
 container = false
 script = false
 """
+
+
+def laurel_config(directory: Path, auditlog: str) -> str:
+    """LAUREL_CONFIG for `directory`, with `auditlog` the lines of its [auditlog] table."""
+    return LAUREL_CONFIG.format(directory=directory, auditlog=auditlog)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def run_laurel(log: Path, workdir: Path) -> LaurelRun:
         raise RuntimeError("laurel not installed (tools/bootstrap.sh --bench installs it)")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "laurel.toml"
-    config.write_text(LAUREL_CONFIG.format(directory=workdir))
+    config.write_text(laurel_config(workdir, 'file = "-"'))
     out_path = workdir / "laurel.jsonl"
     with open(log, "rb") as stdin, open(out_path, "wb") as stdout:
         measured = run_measured([binary, "--config", str(config)], stdin, stdout).check()

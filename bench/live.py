@@ -118,12 +118,11 @@ def _count_marker(alerts: Path, marker: str) -> int:
         return sum(1 for line in f if needle in line and BENCH_RULE_ID.encode() in line)
 
 
-def run_step(ad, loadgen: Path, alerts: Path, rate: float, seconds: float,
-             marker: str, auditctl: Callable[..., str], audit_status: Callable[[], dict]) -> StepResult:
-    plugin_pids = ad.children()
-    cpu_before = sum(_cpu_seconds(p) for p in plugin_pids)
-    lost_before = int(audit_status().get("lost", "0"))
-    full_before = ad.stderr_text().count(QUEUE_FULL)
+def drive_load(loadgen: Path, rate: float, seconds: float, marker: str,
+               auditctl: Callable[..., str]) -> dict[str, str]:
+    """Run the load generator at `rate` for `seconds`, its execs (and only
+    theirs: an audit rule on its pid as parent) audited meanwhile; the
+    figures it reports (spawned=N ...)."""
     proc = subprocess.Popen([str(loadgen), str(rate), str(seconds), TRUE, marker],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     rule = f"-a always,exit -F arch=b64 -S execve -F ppid={proc.pid} -k audisp-eql-bench"
@@ -135,7 +134,16 @@ def run_step(ad, loadgen: Path, alerts: Path, rate: float, seconds: float,
             proc.kill()
             proc.wait()
         auditctl(*rule.replace("-a always,exit", "-d always,exit").split(), check=False)
-    fields = dict(re.findall(r"(\w+)=([\d.]+)", out))
+    return dict(re.findall(r"(\w+)=([\d.]+)", out))
+
+
+def run_step(ad, loadgen: Path, alerts: Path, rate: float, seconds: float,
+             marker: str, auditctl: Callable[..., str], audit_status: Callable[[], dict]) -> StepResult:
+    plugin_pids = ad.children()
+    cpu_before = sum(_cpu_seconds(p) for p in plugin_pids)
+    lost_before = int(audit_status().get("lost", "0"))
+    full_before = ad.stderr_text().count(QUEUE_FULL)
+    fields = drive_load(loadgen, rate, seconds, marker, auditctl)
     spawned = int(fields.get("spawned", 0))
     # The plugin drains what auditd queued; wait until every exec is counted or
     # the count stops moving for a few seconds.

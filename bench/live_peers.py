@@ -23,8 +23,6 @@ stopped by PID).
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 import time
 import uuid
@@ -32,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .laurel_peer import laurel_config as peer_config
 from .laurel_peer import laurel_path
-from .live import (QUEUE_FULL, TRUE, compile_loadgen, dropin_text, loadgen_ceiling, read_state,
-                   write_bench_rule)
+from .live import (QUEUE_FULL, compile_loadgen, drive_load, dropin_text, loadgen_ceiling,
+                   read_state, write_bench_rule)
 from .ours import write_plugin_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,28 +45,7 @@ STALL_SECONDS = 5.0         # a drain ends when neither output grew for this lon
 
 # laurel as the e2e peer runs it (bench/laurel_peer.py: pid enrichment on, nothing
 # read from /proc or the environment beyond that), writing to a private directory.
-LAUREL_CONFIG = """\
-directory = "{directory}"
-statusreport-period = 0
-
-[auditlog]
-file = "audit.log"
-size = 4000000000
-generations = 2
-
-[transform]
-execve-argv = [ "array" ]
-
-[translate]
-universal = false
-user-db = false
-
-[enrich]
-pid = true
-execve-env = []
-container = false
-script = false
-"""
+LAUREL_AUDITLOG = 'file = "audit.log"\nsize = 4000000000\ngenerations = 2'
 
 
 def laurel_dropin(binary: str, config: Path) -> str:
@@ -173,18 +151,7 @@ def run_step(ad, plugins: Plugins, loadgen: Path, rate: float, seconds: float, m
     before = {name: cpu_seconds(pid) for name, pid in plugins.pids.items()}
     lost_before = int(audit_status().get("lost", "0"))
     full_before = ad.stderr_text().count(QUEUE_FULL)
-    proc = subprocess.Popen([str(loadgen), str(rate), str(seconds), TRUE, marker],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    rule = f"-a always,exit -F arch=b64 -S execve -F ppid={proc.pid} -k audisp-eql-bench"
-    try:
-        auditctl(*rule.split())
-        out, _ = proc.communicate("go\n", timeout=seconds * 4 + 60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        auditctl(*rule.replace("-a always,exit", "-d always,exit").split(), check=False)
-    fields = dict(re.findall(r"(\w+)=([\d.]+)", out))
+    fields = drive_load(loadgen, rate, seconds, marker, auditctl)
     spawned = int(fields.get("spawned", 0))
     needle = marker.encode()
     drain_start = time.monotonic()
@@ -245,7 +212,7 @@ def run_live_peers(workdir: Path, rule_paths: Sequence[Path], low_rate: float,
     config.write_text(config.read_text().replace("status_interval = 0",
                                                  f"status_interval = {STATUS_INTERVAL:g}"))
     laurel_config = laurel_dir / "laurel.toml"
-    laurel_config.write_text(LAUREL_CONFIG.format(directory=laurel_dir))
+    laurel_config.write_text(peer_config(laurel_dir, LAUREL_AUDITLOG))
     os.chmod(laurel_config, 0o600)
     result = PeersRun(ceiling, laurel_version(binary))
     backlog_before = audit_status().get("backlog_limit")
