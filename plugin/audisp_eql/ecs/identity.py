@@ -37,6 +37,11 @@ from typing import Any, Optional
 from .entity import audit_start, entity_id
 from .proctable import ProcessInfo, ProcessTable
 
+# The fields `leaders` fills.
+LEADER_FIELDS: frozenset[str] = frozenset(
+    f"process.{leader}.{name}" for leader in ("group_leader", "session_leader")
+    for name in ("pid", "entity_id", "name", "executable"))
+
 __all__ = ["acting_process", "audit_start", "entity_id", "leaders"]
 
 

@@ -39,37 +39,18 @@ from .. import limits
 from ..source.event import AuditEvent
 from ..source.record_bodies import SyscallValues, plain_cwd, plain_proctitle, single_record_argv
 from ..source.records import argv_of, proctitle_text, split_body, value_text
+from .actor import ACTOR_FIELDS
 from .common import DEFAULT_ACTIONS, audit_tags, id_names, process_name, pruned, timestamp, to_int
 from .entity import audit_start, entity_id
-from .identity import leaders
+from .identity import LEADER_FIELDS, leaders
 from .proctable import ProcessInfo
 from .registry import Document, EventBuilder, Syscall
 from .truncate import cut_args
 
-_FIELDS: frozenset[str] = frozenset("""
-@timestamp tags
-event.kind event.category event.type event.action event.outcome event.id event.module
-host.name host.hostname host.id host.architecture
-host.os.type host.os.family host.os.platform host.os.name host.os.version host.os.full
-host.os.codename host.os.kernel
-process.pid process.entity_id process.executable process.name process.args process.args_count
-process.command_line process.working_directory process.title process.interactive
-process.user.id process.user.name process.real_user.id process.real_user.name
-process.group.id process.group.name process.real_group.id process.real_group.name
-process.saved_user.id process.saved_group.id
-process.parent.pid process.parent.entity_id process.parent.name process.parent.executable
-process.parent.args
-process.parent.args_count process.parent.command_line process.parent.user.id
-process.parent.group.id process.parent.working_directory process.parent.interactive
+# A process start: the envelope and acting process every syscall document has
+# (actor.py), the process it replaced, its environment and its leaders.
+_FIELDS: frozenset[str] = ACTOR_FIELDS | LEADER_FIELDS | frozenset("""
 process.previous.executable process.env_vars
-process.group_leader.pid process.group_leader.entity_id process.group_leader.name
-process.group_leader.executable
-process.session_leader.pid process.session_leader.entity_id process.session_leader.name
-process.session_leader.executable
-user.id user.name user.effective.id user.effective.name user.audit.id user.audit.name
-group.id group.name
-auditd.data.syscall auditd.data.a0 auditd.data.a1 auditd.data.a2 auditd.data.a3
-auditd.data.arch auditd.data.exit auditd.data.tty auditd.sequence auditd.session auditd.result
 audisp_eql.args_truncated audisp_eql.parent_truncated
 """.split())
 

@@ -30,7 +30,7 @@ from ..source.event import AuditEvent
 from ..source.records import value_text
 from .actor import ACTOR_CONSTANTS, ACTOR_FIELDS, envelope
 from .common import to_int
-from .identity import leaders
+from .identity import LEADER_FIELDS, leaders
 from .parts import EventParts
 from .registry import Document, EventBuilder, Syscall
 
@@ -49,8 +49,6 @@ _CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "exit_group": (("end",), ("end",)),
 }
 _TARGET = ("opid", "oauid", "ouid", "oses", "ocomm")
-_LEADERS = frozenset(f"process.{leader}.{name}" for leader in ("group_leader", "session_leader")
-                     for name in ("pid", "entity_id", "name", "executable"))
 
 
 class ProcessChangeBuilder(EventBuilder):
@@ -58,7 +56,7 @@ class ProcessChangeBuilder(EventBuilder):
 
     kind = "process_change"
     categories = ("process",)
-    fields = ACTOR_FIELDS | frozenset(f"auditd.data.{name}" for name in _TARGET) | _LEADERS
+    fields = ACTOR_FIELDS | frozenset(f"auditd.data.{name}" for name in _TARGET) | LEADER_FIELDS
     constants = {**ACTOR_CONSTANTS, "event.category": ["process"]}
     variants = tuple({"event.type": list(t), "event.action": list(a)}
                      for t, a in dict.fromkeys(_CALLS.values()))
