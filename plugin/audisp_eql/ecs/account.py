@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from ..source.event import AuditEvent
 from .authentication import is_pam_accounting
+from .common import EVENT_CONSTANTS
 from .registry import Document, EventBuilder, Syscall
 from .userspace import (COMMON_FIELDS, finish, outcome_of, record_name, related_users, sender,
                         skeleton, user_record)
@@ -57,7 +58,7 @@ class AccountChangeBuilder(EventBuilder):
     kind = "account"
     categories = ("iam",)
     fields = _FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd",
+    constants = {**EVENT_CONSTANTS,
                  "event.category": ["iam"]}
     variants = tuple({"event.type": list(t), "event.action": a}
                      for t, a in dict.fromkeys((tuple(t), a) for t, a, _ in _KINDS.values()))

@@ -26,7 +26,8 @@ from .. import limits
 from ..source.event import AuditEvent
 from ..source.record_bodies import SyscallValues
 from ..source.records import value_text
-from .common import BuildContext, audit_tags, id_names, process_name, timestamp, to_int
+from .common import (EVENT_CONSTANTS, BuildContext, audit_tags, id_names, process_name,
+                     timestamp, to_int)
 from .parts import EventParts
 
 # Fields of the envelope and the acting process (builders add their own).
@@ -50,7 +51,7 @@ auditd.data.syscall auditd.data.a0 auditd.data.a1 auditd.data.a2 auditd.data.a3
 auditd.data.arch auditd.data.exit auditd.data.tty auditd.sequence auditd.session auditd.result
 """.split())
 
-ACTOR_CONSTANTS = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd"}
+ACTOR_CONSTANTS = EVENT_CONSTANTS
 
 
 def _id(ident: Optional[str], name: Optional[str]) -> Optional[dict[str, str]]:

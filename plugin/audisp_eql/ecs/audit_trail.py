@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..source.event import AuditEvent
-from .common import audit_tags
+from .common import EVENT_CONSTANTS, audit_tags, table_variants
 from .registry import Document, EventBuilder, Syscall
 from .userspace import (COMMON_FIELDS, UserRecord, finish, is_set, outcome_of, record_name,
                         related_users, sender, skeleton, user_record)
@@ -45,7 +45,7 @@ class AuditConfigBuilder(EventBuilder):
     kind = "audit_config"
     categories = ("process", "configuration")
     fields = _CONFIG_FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd",
+    constants = {**EVENT_CONSTANTS,
                  "event.category": ["process", "configuration"], "event.type": ["change"],
                  "event.action": "changed-audit-configuration"}
     record_types = frozenset({"CONFIG_CHANGE"})
@@ -109,9 +109,8 @@ class AuditDaemonBuilder(EventBuilder):
     kind = "audit_daemon"
     categories = ("process", "configuration")
     fields = _DAEMON_FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd"}
-    variants = tuple({"event.category": c, "event.type": t, "event.action": a}
-                     for c, t, a in _DAEMON.values())
+    constants = EVENT_CONSTANTS
+    variants = table_variants(_DAEMON.values())
     record_types = frozenset(_DAEMON)
 
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:

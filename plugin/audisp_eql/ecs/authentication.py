@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..source.event import AuditEvent
-from .common import BuildContext
+from .common import EVENT_CONSTANTS, table_variants
 from .registry import Document, EventBuilder, Syscall
 from .userspace import (COMMON_FIELDS, UserRecord, finish, ip_of, is_set, outcome_of,
                         record_name, related_users, sender, skeleton, user_record)
@@ -59,7 +59,7 @@ auditd.data.hostname auditd.data.addr auditd.data.old-auid auditd.data.old-ses a
 
 
 def _variants() -> tuple[dict[str, Any], ...]:
-    out = [{"event.category": c, "event.type": t, "event.action": a} for c, t, a in _KINDS.values()]
+    out = list(table_variants(_KINDS.values()))
     out.append({"event.category": ["authentication"], "event.type": ["start"],
                 "event.action": _SSH_LOGIN})
     return tuple(out)
@@ -74,7 +74,7 @@ class AuthenticationBuilder(EventBuilder):
     kind = "authentication"
     categories = ("authentication", "session")
     fields = _FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd"}
+    constants = EVENT_CONSTANTS
     variants = _variants()
     record_types = frozenset(_KINDS)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from .. import limits
 from ..actions import DEFAULT_ACTIONS
@@ -15,6 +15,16 @@ from .environ import EnvironReader
 from .host import HostDirectory
 from .proctable import ProcessTable
 from .users import UserDb
+
+# Fixed fields of every document built from audit records.
+EVENT_CONSTANTS: dict[str, str] = {"event.kind": "event", "host.os.type": "linux",
+                                   "event.module": "auditd"}
+
+
+def table_variants(kinds: Iterable[tuple[Any, Any, Any]]) -> tuple[dict[str, Any], ...]:
+    """A builder's variants from its table of (event.category, event.type,
+    event.action) by record type: one per row."""
+    return tuple({"event.category": c, "event.type": t, "event.action": a} for c, t, a in kinds)
 
 try:
     import audit as _audit

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..source.event import AuditEvent
+from .common import EVENT_CONSTANTS
 from .registry import Document, EventBuilder, Syscall
 from .userspace import (COMMON_FIELDS, finish, outcome_of, related_users, sender, skeleton,
                         user_record)
@@ -29,7 +30,7 @@ class SudoCommandBuilder(EventBuilder):
     kind = "privilege"
     categories = ("process",)
     fields = _FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd",
+    constants = {**EVENT_CONSTANTS,
                  "event.category": ["process"], "event.type": ["start"],
                  "event.action": "ran-command"}
     record_types = frozenset({"USER_CMD"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..source.event import AuditEvent
+from .common import EVENT_CONSTANTS, table_variants
 from .registry import Document, EventBuilder, Syscall
 from .userspace import (COMMON_FIELDS, finish, outcome_of, related_users, sender, skeleton,
                         user_record)
@@ -41,9 +42,8 @@ class SystemBuilder(EventBuilder):
     kind = "system"
     categories = ("host", "process", "configuration")
     fields = _FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd"}
-    variants = tuple({"event.category": c, "event.type": t, "event.action": a}
-                     for c, t, a in _KINDS.values())
+    constants = EVENT_CONSTANTS
+    variants = table_variants(_KINDS.values())
     record_types = frozenset(_KINDS)
 
     def build(self, event: AuditEvent, syscall: Optional[Syscall]) -> list[Document]:

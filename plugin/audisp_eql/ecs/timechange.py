@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ..source.event import AuditEvent
 from ..source.records import split_body, value_text
-from .common import audit_tags, id_names, process_name, pruned, timestamp, to_int
+from .common import EVENT_CONSTANTS, audit_tags, id_names, process_name, pruned, timestamp, to_int
 from .registry import Document, EventBuilder, Syscall
 from .userspace import HOST_FIELDS, is_set
 
@@ -38,7 +38,7 @@ class TimeChangeBuilder(EventBuilder):
     kind = "time_change"
     categories = ("host",)
     fields = _FIELDS
-    constants = {"event.kind": "event", "host.os.type": "linux", "event.module": "auditd",
+    constants = {**EVENT_CONSTANTS,
                  "event.category": ["host"], "event.type": ["change"],
                  "event.action": "changed-system-time", "event.outcome": "success"}
     syscalls = SETTERS | ADJUSTERS
