@@ -21,6 +21,7 @@ import pytest
 
 from conftest import ROOT
 from fuzz.catchall import write_catchall
+from harness.logsocket import DatagramLog
 from harness.plugin_config import dropin_text, write_plugin_config
 from harness.procs import stop_process, wait_for
 from harness.records import exec_event
@@ -250,17 +251,8 @@ def test_plugin_killed_and_restarted_by_auditd(tmp_path: Path, rules_dir: Path) 
     from harness.auditd import EXEC_RULES, running_auditd
     marker = f"h6-restart-{os.getpid()}"
     alerts = tmp_path / "alerts.json"
-    log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    log.bind(str(tmp_path / "log.sock"))
-    log.setblocking(False)
-    messages: List[str] = []
-
-    def syslog() -> str:
-        while True:
-            try:
-                messages.append(log.recv(65536).decode(errors="replace"))
-            except BlockingIOError:
-                return "\n".join(messages)
+    log = DatagramLog(tmp_path / "log.sock")
+    syslog = log.text
 
     config = plugin_config(tmp_path, rules_dir, tmp_path / "log.sock", alerts)
     config.chmod(0o644)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from conftest import CORPUS, ROOT
 from harness.auditd import EXEC_RULES, running_auditd, unavailable_reason
+from harness.logsocket import DatagramLog
 from harness.plugin_config import dropin_text, write_plugin_config
 from harness.procs import wait_for
 
@@ -37,17 +37,8 @@ def test_corpus_sequence_fires_from_real_commands(tmp_path: Path) -> None:
     if shutil.which("ausearch") is None or shutil.which("base64") is None:
         pytest.skip("ausearch and base64 are needed (auditd and coreutils)")
     workdir = Path(tempfile.mkdtemp(prefix="audisp-eql-seq-", dir="/tmp"))
-    log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    log.bind(str(tmp_path / "log.sock"))
-    log.setblocking(False)
-    messages: List[str] = []
-
-    def syslog() -> str:
-        while True:
-            try:
-                messages.append(log.recv(65536).decode(errors="replace"))
-            except BlockingIOError:
-                return "\n".join(messages)
+    log = DatagramLog(tmp_path / "log.sock")
+    syslog = log.text
 
     alerts_path = tmp_path / "alerts.json"
     config = write_plugin_config(tmp_path, [RULE], alerts_path, syslog_socket=tmp_path / "log.sock",
