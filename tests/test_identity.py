@@ -130,15 +130,45 @@ def test_proc_fallback_ids_and_leaders_of_a_live_process(tmp_path) -> None:
 
 
 def test_exec_documents_carry_leaders_in_live_mode() -> None:
-    """An exec record of a live process, as the plugin sees it (parent_from_proc)."""
-    me = os.getpid()
-    data = b"".join(exec_event(10, ["python3"], sys.executable, pid=me, ppid=os.getppid(),
-                               sec=int(time.time())))
-    [doc] = documents_of(data, parent_from_proc=True)
-    session, group = os.getsid(me), os.getpgid(me)
-    assert doc["process"]["session_leader"]["pid"] == session
-    assert doc["process"]["group_leader"]["pid"] == group
-    if group == me:    # we lead our group: the leader is this very image
+    """An exec record of a live process, as the plugin sees it (parent_from_proc).
+
+    The process is a child that called setsid(), so it leads its own session
+    and group whatever session the test runner has (a CI runner may have
+    session id 0, which names no leader)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             start_new_session=True)
+    try:
+        data = b"".join(exec_event(10, ["python3"], sys.executable, pid=child.pid,
+                                   ppid=os.getpid(), sec=int(time.time()) + 1))
+        [doc] = documents_of(data, parent_from_proc=True)
+        assert doc["process"]["session_leader"]["pid"] == child.pid
+        assert doc["process"]["group_leader"]["pid"] == child.pid
+        # it leads both: the leader is this very image, not a /proc reading of it
+        assert doc["process"]["session_leader"]["entity_id"] == doc["process"]["entity_id"]
         assert doc["process"]["group_leader"]["entity_id"] == doc["process"]["entity_id"]
-    [offline] = documents_of(data)
-    assert "session_leader" not in offline["process"]
+        [offline] = documents_of(data)
+        assert "session_leader" not in offline["process"]
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_session_id_zero_names_no_leader(tmp_path) -> None:
+    """A process in session 0 (started by the kernel, or by a runner that
+    never called setsid) has no session leader to name: the field is left
+    out, the group leader is still given. Read from a /proc-shaped tree."""
+    (tmp_path / "stat").write_text("cpu 0 0 0 0\nbtime 1700000000\n")
+    for pid, group, session in ((300, 300, 0), (301, 300, 0)):
+        (tmp_path / str(pid)).mkdir()
+        # pid (comm) state ppid pgrp session ... starttime is field 22
+        fields = ["S", "1", str(group), str(session)] + ["0"] * 15 + ["100"]
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} (a b) " + " ".join(fields) + "\n")
+        (tmp_path / str(pid) / "cmdline").write_bytes(b"worker\0")
+        (tmp_path / str(pid) / "comm").write_text("worker\n")
+    table = ProcessTable(proc_fallback=True, proc_root=str(tmp_path), host_id="hostid")
+    found = leaders(table, None, 301, 1_700_000_100.0)
+    assert "session_leader" not in found
+    assert found["group_leader"]["pid"] == 300
+    assert found["group_leader"]["name"] == "worker"
+    # a process that started after the event is not the one it was about
+    assert leaders(table, None, 301, 1_699_999_000.0) == {}
