@@ -37,6 +37,7 @@ MAX_HELD_RECORDS_TOTAL = 16384    # ... for all nodes together (the node holding
 MAX_PENDING_BYTES_TOTAL = 32 << 20  # record bytes pending for all nodes together (ditto)
 MAX_NODE_SOURCES = 4096           # nodes with their own grouping state (~4 KiB each for auparse)
 MAX_SHARD_ANSWERS = 16384         # node name -> "this shard's?" answers remembered
+MAX_SHARDS = 1024                 # `shard = "K/N"`: N at most this (collector instances)
 READ_CHUNK_BYTES = 1 << 20        # offline reads
 # The plugin's reads: after a small read it lets records gather (auditd writes one
 # record per write) for at most this long, in steps, until this many bytes wait:

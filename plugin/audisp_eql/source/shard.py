@@ -21,8 +21,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import limits
+
 _SPEC = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
-MAX_SHARDS = 1024
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,14 @@ class Shard:
 
     @classmethod
     def parse(cls, text: str) -> "Shard":
-        """"K/N" with 1 <= K <= N <= MAX_SHARDS; ValueError says what is wrong."""
+        """"K/N" with 1 <= K <= N <= limits.MAX_SHARDS; ValueError says what is wrong."""
         found = _SPEC.fullmatch(text.strip())
         if found is None:
             raise ValueError(f'{text!r} is not "K/N" (this instance\'s number / the number '
                              "of instances, e.g. \"2/4\")")
         index, count = int(found.group(1)), int(found.group(2))
-        if not 1 <= count <= MAX_SHARDS:
-            raise ValueError(f"{text!r}: the number of shards must be 1 to {MAX_SHARDS}")
+        if not 1 <= count <= limits.MAX_SHARDS:
+            raise ValueError(f"{text!r}: the number of shards must be 1 to {limits.MAX_SHARDS}")
         if not 1 <= index <= count:
             raise ValueError(f"{text!r}: the shard number must be 1 to {count}")
         return cls(index, count)
