@@ -94,6 +94,9 @@ host = "::1"
     ("[plugin]\nevent_timeout = 1e10\n", 2, "event_timeout: must be a finite number from 1 to 86400"),
     ("[plugin]\nevent_timeout = 0.5\n", 2, "from 1 to"),
     ("[plugin]\nqueue_size = 100000000000000000000\n", 2, "from 1 to 1000000"),
+    ("[plugin]\nsequence_memory_mib = 0\n", 2, "sequence_memory_mib: must be"),
+    ("[plugin]\n\nsequence_memory_mib = 5000\n", 3, "from 1 to 4096"),
+    ("[plugin]\nsequence_memory_mib = 2.5\n", 2, "sequence_memory_mib"),
     ("[ratelimit]\ninterval = 1e300\n", 2, "from 0.001 to 86400"),
     ("[[output.remote]]\nhost = \"h\"\nport = 99999999999999999999\n", 3, "port number"),
     # ... main's keys too: strings and lists of every table within bounds.

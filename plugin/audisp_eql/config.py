@@ -99,6 +99,8 @@ class Config:
     burst: int = 10
     burst_interval: float = 60.0
     queue_size: int = 1000
+    # MiB of documents sequences and samples may hold (limits.MAX_PENDING_BYTES)
+    sequence_memory_mib: int = limits.MAX_PENDING_BYTES >> 20
     syslog: SyslogConfig = field(default_factory=SyslogConfig)
     remotes: List[RemoteConfig] = field(default_factory=list)
     file: FileConfig = field(default_factory=FileConfig)
@@ -137,6 +139,8 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     cfg.shard = Shard.parse(plugin.get("shard", str, str(cfg.shard), shard_problem))
     cfg.log_facility = plugin.get("log_facility", str, cfg.log_facility, one_of(FACILITIES))
     cfg.queue_size = plugin.get("queue_size", int, cfg.queue_size, between(1, "MAX_CONFIG_COUNT"))
+    cfg.sequence_memory_mib = plugin.get("sequence_memory_mib", int, cfg.sequence_memory_mib,
+                                         between(1, "MAX_CONFIG_SEQUENCE_MIB"))
     plugin.finish()
 
     rules = TableReader(path, lines, "rules", 0, top.sub("rules"))

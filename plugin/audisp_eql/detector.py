@@ -26,7 +26,8 @@ class Detector:
                                                      between_files=between_files)
         # The plugin's documents are all ours: rules check says cannot fire are skipped.
         self.engine = Engine(self.ruleset.rules,
-                             never_fires=never_firing(PipelineOptions(action=cfg.event_action)))
+                             never_fires=never_firing(PipelineOptions(action=cfg.event_action)),
+                             state_bytes=cfg.sequence_memory_mib << 20)
         self.suppressor = Suppressor(self.exceptions) if self.exceptions.items else None
 
     @property

@@ -114,6 +114,7 @@ MAX_CONFIG_SECONDS = 86400.0      # event_timeout, status_interval, ratelimit in
 MAX_CONFIG_COUNT = 1_000_000      # burst, queue_size
 MAX_CONFIG_STRING_CHARS = 4096    # any string value (PATH_MAX; host names, users are shorter)
 MAX_CONFIG_LIST_ITEMS = 1024      # rule paths, exception paths, env_vars
+MAX_CONFIG_SEQUENCE_MIB = 4096    # sequence_memory_mib (MAX_PENDING_BYTES set by the user)
 REGEX_MAX_STATES = 200_000        # built-in regex automaton (no google-re2): NFA states per regex
 REGEX_DFA_CACHE = 1 << 16         # ... its DFA cache (states + transitions), cleared whole when full
 

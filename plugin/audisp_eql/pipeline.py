@@ -64,6 +64,8 @@ class PipelineOptions:
     audit_input: bool = True            # False: the input is ECS documents (no source)
     rules: Optional[Sequence[Rule]] = None   # None: no engine (documents only)
     exceptions: Optional[ExceptionSet] = None  # matches they cover become no alert
+    # Bytes of documents sequences and samples hold together (0: limits.MAX_PENDING_BYTES).
+    state_bytes: int = 0
 
 
 @dataclass
@@ -290,8 +292,8 @@ def build_pipeline(options: PipelineOptions,
         source = make_event_source(options.parser, timeout=options.event_timeout,
                                    on_error=on_error, shard=options.shard)
         builders = build_builders(options)
-    engine = Engine(options.rules, never_fires=never_firing(options)) \
-        if options.rules is not None else None
+    engine = Engine(options.rules, never_fires=never_firing(options),
+                    state_bytes=options.state_bytes) if options.rules is not None else None
     exceptions = Suppressor(options.exceptions) if options.exceptions and options.exceptions.items \
         else None
     pipeline = Pipeline(source, builders, engine, on_document, on_alert, on_build_error, on_event,

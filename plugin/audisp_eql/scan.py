@@ -162,7 +162,8 @@ def run_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
 
     options = PipelineOptions(parser=args.parser, action=actions(args.action),
                               hostname=args.hostname, audit_input=args.input != "ecs",
-                              rules=rules, exceptions=exceptions)
+                              rules=rules, exceptions=exceptions,
+                              state_bytes=args.sequence_memory << 20)
     jobs = worker_processes(args)
     if jobs:
         from .jobs import build_parallel
@@ -220,6 +221,26 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _mib(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
+    if not 1 <= value <= limits.MAX_CONFIG_SEQUENCE_MIB:
+        raise argparse.ArgumentTypeError(f"1 to {limits.MAX_CONFIG_SEQUENCE_MIB}")
+    return value
+
+
+def add_state_argument(p: argparse.ArgumentParser) -> None:
+    """--sequence-memory (scan and report): what sequences and samples may hold."""
+    p.add_argument("--sequence-memory", type=_mib, default=limits.MAX_PENDING_BYTES >> 20,
+                   metavar="MIB",
+                   help="MiB of documents the partial matches of sequences and samples may "
+                        "hold together (default %(default)s); past it the host holding the "
+                        "most loses its oldest (counted in the summary as evicted). Logs of "
+                        "many hosts may want more (README, The collector)")
+
+
 def actions(given: Any) -> Any:
     """--action (repeated, or comma-separated) as PipelineOptions takes it:
     none given, the default; one value, itself; several, all of them."""
@@ -264,6 +285,7 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                         "only with cores to spare and many rules per event: on a 2-core "
                         "machine 2 workers were slower than 1 (README, Performance). With "
                         "--input ecs it has no effect")
+    add_state_argument(p)
     p.add_argument("--summary-json", action="store_true", help="print the summary as JSON on stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary and no progress")
 

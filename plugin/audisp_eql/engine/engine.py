@@ -115,10 +115,13 @@ class Engine:
     can never match no longer holds state for nothing."""
 
     def __init__(self, rules: Iterable[Rule],
-                 never_fires: Optional[Callable[[Rule], bool]] = None) -> None:
+                 never_fires: Optional[Callable[[Rule], bool]] = None,
+                 state_bytes: int = 0) -> None:
+        """`state_bytes`: the documents stateful rules may hold together
+        (0: limits.MAX_PENDING_BYTES)."""
         self.rules: list[Rule] = [r for r in rules if r.compiled is not None]
         self.errors = RuleErrors()
-        self.budget = StateBudget()
+        self.budget = StateBudget(state_bytes)
         single: list[Rule] = []
         self._stateful: list[Any] = []
         self.skipped = 0      # rules loaded but never evaluated (never_fires)

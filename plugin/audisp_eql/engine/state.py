@@ -61,9 +61,11 @@ class _Entry(Generic[Value]):
 class StateBudget:
     """The state all stateful rules of one engine may hold together."""
 
-    def __init__(self) -> None:
+    def __init__(self, byte_limit: int = 0) -> None:
+        """`byte_limit`: bytes of documents held (0: limits.MAX_PENDING_BYTES;
+        a collector of many hosts sets more, `sequence_memory_mib`)."""
         self.limit = limits.MAX_PENDING_TOTAL
-        self.byte_limit = limits.MAX_PENDING_BYTES
+        self.byte_limit = byte_limit or limits.MAX_PENDING_BYTES
         self.heavy = limits.MAX_HELD_DOCUMENT_BYTES
         self.used = 0
         self.bytes = 0

@@ -26,6 +26,7 @@ from ..escape import safe_text
 from ..pipeline import PipelineOptions, build_pipeline
 from ..progress import Progress
 from ..rules import load_rules
+from ..scan import add_state_argument
 from .collect import Collector
 from .controls import MappingError, load_controls
 from .timerange import TimeRangeError, parse_range
@@ -75,6 +76,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
                    help="output file (default: stdout)")
     p.add_argument("--parser", choices=("auto", "auparse", "python"), default="auto",
                    help="record grouping (default: auparse when installed)")
+    add_state_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary line")
 
 
@@ -145,7 +147,8 @@ def _run(args: argparse.Namespace, err: TextIO, fail: Any) -> int:
     except OSError as exc:
         raise fail(f"{args.output}: cannot write: {exc.strerror or exc}")
     csv_writer = render.csv_writer(out) if args.format == "csv" else None
-    options = PipelineOptions(parser=args.parser, hostname=args.hostname, rules=rules)
+    options = PipelineOptions(parser=args.parser, hostname=args.hostname, rules=rules,
+                              state_bytes=args.sequence_memory << 20)
     local = (named_identity(args.hostname) if args.hostname else local_identity()).name
     collector = Collector(rules, controls, window, frozenset(args.host), local,
                          on_finding=csv_writer)
