@@ -71,3 +71,15 @@ def test_scan_refuses_a_memory_out_of_range(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert "--sequence-memory" in done.stderr
+
+
+def test_check_config_says_the_sequence_memory(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir(mode=0o700)
+    config = conf / "audisp-eql.toml"
+    config.write_text(f'[plugin]\nsequence_memory_mib = 16\n[rules]\npaths = ["{ROOT / "rules"}"]\n'
+                      '[output.syslog]\nenabled = false\n')
+    done = subprocess.run([sys.executable, "-m", "audisp_eql.cli", "plugin", "--check-config",
+                           str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "sequence memory 16 MiB" in done.stdout

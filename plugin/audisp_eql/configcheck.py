@@ -124,7 +124,8 @@ def check_config(path: str, out: Optional[TextIO] = None, err: Optional[TextIO] 
     _outputs(cfg, report)
     _user(cfg, report)
     report.say(f"plugin: parser {cfg.parser}, event_action {cfg.event_action}, rate limit "
-               f"{cfg.burst} per {cfg.burst_interval:g} s per rule, queue {cfg.queue_size}")
+               f"{cfg.burst} per {cfg.burst_interval:g} s per rule, queue {cfg.queue_size}, "
+               f"sequence memory {cfg.sequence_memory_mib} MiB")
     report.say(f"{report.errors} errors, {report.warnings} warnings"
                + (" (see `audisp-eql check` for the rules)" if report.errors else ""))
     return exitstatus.ERROR if report.errors else exitstatus.OK
