@@ -29,7 +29,7 @@ time in integer milliseconds of each host's own clock):
   input at the latest: `flush`).
 - A rule without maxspan is bounded by its look-back window (`from`).
 
-State lives in PendingStores (state.py): one per step but the last, one
+State lives in PendingStores (state.py) the matcher owns: one per step but the last, one
 for leading misses, one for matches waiting on a trailing window.
 """
 
@@ -45,6 +45,7 @@ from ..eql import ast
 from ..eql.sequence import CompiledSequence, JoinKey, Stage
 from ..rules import Rule
 from .engine import Guards, Match, host_of
+from .partial import Partial
 from .rule_errors import RuleErrors
 from .state import Host, PendingStore, StateBudget
 
@@ -78,25 +79,10 @@ def _guarded(condition: Any, has_state: Any) -> Any:
                    conjuncts=condition.conjuncts + ((STATE_TERM, has_state),))
 
 
-class _Partial:
-    """A pending (or completed) sequence: its events and times (ms)."""
-
-    __slots__ = ("events", "first", "last", "miss_after", "doomed", "lead")
-
-    def __init__(self, events: tuple, first: int, last: int, doomed: bool,
-                 lead: Optional[int]) -> None:
-        self.events = events
-        self.first = first
-        self.last = last
-        self.miss_after: Optional[int] = None   # earliest middle miss after `last`
-        self.doomed = doomed                    # a gap held a miss (M1)
-        self.lead = lead                        # latest leading miss before `first`
-
-
 class _Waiting:
     __slots__ = ("partial", "deadline")
 
-    def __init__(self, partial: _Partial, deadline: int) -> None:
+    def __init__(self, partial: Partial, deadline: int) -> None:
         self.partial = partial
         self.deadline = deadline
 
@@ -281,10 +267,10 @@ class SequenceMatcher:
         if step == 0:
             lead = self._lead_before(host, key, now, now_ms) if self._leads else None
             if last_step == 0:
-                self._complete(host, key, _Partial((doc,), now_ms, now_ms, False, lead),
+                self._complete(host, key, Partial((doc,), now_ms, now_ms, False, lead),
                                doc, now, matches)
             else:
-                partial = _Partial((self.budget.keep(doc),), now_ms, now_ms, False, lead)
+                partial = Partial((self.budget.keep(doc),), now_ms, now_ms, False, lead)
                 self._pending[0].put(host, key, partial, now, partial.events)
             return
         below = self._pending[step - 1]
@@ -297,15 +283,15 @@ class SequenceMatcher:
         doomed = previous.doomed or (previous.miss_after is not None
                                      and previous.miss_after < now_ms)
         if step == last_step:
-            partial = _Partial(previous.events + (doc,), previous.first, now_ms, doomed,
-                               previous.lead)
+            partial = Partial(previous.events + (doc,), previous.first, now_ms, doomed,
+                              previous.lead)
             self._complete(host, key, partial, doc, now, matches)
         else:
-            partial = _Partial(previous.events + (self.budget.keep(doc),), previous.first,
-                               now_ms, doomed, previous.lead)
+            partial = Partial(previous.events + (self.budget.keep(doc),), previous.first,
+                              now_ms, doomed, previous.lead)
             self._pending[step].put(host, key, partial, previous.first / 1000, partial.events)
 
-    def _complete(self, host: Host, key: JoinKey, partial: _Partial, doc: Document,
+    def _complete(self, host: Host, key: JoinKey, partial: Partial, doc: Document,
                   now: float, matches: list[Match]) -> None:
         if partial.doomed:
             return
