@@ -8,6 +8,8 @@
     literalset.py   many prefixes/suffixes/substrings in one RE2 pass
     adaptive.py     `and` terms reordered by how often they are false
     sequence.py     SequenceMatcher: `sequence` rules (registered below)
+    missing.py      a sequence's missing-event steps `![q]`, trailing windows
+    partial.py      a sequence in progress (events, times)
     sample.py       SampleMatcher: `sample` rules (registered below)
     state.py        bounded pending state of stateful rules, expired by event time
     weight.py       what a held document costs; a bounded copy of a heavy one

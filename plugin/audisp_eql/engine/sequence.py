@@ -18,33 +18,27 @@ time in integer milliseconds of each host's own clock):
 - `until`: an event matching it deletes every pending sequence of its key,
   after the steps had it (what it completes stands; what it starts or
   advances dies).
-- missing events `![q]` (timestamps compared strictly, as Elasticsearch
-  does): between two steps, a q event of the key strictly between them
-  dooms the sequence, which still advances and replaces (as in ES, the
-  check is at completion); before the first step, the latest q before it
-  (L) rejects the match when the last event is within maxspan of L; after
-  the last step, the match waits until the host's time passes the window
-  (first event + maxspan, or L + maxspan) and is dropped by a q event
-  after its last event inside the window, emitted otherwise (at end of
-  input at the latest: `flush`).
+- missing events `![q]` between, before or after the steps: missing.py.
 - A rule without maxspan is bounded by its look-back window (`from`).
 
-State lives in PendingStores (state.py): one per step but the last, one
-for leading misses, one for matches waiting on a trailing window.
+State lives in PendingStores (state.py) the matcher owns: one per step but
+the last (a `Partial` per key, partial.py), one for leading misses, one for
+matches waiting on a trailing window (these two only missing.py reads).
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from dataclasses import replace
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 from .. import limits
 from ..eql import ast
 from ..eql.sequence import CompiledSequence, JoinKey, Stage
 from ..rules import Rule
 from .engine import Guards, Match, host_of
+from .missing import MissingEvents
+from .partial import Partial
 from .rule_errors import RuleErrors
 from .state import Host, PendingStore, StateBudget
 
@@ -76,29 +70,6 @@ def _guarded(condition: Any, has_state: Any) -> Any:
     predicate = condition.predicate
     return replace(condition, predicate=lambda doc: predicate(doc) and has_state(doc),
                    conjuncts=condition.conjuncts + ((STATE_TERM, has_state),))
-
-
-class _Partial:
-    """A pending (or completed) sequence: its events and times (ms)."""
-
-    __slots__ = ("events", "first", "last", "miss_after", "doomed", "lead")
-
-    def __init__(self, events: tuple, first: int, last: int, doomed: bool,
-                 lead: Optional[int]) -> None:
-        self.events = events
-        self.first = first
-        self.last = last
-        self.miss_after: Optional[int] = None   # earliest middle miss after `last`
-        self.doomed = doomed                    # a gap held a miss (M1)
-        self.lead = lead                        # latest leading miss before `first`
-
-
-class _Waiting:
-    __slots__ = ("partial", "deadline")
-
-    def __init__(self, partial: _Partial, deadline: int) -> None:
-        self.partial = partial
-        self.deadline = deadline
 
 
 class _Act:
@@ -167,8 +138,10 @@ class SequenceMatcher:
         self._plan = tuple(sorted(acts, key=lambda a: (a.kind, a.order, a.step)))
         self.guards = Guards()   # the engine may share one switch among matchers
         self.conditions = self._wire(compiled.conditions)
-        self._due: dict[Host, list[tuple[int, int, JoinKey]]] = {}
-        self._tickets = itertools.count()
+        # The `![q]` steps act on these same stores; the hot path below keeps
+        # its own references to them and asks `_missing` only for those steps.
+        self._missing = MissingEvents(rule, budget, self.span, self._pending,
+                                      self._leads, self._waiting)
         self.timed = self._waiting is not None   # called on every event: windows to confirm
         self._stores = [s for s in (*self._pending, self._leads, self._waiting) if s is not None]
 
@@ -221,7 +194,7 @@ class SequenceMatcher:
         now_ms = int(round(now * 1000))
         # Expiry is the engine's periodic `advance` (and exact, in ms, below); a
         # match waiting on a trailing window is confirmed before anything else.
-        matches = self._confirm(host, now_ms) if self._waiting else []
+        matches = self._missing.confirm(host, now_ms) if self._waiting else []
         budget = self.budget
         for act in self._plan:
             if act.index not in which:
@@ -237,11 +210,11 @@ class SequenceMatcher:
                 for key in keys:
                     self._step(host, key, act.step, doc, now, now_ms, matches)
             elif kind == _MIDDLE:
-                self._miss_between(host, keys, act.step, now, now_ms)
+                self._missing.miss_between(host, keys, act.step, now, now_ms)
             elif kind == _LEADING:
-                self._miss_before(host, keys, now, now_ms)
+                self._missing.miss_before(host, keys, now, now_ms)
             elif kind == _TRAILING:
-                self._miss_after(host, keys, now, now_ms)
+                self._missing.miss_after(host, keys, now, now_ms)
             else:
                 for key in keys:
                     for store in self._pending:
@@ -251,25 +224,14 @@ class SequenceMatcher:
     def advance(self, host: Host, now: float) -> list[Match]:
         """The host's time is `now`: matches whose trailing window has passed,
         and state past its span dropped."""
-        matches = self._confirm(host, int(round(now * 1000))) if self._waiting else []
+        matches = self._missing.confirm(host, int(round(now * 1000))) if self._waiting else []
         for store in self._stores:
             store.expire(host, now)
         return matches
 
     def flush(self) -> list[Match]:
         """End of input: every match still waiting on a trailing window stands."""
-        waiting = self._waiting
-        if waiting is None:
-            return []
-        found: list[tuple[int, int, Match]] = []
-        for host in waiting.hosts():
-            for key, entries in waiting.items(host):
-                waiting.pop(host, key)
-                for entry in entries:
-                    found.append((entry.deadline, len(found),
-                                  Match(self.rule, entry.partial.events, key)))
-        self._due.clear()
-        return [match for _, _, match in sorted(found, key=lambda f: f[:2])]
+        return self._missing.flush()
 
     # -- positive steps ----------------------------------------------------------------
     def _step(self, host: Host, key: JoinKey, step: int, doc: Document,
@@ -279,12 +241,12 @@ class SequenceMatcher:
         # not weigh every exec.
         last_step = self._last_step
         if step == 0:
-            lead = self._lead_before(host, key, now, now_ms) if self._leads else None
+            lead = self._missing.lead_before(host, key, now, now_ms) if self._leads else None
             if last_step == 0:
-                self._complete(host, key, _Partial((doc,), now_ms, now_ms, False, lead),
+                self._complete(host, key, Partial((doc,), now_ms, now_ms, False, lead),
                                doc, now, matches)
             else:
-                partial = _Partial((self.budget.keep(doc),), now_ms, now_ms, False, lead)
+                partial = Partial((self.budget.keep(doc),), now_ms, now_ms, False, lead)
                 self._pending[0].put(host, key, partial, now, partial.events)
             return
         below = self._pending[step - 1]
@@ -297,15 +259,15 @@ class SequenceMatcher:
         doomed = previous.doomed or (previous.miss_after is not None
                                      and previous.miss_after < now_ms)
         if step == last_step:
-            partial = _Partial(previous.events + (doc,), previous.first, now_ms, doomed,
-                               previous.lead)
+            partial = Partial(previous.events + (doc,), previous.first, now_ms, doomed,
+                              previous.lead)
             self._complete(host, key, partial, doc, now, matches)
         else:
-            partial = _Partial(previous.events + (self.budget.keep(doc),), previous.first,
-                               now_ms, doomed, previous.lead)
+            partial = Partial(previous.events + (self.budget.keep(doc),), previous.first,
+                              now_ms, doomed, previous.lead)
             self._pending[step].put(host, key, partial, previous.first / 1000, partial.events)
 
-    def _complete(self, host: Host, key: JoinKey, partial: _Partial, doc: Document,
+    def _complete(self, host: Host, key: JoinKey, partial: Partial, doc: Document,
                   now: float, matches: list[Match]) -> None:
         if partial.doomed:
             return
@@ -322,87 +284,4 @@ class SequenceMatcher:
             matches.append(Match(self.rule, partial.events, key))
             return
         partial.events = partial.events[:-1] + (self.budget.keep(doc),)   # held now
-        self._wait(host, key, _Waiting(partial, deadline))
-
-    # -- missing events ----------------------------------------------------------------
-    def _miss_between(self, host: Host, keys: list[JoinKey], gap: int, now: float,
-                      now_ms: int) -> None:
-        store = self._pending[gap]
-        for key in keys:
-            partial = store.get(host, key, now)
-            if partial is not None and partial.miss_after is None and now_ms > partial.last:
-                partial.miss_after = now_ms
-
-    def _miss_before(self, host: Host, keys: list[JoinKey], now: float, now_ms: int) -> None:
-        leads = self._leads
-        assert leads is not None
-        for key in keys:
-            seen = leads.get(host, key, now)
-            if seen is None:
-                leads.put(host, key, (now_ms, None), now)
-            elif seen[0] != now_ms:   # the two latest distinct times
-                leads.put(host, key, (now_ms, seen[0]), now)
-
-    def _lead_before(self, host: Host, key: JoinKey, now: float, now_ms: int) -> Optional[int]:
-        assert self._leads is not None
-        seen = self._leads.get(host, key, now)
-        if seen is None:
-            return None
-        latest, previous = seen
-        if latest < now_ms:
-            return latest
-        return previous if previous is not None and previous < now_ms else None
-
-    def _miss_after(self, host: Host, keys: list[JoinKey], now: float, now_ms: int) -> None:
-        waiting = self._waiting
-        assert waiting is not None
-        for key in keys:
-            entries = waiting.pop(host, key)
-            if entries is None:
-                continue
-            kept = [e for e in entries if not e.partial.last < now_ms <= e.deadline]
-            if kept:
-                self._put_waiting(host, key, kept)
-
-    # -- matches waiting on a trailing window ---------------------------------------------
-    def _wait(self, host: Host, key: JoinKey, entry: _Waiting) -> None:
-        waiting = self._waiting
-        assert waiting is not None
-        entries = waiting.pop(host, key) or []
-        entries.append(entry)
-        if len(entries) > limits.MAX_UNCONFIRMED_PER_KEY:
-            del entries[0]
-            self.budget.dropped += 1
-        self._put_waiting(host, key, entries)
-        due = self._due.setdefault(host, [])
-        heapq.heappush(due, (entry.deadline, next(self._tickets), key))
-        if len(due) > 4 * len(waiting) + 64:   # drop tickets of entries gone meanwhile
-            due[:] = [(e.deadline, next(self._tickets), k)
-                      for k, es in waiting.items(host) for e in es]
-            heapq.heapify(due)
-
-    def _put_waiting(self, host: Host, key: JoinKey, entries: list[_Waiting]) -> None:
-        assert self._waiting is not None
-        base = min(e.deadline for e in entries) - self.span
-        held = tuple(d for e in entries for d in e.partial.events)
-        self._waiting.put(host, key, entries, base / 1000, held)
-
-    def _confirm(self, host: Host, now_ms: int) -> list[Match]:
-        due = self._due.get(host)
-        matches: list[Match] = []
-        waiting = self._waiting
-        assert waiting is not None
-        while due and due[0][0] < now_ms:
-            _deadline, _ticket, key = heapq.heappop(due)
-            entries = waiting.pop(host, key)
-            if entries is None:
-                continue
-            for entry in sorted(entries, key=lambda e: e.deadline):
-                if entry.deadline < now_ms:
-                    matches.append(Match(self.rule, entry.partial.events, key))
-            rest = [e for e in entries if e.deadline >= now_ms]
-            if rest:
-                self._put_waiting(host, key, rest)
-        if due is not None and not due:
-            del self._due[host]
-        return matches
+        self._missing.wait(host, key, partial, deadline)
