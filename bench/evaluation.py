@@ -33,7 +33,7 @@ class EvalResult:
 def build_documents(log: Path, limit: int) -> list[dict[str, Any]]:
     """The first `limit` process-start documents of a log, as the plugin would build them."""
     from audisp_eql.config import Config
-    from audisp_eql.daemon import pipeline_options
+    from audisp_eql.reloader import pipeline_options
     from audisp_eql.pipeline import build_pipeline
 
     # The plugin's own wiring, with the end-to-end run's settings: "exec", no /proc.

@@ -1,5 +1,5 @@
-"""The alert outputs the configuration names, opened (the plugin at start and
-on a reload that changes them, daemon.py)."""
+"""The alert outputs the configuration names, opened (the plugin at start,
+daemon.py, and on a reload that changes them, reloader.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What the plugin detects with: rules, exceptions, and the engine over the
 rules, loaded together from the configuration and swapped whole on reload
-(a set with errors is refused and the running one kept, daemon.py)."""
+(a set with errors is refused and the running one kept, reloader.py)."""
 
 from __future__ import annotations
 
