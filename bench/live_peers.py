@@ -132,7 +132,7 @@ def _settle(pids: dict[str, int], log: Callable[[str], None]) -> None:
         if now != last:
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= SETTLE_SECONDS:
-            log(f"live_peers: plugins ready, start-up CPU "
+            log("live_peers: plugins ready, start-up CPU "
                 + ", ".join(f"{k} {v:.2f} s" for k, v in now.items()))
             return
         time.sleep(0.2)

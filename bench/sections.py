@@ -180,7 +180,7 @@ def sequences(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     alternating, fastest of SEQUENCE_ROUNDS each), and the plugin's memory when
     a stream starts a new sequence with every event."""
     from .memory import stream_into_plugin
-    from .ours import count_events, run_plugin_on_file, run_scan_on_file
+    from .ours import count_events, run_plugin_on_file
 
     _require_pipeline()
     corpus = _corpus(args)

@@ -327,7 +327,7 @@ def test_kibana_nested_entry(tmp_path: Path) -> None:
     nested = [{"field": "file.Ext.code_signature", "type": "nested", "entries": [
         {"field": "subject_name", "operator": "included", "type": "match", "value": "B"},
         {"field": "trusted", "operator": "included", "type": "match", "value": "true"}]}]
-    export = ndjson(tmp_path / "n.ndjson", kibana_list(), kibana_item("n", nested))
+    ndjson(tmp_path / "n.ndjson", kibana_list(), kibana_item("n", nested))
     write(tmp_path / "a.toml", '[[attach]]\nlist_id = "known-good"\nall_rules = true\n')
     [item] = load_exceptions([tmp_path]).items
     assert compile_item(item)(DOC) is True

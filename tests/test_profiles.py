@@ -13,7 +13,7 @@ import pytest
 
 from audisp_eql import watches
 from audisp_eql.eql import parse_query
-from conftest import CORPUS, ROOT
+from conftest import ROOT
 from harness.auditd import auditctl, running_auditd, unavailable_reason
 from harness.profiles import PROFILE_NAMES, PROFILES, profile_rules
 

@@ -12,7 +12,6 @@ import re
 import select
 import subprocess
 import time
-from pathlib import Path
 
 from conftest import LOGS, ROOT
 

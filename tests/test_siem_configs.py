@@ -31,7 +31,7 @@ from audisp_eql.rules import load_rules
 from conftest import CORPUS, ROOT
 from harness import pipelines
 from harness.certs import make_ca
-from harness.plugin_config import plugin_argv, toml_string, write_plugin_config
+from harness.plugin_config import plugin_argv, write_plugin_config
 from harness.procs import stop_process, tail, wait_for
 from harness.rsyslogd import RSYSLOGD, free_port, gtls_installed
 
