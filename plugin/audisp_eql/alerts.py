@@ -33,11 +33,11 @@ reading the alert without the events at hand.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from .digest import sha256
 from .engine import Match
 from .rules import Rule
 
@@ -215,4 +215,4 @@ def _group_id(rule: Rule, event_ids: list[str], key: list[Any]) -> str:
     if not all(event_ids):
         return uuid.uuid4().hex
     text = "\x00".join([rule.rule_id, *event_ids, "\x01", *map(repr, key)])
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

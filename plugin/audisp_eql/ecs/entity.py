@@ -7,13 +7,14 @@ Derived, never random, so anyone holding the audit log can recompute it."""
 from __future__ import annotations
 
 import base64
-import hashlib
 from typing import Optional
+
+from ..digest import sha256
 
 
 def entity_id(host_id: Optional[str], pid: int, start: str) -> str:
     """The entity id of the image of `pid` that began at `start` on `host_id`."""
-    digest = hashlib.sha256(f"{host_id or ''}|{pid}|{start}".encode("utf-8", "surrogatepass"))
+    digest = sha256(f"{host_id or ''}|{pid}|{start}".encode("utf-8", "surrogatepass"))
     return base64.b64encode(digest.digest()[:18]).decode("ascii")
 
 

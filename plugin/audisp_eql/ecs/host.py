@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .. import limits
+from ..digest import uuid5
 
 # Namespace of the host ids derived from node names (a fixed, random UUID).
 NODE_ID_NAMESPACE = uuid.UUID("5c1f7d3e-0b52-4c5e-9a55-2f1b8a0e6d41")
@@ -49,7 +50,7 @@ class HostIdentity:
 
 def node_id(node: str) -> str:
     """The host.id of a remote node: stable per name, 32 hex digits."""
-    return uuid.uuid5(NODE_ID_NAMESPACE, node).hex
+    return uuid5(NODE_ID_NAMESPACE, node).hex
 
 
 def read_os_release(root: str = "/") -> dict[str, str]:
