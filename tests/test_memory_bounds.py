@@ -255,3 +255,33 @@ def test_pending_bytes_of_all_nodes_together_are_bounded(parser: str) -> None:
     assert {e.serial for e in events} == set(range(1, 201))
     assert sum(len(e.raw) for e in events) == 400
     assert source.stats.evicted_pending > 0
+
+
+def test_remembered_candidate_sets_are_bounded_for_all_programs_together() -> None:
+    """An attacker picks both the program (name, path) and its arguments: the
+    sets of candidates remembered per combination of argument clauses must be
+    bounded in all, not per program (that made programs x combinations)."""
+    from audisp_eql.engine import Engine
+    from audisp_eql.rules import Rule
+    from audisp_eql.eql import compile_query, parse_query
+    flags = ["-a", "-b", "-c", "-d", "-e", "-f"]
+    rules = []
+    for n, flag in enumerate(flags):   # rules on arguments only: pending for any program
+        text = f'process where event.type == "start" and process.args == "{flag}"'
+        rules.append(Rule(rule_id=f"r{n}", name=f"r{n}", path=None, query=text,
+                          compiled=compile_query(parse_query(text))))
+    with limits.lowered(MAX_PENDING_SELECTIONS=16, MAX_PROGRAM_LOOKUPS=64):
+        engine = Engine(rules)
+        docs = 0
+        for program in range(40):
+            for combination in range(1, 1 << len(flags)):
+                args = [f"/tmp/p{program}"] + [f for bit, f in enumerate(flags)
+                                               if combination >> bit & 1]
+                doc = {"event": {"type": ["start"], "category": ["process"]},
+                       "process": {"name": f"p{program}", "executable": args[0], "args": args}}
+                matched = {m.rule.rule_id for m in engine.process(doc)}
+                assert matched == {f"r{flags.index(a)}" for a in args[1:]}
+                docs += 1
+        assert docs == 40 * 63
+        selections = engine.single._selections
+        assert 0 < len(selections) <= 16 and selections.clears > 0

@@ -237,25 +237,33 @@ class Pending(Generic[Item]):
     """Candidates by the program fields when some still depend on the document:
     `pairs` (item, clause numbers the per-document fields must satisfy), in load
     order; `settled` the items that depend on nothing more. `select` gives the
-    candidates for the clauses a document satisfies, cached by the relevant ones."""
+    candidates for the clauses a document satisfies, remembered in `selections`
+    by (this Pending, the relevant clauses satisfied).
 
-    __slots__ = ("pairs", "settled", "relevant", "_by_hits")
+    `selections` is one cache for every Pending of a matcher: the input picks
+    both the program (one Pending each) and the arguments (the clauses they
+    satisfy), so a cache per Pending would hold programs x combinations."""
 
-    def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]]) -> None:
+    __slots__ = ("pairs", "settled", "relevant", "selections")
+
+    def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]],
+                 selections: Optional[limits.BoundedCache] = None) -> None:
         self.pairs = pairs
         self.settled = tuple(item for item, left in pairs if not left)
         self.relevant = frozenset(n for _, left in pairs for n in left)
-        self._by_hits = limits.BoundedCache("MAX_PENDING_SELECTIONS")
+        self.selections = selections if selections is not None else \
+            limits.BoundedCache("MAX_PENDING_SELECTIONS")
 
     def select(self, satisfied: set[int]) -> tuple[Item, ...]:
         hits = self.relevant.intersection(satisfied)
         if not hits:
             return self.settled
-        found = self._by_hits.get(hits)
+        key = (self, hits)
+        found = self.selections.get(key)
         if found is None:
             holds = hits.issuperset
             found = tuple(item for item, left in self.pairs if not left or holds(left))
-            self._by_hits.remember(hits, found)
+            self.selections.remember(key, found)
         return found
 
 
@@ -268,7 +276,12 @@ class RuleIndex(Generic[Item]):
 
     def __init__(self, entries: Iterable[tuple[Item, Sequence[frozenset]]],
                  fields: Sequence[tuple[str, ...]] = INDEX_FIELDS,
-                 per_document: Sequence[tuple[str, ...]] = PER_DOCUMENT_FIELDS) -> None:
+                 per_document: Sequence[tuple[str, ...]] = PER_DOCUMENT_FIELDS,
+                 selections: Optional[limits.BoundedCache] = None) -> None:
+        """`selections`: the cache of `Pending.select`, shared by every index
+        of a matcher (one is made when not given)."""
+        self.selections = selections if selections is not None else \
+            limits.BoundedCache("MAX_PENDING_SELECTIONS")
         self.items: list[Item] = []
         self.always: list[int] = []
         self._clauses: list[tuple[int, ...]] = []  # per item: its clause numbers
@@ -330,7 +343,7 @@ class RuleIndex(Generic[Item]):
         if not any(left for _, left in found):
             return self._always_only if len(found) == len(self.always) else \
                 tuple(self.items[s] for s, _ in found)
-        return Pending([(self.items[s], left) for s, left in found])
+        return Pending([(self.items[s], left) for s, left in found], self.selections)
 
     def _document_hits(self, doc: dict[str, Any]) -> set[int] | None:
         """Clauses the per-document fields satisfy; None: assume all (very long lists)."""
