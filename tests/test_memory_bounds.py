@@ -283,5 +283,5 @@ def test_remembered_candidate_sets_are_bounded_for_all_programs_together() -> No
                 assert matched == {f"r{flags.index(a)}" for a in args[1:]}
                 docs += 1
         assert docs == 40 * 63
-        selections = engine.single._selections
+        selections = engine.single._memo.selections
         assert 0 < len(selections) <= 16 and selections.clears > 0

@@ -233,26 +233,47 @@ class _PerDocumentField:
         return True
 
 
+class PendingMemo:
+    """What every Pending of a matcher shares: `select`'s answers, by (Pending,
+    relevant clauses satisfied), and one copy of each set of relevant clauses
+    (most programs leave the same rules pending: the same set of hundreds of
+    clause numbers, 4 KiB each, would otherwise be held once per lookup).
+
+    One for all: the input picks both the program (one Pending each) and the
+    arguments (the clauses they satisfy), so a cache per Pending would hold
+    programs x combinations."""
+
+    __slots__ = ("selections", "clause_sets")
+
+    def __init__(self) -> None:
+        self.selections = limits.BoundedCache("MAX_PENDING_SELECTIONS")
+        self.clause_sets = limits.BoundedCache("MAX_PROGRAM_LOOKUPS")
+
+    def shared(self, clauses: frozenset[int]) -> frozenset[int]:
+        """The copy of `clauses` already held, else `clauses` (then held)."""
+        held = self.clause_sets.get(clauses)
+        if held is None:
+            self.clause_sets.remember(clauses, clauses)
+            return clauses
+        return held
+
+
 class Pending(Generic[Item]):
     """Candidates by the program fields when some still depend on the document:
     `pairs` (item, clause numbers the per-document fields must satisfy), in load
     order; `settled` the items that depend on nothing more. `select` gives the
-    candidates for the clauses a document satisfies, remembered in `selections`
-    by (this Pending, the relevant clauses satisfied).
+    candidates for the clauses a document satisfies, remembered in the matcher's
+    `memo` (PendingMemo) by (this Pending, the relevant clauses satisfied)."""
 
-    `selections` is one cache for every Pending of a matcher: the input picks
-    both the program (one Pending each) and the arguments (the clauses they
-    satisfy), so a cache per Pending would hold programs x combinations."""
-
-    __slots__ = ("pairs", "settled", "relevant", "selections")
+    __slots__ = ("pairs", "settled", "relevant", "memo", "selections")
 
     def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]],
-                 selections: Optional[limits.BoundedCache] = None) -> None:
+                 memo: Optional[PendingMemo] = None) -> None:
+        self.memo = memo if memo is not None else PendingMemo()
+        self.selections = self.memo.selections
         self.pairs = pairs
         self.settled = tuple(item for item, left in pairs if not left)
-        self.relevant = frozenset(n for _, left in pairs for n in left)
-        self.selections = selections if selections is not None else \
-            limits.BoundedCache("MAX_PENDING_SELECTIONS")
+        self.relevant = self.memo.shared(frozenset(n for _, left in pairs for n in left))
 
     def select(self, satisfied: set[int]) -> tuple[Item, ...]:
         hits = self.relevant.intersection(satisfied)
@@ -277,11 +298,10 @@ class RuleIndex(Generic[Item]):
     def __init__(self, entries: Iterable[tuple[Item, Sequence[frozenset]]],
                  fields: Sequence[tuple[str, ...]] = INDEX_FIELDS,
                  per_document: Sequence[tuple[str, ...]] = PER_DOCUMENT_FIELDS,
-                 selections: Optional[limits.BoundedCache] = None) -> None:
-        """`selections`: the cache of `Pending.select`, shared by every index
-        of a matcher (one is made when not given)."""
-        self.selections = selections if selections is not None else \
-            limits.BoundedCache("MAX_PENDING_SELECTIONS")
+                 memo: Optional[PendingMemo] = None) -> None:
+        """`memo`: what the Pendings of every index of a matcher share (one is
+        made when not given)."""
+        self.memo = memo if memo is not None else PendingMemo()
         self.items: list[Item] = []
         self.always: list[int] = []
         self._clauses: list[tuple[int, ...]] = []  # per item: its clause numbers
@@ -343,7 +363,7 @@ class RuleIndex(Generic[Item]):
         if not any(left for _, left in found):
             return self._always_only if len(found) == len(self.always) else \
                 tuple(self.items[s] for s, _ in found)
-        return Pending([(self.items[s], left) for s, left in found], self.selections)
+        return Pending([(self.items[s], left) for s, left in found], self.memo)
 
     def _document_hits(self, doc: dict[str, Any]) -> set[int] | None:
         """Clauses the per-document fields satisfy; None: assume all (very long lists)."""

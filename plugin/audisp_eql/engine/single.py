@@ -22,7 +22,7 @@ from ..rules import Rule
 from .index_hints import INDEX_FIELDS
 from .prepared import Candidate, PreparedRule
 from .rule_errors import RuleErrors
-from .ruleindex import Pending, RuleIndex, field_getter
+from .ruleindex import Pending, PendingMemo, RuleIndex, field_getter
 
 
 def categories_of(value: Any) -> tuple[str, ...]:
@@ -76,7 +76,7 @@ class _View:
         pairs = [(c, left) for c, left in pairs if c is not None]
         if not any(left for _, left in pairs):
             return tuple(c for c, _ in pairs)
-        return Pending(pairs, found.selections)
+        return Pending(pairs, found.memo)
 
 
 class SingleEventMatcher:
@@ -95,8 +95,8 @@ class SingleEventMatcher:
         self._views = limits.BoundedCache("MAX_GATE_VIEWS", "MAX_LOOKUP_KEY_CHARS")
         # (gate key + program field values) -> (index, its candidates by program fields)
         self._found = limits.BoundedCache("MAX_PROGRAM_LOOKUPS", "MAX_LOOKUP_KEY_CHARS")
-        # Pending.select's answers for every lookup and view together (ruleindex.py)
-        self._selections = limits.BoundedCache("MAX_PENDING_SELECTIONS")
+        # What the Pendings of every lookup and view share (ruleindex.py)
+        self._memo = PendingMemo()
         self._key_getters = self._gate_getters + [field_getter(p) for p in INDEX_FIELDS]
         self._gate_count = len(self._gate_getters)
 
@@ -124,7 +124,7 @@ class SingleEventMatcher:
             if passed:
                 entries.append((candidate, p.hint))
                 narrows = narrows or candidate.key_check is not None
-        view = _View(RuleIndex(entries, selections=self._selections), narrows)
+        view = _View(RuleIndex(entries, memo=self._memo), narrows)
         if self._views.remember(key, view):
             self._found.clear()   # its entries point into the views just dropped
         return view
