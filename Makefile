@@ -19,9 +19,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q tests
 
+# The peers it installs (laurel) are purged again when it ends, whatever its status.
 bench: setup
 	@tools/bootstrap.sh --bench
-	$(PY) bench/run.py --shared $(SHARED) $(BENCH_ARGS)
+	@status=0; $(PY) bench/run.py --shared $(SHARED) $(BENCH_ARGS) || status=$$?; \
+	tools/bootstrap.sh --bench-done; exit $$status
 
 fuzz: setup
 	$(PY) tests/fuzz/run.py --inputs 1000000

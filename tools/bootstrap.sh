@@ -12,14 +12,34 @@
 #
 #   tools/bootstrap.sh            runtime + test dependencies
 #   tools/bootstrap.sh --bench    also the benchmark peers (laurel)
+#   tools/bootstrap.sh --bench-done  purge the peers --bench installed (`make bench`
+#                                 ends with it: the machine is left as it was found)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# What --bench installed, for --bench-done to purge (only what was not there before).
+BENCH_INSTALLED=build/bench-installed
+BENCH_PKGS="laurel gcc libc6-dev"
+if [ "${1:-}" = "--bench-done" ]; then
+    [ -s "$BENCH_INSTALLED" ] || exit 0
+    installed=$(cat "$BENCH_INSTALLED")
+    echo "bootstrap: purging the benchmark peers it installed:$installed"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -qq $installed >/dev/null
+    # laurel's package leaves its system user and log directory behind on purge.
+    case " $installed " in
+        *" laurel "*)
+            if getent passwd _laurel >/dev/null; then userdel _laurel; fi
+            rm -rf /var/log/laurel ;;
+    esac
+    rm -f "$BENCH_INSTALLED"
+    exit 0
+fi
 
 PKGS="python3 python3-venv python3-audit auditd rsyslog rsyslog-gnutls openssl iproute2 util-linux
       mandoc socat netcat-openbsd procps curl kmod audispd-plugins rsyslog-elasticsearch python3-yaml"
 PKGS="$PKGS debhelper dh-python fakeroot lintian logrotate"
 PKGS="$PKGS python3-jinja2 python3-matplotlib python3-tqdm chromium python3-websocket"
-if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS laurel gcc libc6-dev"; fi
+if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS $BENCH_PKGS"; fi
 
 missing=""
 for p in $PKGS; do
@@ -37,6 +57,12 @@ if [ -n "$missing" ]; then
     # policy-rc.d or not: installing auditd must never start a system auditd here;
     # the tests start their own, in the foreground, with a private config.
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+    if [ "${1:-}" = "--bench" ]; then
+        mkdir -p build
+        for p in $missing; do
+            case " $BENCH_PKGS " in *" $p "*) echo -n " $p" >> "$BENCH_INSTALLED" ;; esac
+        done
+    fi
 fi
 
 # The venv sees the system site-packages so that Debian's auparse/audit bindings import.
