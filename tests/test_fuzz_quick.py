@@ -327,7 +327,8 @@ def _engine_for(rules: list) -> object:
 toml_piece = st.sampled_from([
     "[plugin]\n", "[rules]\n", "[output.syslog]\n", "[output.file]\n", "[[output.remote]]\n",
     "[ratelimit]\n", "user = ", "paths = ", "mode = ", "port = ", "enabled = ", "burst = ",
-    "host = ", "format = ", "status_interval = ", "queue_size = ", '"x"', "-1", "1e999", "0777",
+    "host = ", "format = ", "status_interval = ", "queue_size = ", "sequence_memory_mib = ",
+    '"x"', "-1", "1e999", "0777",
     "99999999999999999999", "true", "[]", '["/etc"]', "{}", "nan", "\n", "=", '"', "\x00",
     "\udcff", "[output]\nremote = 5\n", "socket = \"relative\"\n", "tag = \"a:b\"\n"])
 
