@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +273,28 @@ def test_report_on_every_shared_log_and_the_example(shared, tmp_path):
     assert data["attack"]["tactics"]
     statuses = {c["status"] for c in data["controls"]}
     assert "findings" in statuses and "not_assessed" in statuses
+
+
+def test_partial_matches_lost_to_the_memory_bound_are_reported(shared, tmp_path, capsys):
+    """A sequence whose first steps were evicted cannot complete: the report
+    says how many were (JSON scope, the HTML's integrity paragraph, the summary
+    line) and with which bound, so an auditor knows findings may be missing."""
+    log = tmp_path / "execs.log"
+    subprocess.run([sys.executable, str(shared / "tools" / "gen_audit_log.py"), "--events",
+                    "6000", "--seed", "3", "-o", str(log)], check=True, timeout=120)
+    corpus = ("--rules", str(shared / "corpus" / "detection-rules"))
+    small = report(tmp_path, log, extra=(*corpus, "--sequence-memory", "1"))["scope"]
+    large = report(tmp_path, log, extra=(*corpus, "--sequence-memory", "64"))["scope"]
+    assert small["partial_matches"]["memory_mib"] == 1
+    assert small["partial_matches"]["evicted"] > 100 * large["partial_matches"]["evicted"]
+    html = report(tmp_path, log, fmt="html", extra=(*corpus, "--sequence-memory", "1"))
+    evicted = small["partial_matches"]["evicted"]
+    assert f'data-count="evicted_partial_matches">{evicted}<' in html
+    args = build_parser().parse_args(["report", "--format", "json", "-o", str(tmp_path / "r"),
+                                      "--parser", "python", "--hostname", "web1", *corpus,
+                                      "--controls",
+                                      str(ROOT / "controls"), "--sequence-memory", "1",
+                                      str(log)])
+    capsys.readouterr()
+    assert args.handler(args) == 0
+    assert f"{evicted} partial matches of sequences evicted" in capsys.readouterr().err

@@ -41,6 +41,8 @@ def expected_numbers(data: dict) -> dict[str, str]:
     numbers["events_read"] = data["scope"]["events_read"]
     numbers["rules.loaded"] = data["scope"]["rules"]["loaded"]
     numbers["parse_errors"] = data["scope"]["parse_errors"]["count"]
+    if data["scope"]["partial_matches"]["evicted"]:
+        numbers["evicted_partial_matches"] = data["scope"]["partial_matches"]["evicted"]
     numbers["lost_records_detected"] = ("detected" if data["scope"]["lost_records_detected"]
                                         else "none detected")
     for host in data["scope"]["hosts"]:

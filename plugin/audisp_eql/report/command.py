@@ -180,6 +180,9 @@ def _run(args: argparse.Namespace, err: TextIO, fail: Any) -> int:
         else None,
         "rule_paths": rule_paths,
         "seconds": round(time.time() - started, 2),
+        # Sequences and samples past their memory bound lose partial matches:
+        # findings the report may lack, so it says how many (--sequence-memory).
+        "partial_matches": _partial_matches(pipeline.engine, args.sequence_memory),
         "requested": {
             "since": window.since.seconds if window.since else None,
             "since_text": window.since.text if window.since else None,
@@ -199,12 +202,24 @@ def _run(args: argparse.Namespace, err: TextIO, fail: Any) -> int:
         close()
     if not args.quiet:
         counts = data["status_counts"]
+        evicted = meta["partial_matches"]["evicted"]
         err.write(f"audisp-eql report: {collector.events_seen} events, {collector.findings} "
                   f"findings; controls: {counts['findings']} with findings, "
                   f"{counts['no_findings']} without, {counts['not_assessed']} not assessed"
+                  + (f"; {evicted} partial matches of sequences evicted (raise "
+                     "--sequence-memory)" if evicted else "")
                   + (f"; written to {safe_text(args.output)}" if args.output != "-" else "")
                   + "\n")
     return exitstatus.ERROR if unreadable else exitstatus.OK
+
+
+def _partial_matches(engine: Any, memory_mib: int) -> dict[str, int]:
+    """What the sequence and sample rules held and lost (engine.stats)."""
+    stats = engine.stats() if engine is not None else {}
+    return {"evicted": stats.get("evicted_partial_matches", 0),
+            "expired": stats.get("expired_partial_matches", 0),
+            "pending_at_end": stats.get("pending_partial_matches", 0),
+            "memory_mib": memory_mib}
 
 
 __all__ = ["add_report_arguments", "run_report", "FORMATS"]

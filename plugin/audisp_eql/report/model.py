@@ -232,6 +232,7 @@ class ReportBuilder:
             "parse_errors": {"count": c.parse_errors,
                              "examples": c.parse_error_examples.items},
             "alert_errors": c.alert_errors,
+            "partial_matches": self.meta.get("partial_matches", {}),
         }
 
     def attack(self) -> dict[str, Any]:
