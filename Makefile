@@ -143,5 +143,9 @@ deb:
 	    | tar -x -C $(DEB_SOURCE)
 	cd $(DEB_SOURCE) && dpkg-buildpackage -b -us -uc
 	rm -rf $(DEB_SOURCE)
-	lintian --fail-on error,warning $(DEB_BUILD_DIR)/audisp-eql_$(VERSION)_all.deb
+	@# lintian leaves temporary files (mldbm-elf-*) in TMPDIR: a private one, removed.
+	mkdir -p $(DEB_BUILD_DIR)/lintian-tmp
+	@status=0; TMPDIR=$(abspath $(DEB_BUILD_DIR))/lintian-tmp \
+	    lintian --fail-on error,warning $(DEB_BUILD_DIR)/audisp-eql_$(VERSION)_all.deb \
+	    || status=$$?; rm -rf $(DEB_BUILD_DIR)/lintian-tmp; exit $$status
 	@echo "deb: $(DEB_BUILD_DIR)/audisp-eql_$(VERSION)_all.deb"

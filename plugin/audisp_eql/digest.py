@@ -27,6 +27,8 @@ try:
 except ImportError:  # pragma: no cover
     from hashlib import sha1  # type: ignore[no-redef]
 
+__all__ = ["sha1", "sha256", "uuid5"]
+
 
 def uuid5(namespace: uuid.UUID, name: str) -> uuid.UUID:
     """`uuid.uuid5` (RFC 4122 name-based, SHA-1), which imports hashlib."""

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -116,6 +118,7 @@ class Chromium:
         self.proc: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
         self._sockets: list[Any] = []
+        self._tmpdir: Optional[str] = None
 
     def __enter__(self) -> "Chromium":
         if not Path(CHROMIUM).exists():
@@ -125,10 +128,15 @@ class Chromium:
             shutil.rmtree(profile)      # a fresh profile: no state, no stale DevToolsActivePort
         profile.mkdir(parents=True)
         log = open(self.workdir / "chromium.stderr", "wb")
+        # Chromium leaves its singleton directory (org.chromium.Chromium.*) in
+        # TMPDIR: a private one, removed on exit, keeps /tmp as it was (short:
+        # it holds a unix socket, whose path must fit 108 bytes).
+        self._tmpdir = tempfile.mkdtemp(prefix="aeql-chromium-")
         self.proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
              f"--window-size={self.size[0]},{self.size[1]}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            env={**os.environ, "TMPDIR": self._tmpdir})
         log.close()
         active = profile / "DevToolsActivePort"
         if not wait_for(lambda: active.exists() and active.read_text().strip() != ""
@@ -167,3 +175,6 @@ class Chromium:
         if self.proc is not None:
             stop_process(self.proc, timeout=15)
             self.proc = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
