@@ -285,3 +285,29 @@ def test_remembered_candidate_sets_are_bounded_for_all_programs_together() -> No
         assert docs == 40 * 63
         selections = engine.single._memo.selections
         assert 0 < len(selections) <= 16 and selections.clears > 0
+
+
+def test_remembered_argument_hits_are_bounded_for_all_gate_views_together() -> None:
+    """With ECS input the gate values (event.outcome here) are the input's too:
+    each value makes a view with its own index, and the argument texts each
+    view remembers must come out of one bound, not one per view."""
+    from audisp_eql.engine import Engine
+    from audisp_eql.eql import compile_query, parse_query
+    from audisp_eql.rules import Rule
+    text = 'process where event.outcome != "nope" and process.args == "-a"'
+    rule = Rule(rule_id="r", name="r", path=None, query=text,
+                compiled=compile_query(parse_query(text)))
+    with limits.lowered(MAX_INDEX_ITEMS=50, MAX_GATE_VIEWS=64):
+        engine = Engine([rule])
+        for view in range(40):
+            for n in range(30):
+                args = ["tool", f"--opt{n}", "-a" if n % 3 == 0 else "-b"]
+                doc = {"event": {"category": ["process"], "type": ["start"],
+                                 "outcome": f"o{view}"},
+                       "process": {"name": "tool", "args": args}}
+                assert [m.rule.rule_id for m in engine.process(doc)] == (["r"] if n % 3 == 0
+                                                                         else [])
+        shared = engine.single._memo
+        assert len(engine.single._views) == 40
+        assert 0 < len(shared.per_item) <= 50 and shared.per_item.clears > 0
+        assert len(shared.per_list) <= 50

@@ -17,6 +17,7 @@ undecided. A clause may mix both kinds (`process.name == "x" or process.args
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
 from .. import limits
@@ -25,6 +26,8 @@ from .index_hints import CONTAINS, EXACT, INDEX_FIELDS, PER_DOCUMENT_FIELDS, PRE
 from .literalset import LiteralSet
 
 Item = TypeVar("Item")
+# Tells the per-document fields of every index apart in the shared caches.
+_FIELD_TOKENS = itertools.count()
 # Cache sizes (limits.MAX_INDEX_*) keep the plugin's memory under its target;
 # argument lists longer than limits.MAX_INDEXED_ARGS skip the per-document
 # index (the predicates decide alone), so its cost per document stays small
@@ -168,16 +171,21 @@ def _list_size(value: list) -> int:
 
 class _PerDocumentField:
     """Hits of one per-document field, cached per text (bounded): arguments
-    repeat across documents ("-c", "-la"), and so do a host's command lines."""
+    repeat across documents ("-c", "-la"), and so do a host's command lines.
 
-    __slots__ = ("get", "index", "per_item", "per_list", "text_hits", "max_args",
+    The caches are the matcher's (`SharedCaches`: one bound for every field of
+    every gate view), keyed by this field's `token` and the text: the clause
+    numbers are this index's own."""
+
+    __slots__ = ("get", "index", "per_item", "per_list", "token", "text_hits", "max_args",
                  "max_item_length", "max_list_length")
 
-    def __init__(self, path: tuple[str, ...]) -> None:
+    def __init__(self, path: tuple[str, ...], shared: "SharedCaches") -> None:
         self.get = field_getter(path)
         self.index = _FieldIndex()
-        self.per_item = limits.BoundedCache("MAX_INDEX_ITEMS")   # text -> clause numbers
-        self.per_list = limits.BoundedCache("MAX_INDEX_ITEMS")   # tuple of texts -> same
+        self.token = next(_FIELD_TOKENS)
+        self.per_item = shared.per_item   # (token, text) -> clause numbers
+        self.per_list = shared.per_list   # (token, tuple of texts) -> same
         self.max_args = limits.MAX_INDEXED_ARGS
         self.max_item_length = limits.MAX_INDEX_ITEM_LENGTH
         self.max_list_length = limits.MAX_INDEX_LIST_LENGTH
@@ -188,13 +196,14 @@ class _PerDocumentField:
         self.text_hits = self.index.one_hits()
 
     def item_hits(self, text: str) -> frozenset[int]:
-        hits = self.per_item.get(text)
+        key = (self.token, text)
+        hits = self.per_item.get(key)
         if hits is None:
             found: set[int] = set()
             self.text_hits(text, found)
             hits = frozenset(found)
             if len(text) <= self.max_item_length:  # memory stays bounded whatever the input
-                self.per_item.remember(text, hits)
+                self.per_item.remember(key, hits)
         return hits
 
     def hits(self, doc: dict[str, Any], out: set[int]) -> bool:
@@ -202,8 +211,9 @@ class _PerDocumentField:
         long a list to index (then every clause must be assumed to hold)."""
         value = self.get(doc)
         cached = self.per_item.get
+        token = self.token
         if value.__class__ is str:
-            hits = cached(value)
+            hits = cached((token, value))
             if hits is None:
                 hits = self.item_hits(value)
             if hits:
@@ -212,15 +222,15 @@ class _PerDocumentField:
             if len(value) > self.max_args:
                 return False
             try:  # whole lists repeat too ("ls -la", "sh -c ..."): one lookup
-                key: Optional[tuple[str, ...]] = tuple(value)
-                hits = self.per_list.get(key)  # type: ignore[arg-type]
+                key: Optional[tuple[Any, ...]] = (token, tuple(value))
+                hits = self.per_list.get(key)
             except TypeError:  # an unhashable item (ECS input)
                 key, hits = None, None
             if hits is None:
                 found: set[int] = set()
                 for text in value:
                     if text.__class__ is str:   # (checked first: other items may be unhashable)
-                        hits = cached(text)
+                        hits = cached((token, text))
                         if hits is None:
                             hits = self.item_hits(text)
                         if hits:
@@ -233,21 +243,27 @@ class _PerDocumentField:
         return True
 
 
-class PendingMemo:
-    """What every Pending of a matcher shares: `select`'s answers, by (Pending,
-    relevant clauses satisfied), and one copy of each set of relevant clauses
-    (most programs leave the same rules pending: the same set of hundreds of
-    clause numbers, 4 KiB each, would otherwise be held once per lookup).
+class SharedCaches:
+    """The caches every index (gate view) of a matcher and every Pending share,
+    each with one bound for all of them: the input picks the program (one
+    Pending each), the arguments (the clauses they satisfy) and, with ECS
+    input, the gate values (one view each), so caches of each would hold
+    their product.
 
-    One for all: the input picks both the program (one Pending each) and the
-    arguments (the clauses they satisfy), so a cache per Pending would hold
-    programs x combinations."""
+    `selections`: `Pending.select`'s answers by (Pending, relevant clauses
+    satisfied); `clause_sets`: one copy of each set of relevant clauses (most
+    programs leave the same rules pending: the same set of hundreds of clause
+    numbers, 4 KiB each, would otherwise be held once per lookup);
+    `per_item`, `per_list`: the per-document fields' hits by (field token,
+    text or list of texts)."""
 
-    __slots__ = ("selections", "clause_sets")
+    __slots__ = ("selections", "clause_sets", "per_item", "per_list")
 
     def __init__(self) -> None:
         self.selections = limits.BoundedCache("MAX_PENDING_SELECTIONS")
         self.clause_sets = limits.BoundedCache("MAX_PROGRAM_LOOKUPS")
+        self.per_item = limits.BoundedCache("MAX_INDEX_ITEMS")
+        self.per_list = limits.BoundedCache("MAX_INDEX_ITEMS")
 
     def shared(self, clauses: frozenset[int]) -> frozenset[int]:
         """The copy of `clauses` already held, else `clauses` (then held)."""
@@ -263,13 +279,13 @@ class Pending(Generic[Item]):
     `pairs` (item, clause numbers the per-document fields must satisfy), in load
     order; `settled` the items that depend on nothing more. `select` gives the
     candidates for the clauses a document satisfies, remembered in the matcher's
-    `memo` (PendingMemo) by (this Pending, the relevant clauses satisfied)."""
+    `memo` (SharedCaches) by (this Pending, the relevant clauses satisfied)."""
 
     __slots__ = ("pairs", "settled", "relevant", "memo", "selections")
 
     def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]],
-                 memo: Optional[PendingMemo] = None) -> None:
-        self.memo = memo if memo is not None else PendingMemo()
+                 memo: Optional[SharedCaches] = None) -> None:
+        self.memo = memo if memo is not None else SharedCaches()
         self.selections = self.memo.selections
         self.pairs = pairs
         self.settled = tuple(item for item, left in pairs if not left)
@@ -298,17 +314,17 @@ class RuleIndex(Generic[Item]):
     def __init__(self, entries: Iterable[tuple[Item, Sequence[frozenset]]],
                  fields: Sequence[tuple[str, ...]] = INDEX_FIELDS,
                  per_document: Sequence[tuple[str, ...]] = PER_DOCUMENT_FIELDS,
-                 memo: Optional[PendingMemo] = None) -> None:
-        """`memo`: what the Pendings of every index of a matcher share (one is
-        made when not given)."""
-        self.memo = memo if memo is not None else PendingMemo()
+                 memo: Optional[SharedCaches] = None) -> None:
+        """`memo`: the caches every index of a matcher shares (one is made
+        when not given)."""
+        self.memo = memo if memo is not None else SharedCaches()
         self.items: list[Item] = []
         self.always: list[int] = []
         self._clauses: list[tuple[int, ...]] = []  # per item: its clause numbers
         self._fields = list(fields)
         self._getters = [field_getter(f) for f in self._fields]
         self._by_field = [_FieldIndex() for _ in self._fields]
-        self._per_document = {f: _PerDocumentField(f) for f in per_document}
+        self._per_document = {f: _PerDocumentField(f, self.memo) for f in per_document}
         # clause number -> True when some atom of it is on a per-document field
         self._document_clause: list[bool] = []
         for slot, (item, clauses) in enumerate(entries):

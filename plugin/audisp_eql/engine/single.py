@@ -22,7 +22,7 @@ from ..rules import Rule
 from .index_hints import INDEX_FIELDS
 from .prepared import Candidate, PreparedRule
 from .rule_errors import RuleErrors
-from .ruleindex import Pending, PendingMemo, RuleIndex, field_getter
+from .ruleindex import Pending, RuleIndex, SharedCaches, field_getter
 
 
 def categories_of(value: Any) -> tuple[str, ...]:
@@ -95,8 +95,8 @@ class SingleEventMatcher:
         self._views = limits.BoundedCache("MAX_GATE_VIEWS", "MAX_LOOKUP_KEY_CHARS")
         # (gate key + program field values) -> (index, its candidates by program fields)
         self._found = limits.BoundedCache("MAX_PROGRAM_LOOKUPS", "MAX_LOOKUP_KEY_CHARS")
-        # What the Pendings of every lookup and view share (ruleindex.py)
-        self._memo = PendingMemo()
+        # The caches every lookup and gate view share, one bound each (ruleindex.py)
+        self._memo = SharedCaches()
         self._key_getters = self._gate_getters + [field_getter(p) for p in INDEX_FIELDS]
         self._gate_count = len(self._gate_getters)
 
