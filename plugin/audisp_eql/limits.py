@@ -86,7 +86,7 @@ MAX_RUNNING_PROCESSES = 32768     # processes read from /proc at plugin start (a
 # -- rules -> matches (engine/, eql/) ----------------------------------------------
 MAX_GATE_VIEWS = 256              # distinct gate keys (event.action, host.os.type, ...)
 MAX_PROGRAM_LOOKUPS = 2048        # distinct (gate key, program fields) lookups
-MAX_INDEX_ITEMS = 6144            # argument texts, and lists, remembered (all fields and views)
+MAX_INDEX_ITEMS = 2048            # argument texts, and lists, remembered (all fields and views)
 MAX_INDEX_ITEM_LENGTH = 512       # ... only texts up to this many characters
 MAX_INDEX_LIST_LENGTH = 512       # whole argument lists remembered up to this many characters
 MAX_INDEXED_ARGS = 64             # longer argument lists skip the per-document index
