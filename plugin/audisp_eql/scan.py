@@ -211,24 +211,22 @@ def worker_processes(args: argparse.Namespace) -> int:
     return min(jobs, limits.MAX_JOBS)
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("at least 1")
-    return value
+def _whole_number(unit: str, low: int, high: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`), else a clear error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {unit}: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"at least {low}" if high is None
+                                             else f"{low} to {high}")
+        return value
+    return parse
 
 
-def _mib(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
-    if not 1 <= value <= limits.MAX_CONFIG_SEQUENCE_MIB:
-        raise argparse.ArgumentTypeError(f"1 to {limits.MAX_CONFIG_SEQUENCE_MIB}")
-    return value
+_jobs = _whole_number("number", 1)
+_mib = _whole_number("whole number of MiB", 1, limits.MAX_CONFIG_SEQUENCE_MIB)
 
 
 def add_state_argument(p: argparse.ArgumentParser) -> None:
