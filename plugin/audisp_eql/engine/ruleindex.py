@@ -281,12 +281,11 @@ class Pending(Generic[Item]):
     candidates for the clauses a document satisfies, remembered in the matcher's
     `memo` (SharedCaches) by (this Pending, the relevant clauses satisfied)."""
 
-    __slots__ = ("pairs", "settled", "relevant", "memo", "selections")
+    __slots__ = ("pairs", "settled", "relevant", "memo")
 
     def __init__(self, pairs: list[tuple[Item, tuple[int, ...]]],
                  memo: Optional[SharedCaches] = None) -> None:
         self.memo = memo if memo is not None else SharedCaches()
-        self.selections = self.memo.selections
         self.pairs = pairs
         self.settled = tuple(item for item, left in pairs if not left)
         self.relevant = self.memo.shared(frozenset(n for _, left in pairs for n in left))
@@ -296,11 +295,12 @@ class Pending(Generic[Item]):
         if not hits:
             return self.settled
         key = (self, hits)
-        found = self.selections.get(key)
+        selections = self.memo.selections
+        found = selections.get(key)
         if found is None:
             holds = hits.issuperset
             found = tuple(item for item, left in self.pairs if not left or holds(left))
-            self.selections.remember(key, found)
+            selections.remember(key, found)
         return found
 
 
